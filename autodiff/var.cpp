@@ -1,0 +1,149 @@
+#include "autodiff/var.hpp"
+
+#include <cstring>
+#include <unordered_set>
+
+namespace lz {
+
+namespace {
+thread_local bool g_no_grad = false;
+}
+
+NoGrad::NoGrad() : prev_(g_no_grad) { g_no_grad = true; }
+NoGrad::~NoGrad() { g_no_grad = prev_; }
+bool NoGrad::active() { return g_no_grad; }
+
+template <typename T>
+bool GradSink<T>::needs(size_t i) const {
+  return node_.inputs[i] && node_.inputs[i]->requires_grad;
+}
+
+template <typename T>
+const Tensor<T>& GradSink<T>::input_value(size_t i) const {
+  return node_.inputs[i]->value;
+}
+
+template <typename T>
+void GradSink<T>::add(size_t i, Tensor<T> g) {
+  if (!needs(i)) return;
+  Node<T>& in = *node_.inputs[i];
+  if (g.shape() != in.value.shape()) {
+    if (g.numel() == in.value.numel())
+      g = g.reshape(in.value.shape());
+    else
+      g = sum_to(g, in.value.shape());
+  }
+  if (!in.grad.defined()) {
+    // Take the buffer if nobody else holds it (the common case), else copy: a gradient
+    // buffer shared with another input would be corrupted by a later in-place +=.
+    in.grad = g.unique() ? std::move(g) : g.clone();
+  } else {
+    vec::acc(g.numel(), g.data(), in.grad.data());
+  }
+}
+
+template <typename T>
+Var<T>::Var(Tensor<T> value, bool requires_grad) : n_(std::make_shared<Node<T>>()) {
+  n_->value = std::move(value);
+  n_->requires_grad = requires_grad;
+}
+
+template <typename T>
+Var<T> Var<T>::record(Tensor<T> out, std::initializer_list<Var> inputs, const char* op, Vjp<T> vjp) {
+  bool any = false;
+  if (!g_no_grad)
+    for (const Var& v : inputs) any = any || v.requires_grad();
+  Var r(std::move(out), false);
+  r.n_->op = op;
+  if (!any) return r;
+  r.n_->requires_grad = true;
+  r.n_->is_leaf = false;
+  r.n_->inputs.reserve(inputs.size());
+  for (const Var& v : inputs) r.n_->inputs.push_back(v.requires_grad() ? v.n_ : nullptr);
+  r.n_->vjp = std::move(vjp);
+  return r;
+}
+
+template <typename T>
+Var<T> Var<T>::record(Tensor<T> out, const std::vector<Var>& inputs, const char* op, Vjp<T> vjp) {
+  bool any = false;
+  if (!g_no_grad)
+    for (const Var& v : inputs) any = any || v.requires_grad();
+  Var r(std::move(out), false);
+  r.n_->op = op;
+  if (!any) return r;
+  r.n_->requires_grad = true;
+  r.n_->is_leaf = false;
+  r.n_->inputs.reserve(inputs.size());
+  for (const Var& v : inputs) r.n_->inputs.push_back(v.requires_grad() ? v.n_ : nullptr);
+  r.n_->vjp = std::move(vjp);
+  return r;
+}
+
+template <typename T>
+void Var<T>::backward() const {
+  if (n_->value.numel() != 1)
+    throw AutodiffError(std::string("backward: output of '") + n_->op + "' has shape " +
+                        shape_str(n_->value.shape()) +
+                        ", not a scalar; pass a seed gradient of that shape: backward(seed)");
+  backward(Tensor<T>::ones(n_->value.shape()));
+}
+
+template <typename T>
+void Var<T>::backward(const Tensor<T>& seed) const {
+  if (seed.shape() != n_->value.shape())
+    throw AutodiffError("backward: seed gradient of shape " + shape_str(seed.shape()) + " for output of shape " +
+                        shape_str(n_->value.shape()));
+  if (n_->freed)
+    throw AutodiffError(std::string("backward: the graph behind '") + n_->op +
+                        "' was already freed by an earlier backward(); recompute the forward pass");
+  if (!n_->requires_grad)
+    throw AutodiffError(std::string("backward: output of '") + n_->op +
+                        "' does not require a gradient (no input requires one, or it was computed under NoGrad)");
+
+  // Iterative post-order DFS: a node is emitted after all of its inputs.
+  // `order` owns its nodes: freeing a node's edges below must not destroy nodes not yet visited.
+  std::vector<std::shared_ptr<Node<T>>> order;
+  std::unordered_set<Node<T>*> seen;
+  std::vector<std::pair<std::shared_ptr<Node<T>>, size_t>> stack;
+  stack.emplace_back(n_, 0);
+  seen.insert(n_.get());
+  while (!stack.empty()) {
+    auto& [node, next] = stack.back();
+    if (node->freed)
+      throw AutodiffError(std::string("backward: the graph through '") + node->op +
+                          "' was already freed by an earlier backward(); recompute the forward pass");
+    if (next < node->inputs.size()) {
+      const std::shared_ptr<Node<T>>& in = node->inputs[next++];
+      if (in && !in->is_leaf && seen.insert(in.get()).second) stack.emplace_back(in, 0);
+      continue;
+    }
+    order.push_back(node);
+    stack.pop_back();
+  }
+
+  Tensor<T> g = seed.clone();
+  if (n_->grad.defined())
+    vec::acc(g.numel(), g.data(), n_->grad.data());
+  else
+    n_->grad = std::move(g);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node<T>* node = it->get();
+    if (node->grad.defined()) {
+      GradSink<T> sink(*node);
+      node->vjp(node->grad, sink);
+    }
+    // Free as we go: intermediate gradients, the VJP's captures and the edges.
+    node->vjp = nullptr;
+    node->inputs.clear();
+    node->freed = true;
+    if (node != n_.get()) node->grad = Tensor<T>();
+  }
+}
+
+template class GradSink<float>;
+template class GradSink<double>;
+template class Var<float>;
+template class Var<double>;
+
+}  // namespace lz

@@ -1,0 +1,370 @@
+#include "tensor/ops.hpp"
+
+#include <cblas.h>
+
+#include <cstring>
+
+namespace lz {
+
+namespace detail {
+bool is_trailing_suffix(const Shape& small, const Shape& big) {
+  size_t first = 0;
+  while (first < small.size() && small[first] == 1) ++first;
+  const size_t n = small.size() - first;
+  if (n > big.size()) return false;
+  for (size_t i = 0; i < n; ++i)
+    if (small[first + i] != big[big.size() - n + i]) return false;
+  return true;
+}
+
+bool is_column_of(const Shape& col, const Shape& big) {
+  if (col.size() != big.size() || big.size() < 2 || col.back() != 1) return false;
+  for (size_t i = 0; i + 1 < big.size(); ++i)
+    if (col[i] != big[i]) return false;
+  return true;
+}
+}  // namespace detail
+
+template <typename T>
+void add_inplace(Tensor<T>& a, const Tensor<T>& b) {
+  if (a.shape() == b.shape()) {
+    vec::acc(a.numel(), b.data(), a.data());
+    return;
+  }
+  const Shape s = broadcast_shapes(a.shape(), b.shape(), "add_inplace");
+  if (s != a.shape())
+    throw ShapeError("add_inplace: " + shape_str(b.shape()) + " does not broadcast into " + shape_str(a.shape()));
+  Tensor<T> r = add(a, b);
+  std::memcpy(a.data(), r.data(), sizeof(T) * a.numel());
+}
+
+// ---- reductions --------------------------------------------------------------------------
+
+template <typename T>
+T sum_all(const Tensor<T>& a) {
+  return vec::sum(a.numel(), a.data());
+}
+
+namespace {
+// View a tensor as [outer, n, inner] around `axis`.
+struct AxisSplit {
+  int64_t outer = 1, n = 1, inner = 1;
+  Shape kept, squeezed;
+};
+AxisSplit split_axis(const Shape& s, int64_t axis, const char* op) {
+  AxisSplit r;
+  axis = normalize_axis(axis, static_cast<int64_t>(s.size()), op);
+  for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d) {
+    if (d < axis) r.outer *= s[d];
+    if (d > axis) r.inner *= s[d];
+    r.kept.push_back(d == axis ? 1 : s[d]);
+    if (d != axis) r.squeezed.push_back(s[d]);
+  }
+  r.n = s[axis];
+  return r;
+}
+}  // namespace
+
+template <typename T>
+Tensor<T> sum(const Tensor<T>& a, int64_t axis, bool keepdim) {
+  const AxisSplit sp = split_axis(a.shape(), axis, "sum");
+  Tensor<T> out(keepdim ? sp.kept : sp.squeezed);
+  const T* p = a.data();
+  T* o = out.data();
+  if (sp.inner == 1) {
+    for (int64_t i = 0; i < sp.outer; ++i) o[i] = vec::sum(sp.n, p + i * sp.n);
+  } else {
+    for (int64_t i = 0; i < sp.outer; ++i)
+      for (int64_t j = 0; j < sp.n; ++j) vec::acc(sp.inner, p + (i * sp.n + j) * sp.inner, o + i * sp.inner);
+  }
+  return out;
+}
+
+template <typename T>
+Tensor<T> mean(const Tensor<T>& a, int64_t axis, bool keepdim) {
+  const int64_t n = a.size(axis);
+  return scale(sum(a, axis, keepdim), T(1) / static_cast<T>(n));
+}
+
+template <typename T>
+Tensor<T> max(const Tensor<T>& a, int64_t axis, bool keepdim) {
+  const AxisSplit sp = split_axis(a.shape(), axis, "max");
+  if (sp.n == 0) throw ShapeError("max: reduction over an empty axis of shape " + shape_str(a.shape()));
+  Tensor<T> out = Tensor<T>::empty(keepdim ? sp.kept : sp.squeezed);
+  const T* p = a.data();
+  T* o = out.data();
+  if (sp.inner == 1) {
+    for (int64_t i = 0; i < sp.outer; ++i) o[i] = vec::max(sp.n, p + i * sp.n);
+  } else {
+    for (int64_t i = 0; i < sp.outer; ++i) {
+      T* oi = o + i * sp.inner;
+      std::memcpy(oi, p + i * sp.n * sp.inner, sizeof(T) * sp.inner);
+      for (int64_t j = 1; j < sp.n; ++j) {
+        const T* pj = p + (i * sp.n + j) * sp.inner;
+        for (int64_t k = 0; k < sp.inner; ++k) oi[k] = (pj[k] > oi[k] || std::isnan(pj[k])) ? pj[k] : oi[k];
+      }
+    }
+  }
+  return out;
+}
+
+template <typename T>
+T max_all(const Tensor<T>& a) {
+  if (a.numel() == 0) throw ShapeError("max: empty tensor");
+  return vec::max(a.numel(), a.data());
+}
+
+template <typename T>
+std::vector<int64_t> argmax(const Tensor<T>& a, int64_t axis) {
+  const AxisSplit sp = split_axis(a.shape(), axis, "argmax");
+  std::vector<int64_t> out(sp.outer * sp.inner, 0);
+  const T* p = a.data();
+  for (int64_t i = 0; i < sp.outer; ++i)
+    for (int64_t k = 0; k < sp.inner; ++k) {
+      int64_t best = 0;
+      T bv = p[i * sp.n * sp.inner + k];
+      for (int64_t j = 1; j < sp.n; ++j) {
+        const T v = p[(i * sp.n + j) * sp.inner + k];
+        if (v > bv) bv = v, best = j;
+      }
+      out[i * sp.inner + k] = best;
+    }
+  return out;
+}
+
+template <typename T>
+Tensor<T> sum_to(const Tensor<T>& a, const Shape& shape) {
+  if (a.shape() == shape) return a;
+  if (shape_numel(shape) == 1) return Tensor<T>::full(shape, sum_all(a));
+  const Shape& s = a.shape();
+  if (shape.size() > s.size())
+    throw ShapeError("sum_to: cannot reduce " + shape_str(s) + " to the larger rank " + shape_str(shape));
+  // Fast path: a row vector over a batch (bias gradients).
+  if (detail::is_trailing_suffix(shape, s)) {
+    const int64_t inner = shape_numel(shape);
+    Tensor<T> out(shape);
+    for (int64_t o = 0; o < a.numel(); o += inner) vec::acc(inner, a.data() + o, out.data());
+    return out;
+  }
+  // General: accumulate every element of `a` into its broadcast source.
+  const std::vector<int64_t> st = broadcast_strides(shape, s);
+  const size_t off = s.size() - shape.size();
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] != 1 && shape[i] != s[i + off])
+      throw ShapeError("sum_to: " + shape_str(s) + " is not a broadcast of " + shape_str(shape));
+  Tensor<T> out(shape);
+  std::vector<int64_t> idx(s.size(), 0);
+  int64_t src = 0;
+  for (int64_t e = 0; e < a.numel(); ++e) {
+    out[src] += a[e];
+    for (int64_t d = static_cast<int64_t>(s.size()) - 1; d >= 0; --d) {
+      ++idx[d];
+      src += st[d];
+      if (idx[d] < s[d]) break;
+      src -= st[d] * s[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+// ---- linear algebra ----------------------------------------------------------------------
+
+namespace {
+inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
+              lda, B, ldb, beta, C, ldc);
+}
+inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
+                 const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
+              lda, B, ldb, beta, C, ldc);
+}
+
+struct MatDims {
+  int64_t batch_a, batch_b, M, K, N, rows_a, cols_a, rows_b, cols_b;
+};
+
+MatDims matmul_dims(const Shape& a, const Shape& b, bool ta, bool tb) {
+  auto fail = [&](const std::string& why) {
+    return ShapeError("matmul: shapes " + shape_str(a) + (ta ? ".T" : "") + " and " + shape_str(b) +
+                      (tb ? ".T" : "") + " " + why);
+  };
+  if (a.size() < 2 || a.size() > 3 || b.size() < 2 || b.size() > 3) throw fail("must be 2-D or 3-D (batched)");
+  MatDims d{};
+  d.batch_a = a.size() == 3 ? a[0] : 0;
+  d.batch_b = b.size() == 3 ? b[0] : 0;
+  if (d.batch_a && d.batch_b && d.batch_a != d.batch_b) throw fail("have different batch sizes");
+  d.rows_a = a[a.size() - 2], d.cols_a = a.back();
+  d.rows_b = b[b.size() - 2], d.cols_b = b.back();
+  d.M = ta ? d.cols_a : d.rows_a;
+  d.K = ta ? d.rows_a : d.cols_a;
+  const int64_t kb = tb ? d.cols_b : d.rows_b;
+  d.N = tb ? d.rows_b : d.cols_b;
+  if (d.K != kb) {
+    std::string hint;
+    if (!tb && (d.K == d.cols_b)) hint = "; did you mean b.T?";
+    throw fail("do not chain (inner " + std::to_string(d.K) + " vs " + std::to_string(kb) + ")" + hint);
+  }
+  return d;
+}
+}  // namespace
+
+template <typename T>
+Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b, bool ta, bool tb) {
+  const MatDims d = matmul_dims(a.shape(), b.shape(), ta, tb);
+  const int64_t B = std::max(d.batch_a, d.batch_b);
+  Tensor<T> out = Tensor<T>::empty(B ? Shape{B, d.M, d.N} : Shape{d.M, d.N});
+  if (d.M * d.N == 0) return out;
+  if (d.K == 0) {
+    vec::fill(out.numel(), out.data(), T(0));
+    return out;
+  }
+  const int64_t sa = d.batch_a ? d.rows_a * d.cols_a : 0, sb = d.batch_b ? d.rows_b * d.cols_b : 0;
+  for (int64_t i = 0; i < std::max<int64_t>(B, 1); ++i)
+    gemm(ta, tb, d.M, d.N, d.K, T(1), a.data() + i * sa, d.cols_a, b.data() + i * sb, d.cols_b, T(0),
+         out.data() + i * d.M * d.N, d.N);
+  return out;
+}
+
+template <typename T>
+void gemm_into(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& c, bool ta, bool tb, T alpha, T beta) {
+  const MatDims d = matmul_dims(a.shape(), b.shape(), ta, tb);
+  if (d.batch_a || d.batch_b || c.shape() != Shape{d.M, d.N})
+    throw ShapeError("gemm_into: output " + shape_str(c.shape()) + " does not match [" + std::to_string(d.M) + "," +
+                     std::to_string(d.N) + "] (2-D operands only)");
+  if (d.M * d.N == 0 || d.K == 0) return;
+  gemm(ta, tb, d.M, d.N, d.K, alpha, a.data(), d.cols_a, b.data(), d.cols_b, beta, c.data(), d.N);
+}
+
+template <typename T>
+Tensor<T> transpose(const Tensor<T>& a) {
+  if (a.dim() < 2) throw ShapeError("transpose: needs at least 2 dimensions, got " + shape_str(a.shape()));
+  Shape s = a.shape();
+  const int64_t R = s[s.size() - 2], C = s.back();
+  std::swap(s[s.size() - 2], s.back());
+  Tensor<T> out = Tensor<T>::empty(s);
+  const int64_t B = a.numel() / std::max<int64_t>(R * C, 1);
+  constexpr int64_t blk = 32;  // cache blocking
+  for (int64_t b = 0; b < B; ++b) {
+    const T* p = a.data() + b * R * C;
+    T* o = out.data() + b * R * C;
+    for (int64_t i0 = 0; i0 < R; i0 += blk)
+      for (int64_t j0 = 0; j0 < C; j0 += blk)
+        for (int64_t i = i0; i < std::min(R, i0 + blk); ++i)
+          for (int64_t j = j0; j < std::min(C, j0 + blk); ++j) o[j * R + i] = p[i * C + j];
+  }
+  return out;
+}
+
+// ---- shape copies ------------------------------------------------------------------------
+
+template <typename T>
+Tensor<T> narrow(const Tensor<T>& a, int64_t axis, int64_t start, int64_t len) {
+  axis = normalize_axis(axis, a.dim(), "narrow");
+  const Shape& s = a.shape();
+  if (start < 0 || len < 0 || start + len > s[axis])
+    throw ShapeError("narrow: range [" + std::to_string(start) + "," + std::to_string(start + len) +
+                     ") out of bounds for axis " + std::to_string(axis) + " of shape " + shape_str(s));
+  Shape os = s;
+  os[axis] = len;
+  Tensor<T> out = Tensor<T>::empty(os);
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= s[d];
+  for (int64_t d = axis + 1; d < a.dim(); ++d) inner *= s[d];
+  for (int64_t i = 0; i < outer; ++i)
+    std::memcpy(out.data() + i * len * inner, a.data() + (i * s[axis] + start) * inner, sizeof(T) * len * inner);
+  return out;
+}
+
+template <typename T>
+void narrow_assign(Tensor<T>& dst, const Tensor<T>& src, int64_t axis, int64_t start, bool accumulate) {
+  axis = normalize_axis(axis, dst.dim(), "narrow_assign");
+  const Shape& s = dst.shape();
+  Shape expect = s;
+  expect[axis] = src.dim() == dst.dim() ? src.shape()[axis] : -1;
+  if (src.shape() != expect || start < 0 || start + expect[axis] > s[axis])
+    throw ShapeError("narrow_assign: " + shape_str(src.shape()) + " does not fit into " + shape_str(s) +
+                     " at axis " + std::to_string(axis) + " offset " + std::to_string(start));
+  const int64_t len = expect[axis];
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= s[d];
+  for (int64_t d = axis + 1; d < dst.dim(); ++d) inner *= s[d];
+  for (int64_t i = 0; i < outer; ++i) {
+    T* o = dst.data() + (i * s[axis] + start) * inner;
+    const T* p = src.data() + i * len * inner;
+    if (accumulate)
+      vec::acc(len * inner, p, o);
+    else
+      std::memcpy(o, p, sizeof(T) * len * inner);
+  }
+}
+
+template <typename T>
+Tensor<T> concat(const std::vector<Tensor<T>>& parts, int64_t axis) {
+  if (parts.empty()) throw ShapeError("concat: no tensors to concatenate");
+  axis = normalize_axis(axis, parts[0].dim(), "concat");
+  Shape s = parts[0].shape();
+  int64_t total = 0;
+  for (const auto& p : parts) {
+    Shape q = p.shape();
+    if (q.size() != s.size()) goto bad;
+    q[axis] = s[axis];
+    if (q != s) goto bad;
+    total += p.shape()[axis];
+    continue;
+  bad:
+    throw ShapeError("concat: shapes " + shape_str(parts[0].shape()) + " and " + shape_str(p.shape()) +
+                     " differ outside axis " + std::to_string(axis));
+  }
+  s[axis] = total;
+  Tensor<T> out = Tensor<T>::empty(s);
+  int64_t off = 0;
+  for (const auto& p : parts) {
+    narrow_assign(out, p, axis, off, false);
+    off += p.shape()[axis];
+  }
+  return out;
+}
+
+template <typename T>
+Tensor<T> index_select(const Tensor<T>& a, const std::vector<int64_t>& rows) {
+  if (a.dim() < 1) throw ShapeError("index_select: needs at least 1 dimension");
+  Shape s = a.shape();
+  const int64_t n = s[0];
+  const int64_t row = a.numel() / std::max<int64_t>(n, 1);
+  s[0] = static_cast<int64_t>(rows.size());
+  Tensor<T> out = Tensor<T>::empty(s);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] < 0 || rows[i] >= n)
+      throw std::out_of_range("index_select: row " + std::to_string(rows[i]) + " out of range for shape " +
+                              shape_str(a.shape()));
+    std::memcpy(out.data() + i * row, a.data() + rows[i] * row, sizeof(T) * row);
+  }
+  return out;
+}
+
+void set_blas_threads(int n) { openblas_set_num_threads(n); }
+int blas_threads() { return openblas_get_num_threads(); }
+
+#define LZ_INSTANTIATE(T)                                                                        \
+  template void add_inplace(Tensor<T>&, const Tensor<T>&);                                       \
+  template T sum_all(const Tensor<T>&);                                                          \
+  template Tensor<T> sum(const Tensor<T>&, int64_t, bool);                                       \
+  template Tensor<T> mean(const Tensor<T>&, int64_t, bool);                                      \
+  template Tensor<T> max(const Tensor<T>&, int64_t, bool);                                       \
+  template T max_all(const Tensor<T>&);                                                          \
+  template std::vector<int64_t> argmax(const Tensor<T>&, int64_t);                               \
+  template Tensor<T> sum_to(const Tensor<T>&, const Shape&);                                     \
+  template Tensor<T> matmul(const Tensor<T>&, const Tensor<T>&, bool, bool);                     \
+  template void gemm_into(const Tensor<T>&, const Tensor<T>&, Tensor<T>&, bool, bool, T, T);     \
+  template Tensor<T> transpose(const Tensor<T>&);                                                \
+  template Tensor<T> narrow(const Tensor<T>&, int64_t, int64_t, int64_t);                        \
+  template void narrow_assign(Tensor<T>&, const Tensor<T>&, int64_t, int64_t, bool);             \
+  template Tensor<T> concat(const std::vector<Tensor<T>>&, int64_t);                             \
+  template Tensor<T> index_select(const Tensor<T>&, const std::vector<int64_t>&);
+LZ_INSTANTIATE(float)
+LZ_INSTANTIATE(double)
+
+}  // namespace lz

@@ -1,0 +1,138 @@
+// The vector primitives: every elementwise kernel and reduction of latentzoo is one of these,
+// written once on xsimd::batch<T> with a scalar tail (as ggml's vec.h).
+//
+// The maps take a *generic* lambda that is called both with xsimd::batch<T> and with T, so
+// one expression serves the SIMD body and the tail: `[](auto x) { return x * x; }`.
+// For maths functions write `using std::exp; using xsimd::exp; return exp(x);` so that
+// overload resolution picks the right one for each argument type.
+// tests/tensor/test_vec.cpp checks each against a naive reference loop.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include <xsimd/xsimd.hpp>  // Debian 12 ships xsimd 8.1: hadd, no reduce_max
+
+namespace lz::vec {
+
+template <typename T>
+using batch = xsimd::batch<T>;
+
+template <typename T>
+constexpr int64_t width = static_cast<int64_t>(xsimd::batch<T>::size);
+
+// out[i] = f(a[i])
+template <typename T, typename F>
+inline void map(int64_t n, const T* a, T* out, F f) {
+  int64_t i = 0;
+  for (; i + width<T> <= n; i += width<T>) f(batch<T>::load_unaligned(a + i)).store_unaligned(out + i);
+  for (; i < n; ++i) out[i] = f(a[i]);
+}
+
+// out[i] = f(a[i], b[i])
+template <typename T, typename F>
+inline void zip(int64_t n, const T* a, const T* b, T* out, F f) {
+  int64_t i = 0;
+  for (; i + width<T> <= n; i += width<T>)
+    f(batch<T>::load_unaligned(a + i), batch<T>::load_unaligned(b + i)).store_unaligned(out + i);
+  for (; i < n; ++i) out[i] = f(a[i], b[i]);
+}
+
+// out[i] = f(a[i], s)
+template <typename T, typename F>
+inline void zip_scalar_right(int64_t n, const T* a, T s, T* out, F f) {
+  const batch<T> sb(s);
+  int64_t i = 0;
+  for (; i + width<T> <= n; i += width<T>) f(batch<T>::load_unaligned(a + i), sb).store_unaligned(out + i);
+  for (; i < n; ++i) out[i] = f(a[i], s);
+}
+
+// out[i] = f(s, b[i])
+template <typename T, typename F>
+inline void zip_scalar_left(int64_t n, T s, const T* b, T* out, F f) {
+  const batch<T> sb(s);
+  int64_t i = 0;
+  for (; i + width<T> <= n; i += width<T>) f(sb, batch<T>::load_unaligned(b + i)).store_unaligned(out + i);
+  for (; i < n; ++i) out[i] = f(s, b[i]);
+}
+
+// out[i] = f(a[i], b[i], c[i])
+template <typename T, typename F>
+inline void zip3(int64_t n, const T* a, const T* b, const T* c, T* out, F f) {
+  int64_t i = 0;
+  for (; i + width<T> <= n; i += width<T>)
+    f(batch<T>::load_unaligned(a + i), batch<T>::load_unaligned(b + i), batch<T>::load_unaligned(c + i))
+        .store_unaligned(out + i);
+  for (; i < n; ++i) out[i] = f(a[i], b[i], c[i]);
+}
+
+// y[i] += alpha * x[i]
+template <typename T>
+inline void axpy(int64_t n, T alpha, const T* x, T* y) {
+  const batch<T> ab(alpha);
+  int64_t i = 0;
+  for (; i + width<T> <= n; i += width<T>)
+    xsimd::fma(ab, batch<T>::load_unaligned(x + i), batch<T>::load_unaligned(y + i)).store_unaligned(y + i);
+  for (; i < n; ++i) y[i] += alpha * x[i];
+}
+
+// y[i] += x[i]
+template <typename T>
+inline void acc(int64_t n, const T* x, T* y) {
+  zip(n, y, x, y, [](auto p, auto q) { return p + q; });
+}
+
+inline void fill(int64_t n, float* out, float v) { std::fill(out, out + n, v); }
+inline void fill(int64_t n, double* out, double v) { std::fill(out, out + n, v); }
+
+// Σ a[i], with four independent batch accumulators to hide the add latency.
+template <typename T>
+inline T sum(int64_t n, const T* a) {
+  constexpr int64_t W = width<T>;
+  batch<T> s0(T(0)), s1(T(0)), s2(T(0)), s3(T(0));
+  int64_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W) {
+    s0 += batch<T>::load_unaligned(a + i);
+    s1 += batch<T>::load_unaligned(a + i + W);
+    s2 += batch<T>::load_unaligned(a + i + 2 * W);
+    s3 += batch<T>::load_unaligned(a + i + 3 * W);
+  }
+  for (; i + W <= n; i += W) s0 += batch<T>::load_unaligned(a + i);
+  T s = xsimd::hadd((s0 + s1) + (s2 + s3));
+  for (; i < n; ++i) s += a[i];
+  return s;
+}
+
+// Σ a[i] * b[i]
+template <typename T>
+inline T dot(int64_t n, const T* a, const T* b) {
+  batch<T> s0(T(0));
+  int64_t i = 0;
+  for (; i + width<T> <= n; i += width<T>)
+    s0 = xsimd::fma(batch<T>::load_unaligned(a + i), batch<T>::load_unaligned(b + i), s0);
+  T s = xsimd::hadd(s0);
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+// max a[i] (-inf for n == 0); NaN propagates.
+template <typename T>
+inline T max(int64_t n, const T* a) {
+  T m = -std::numeric_limits<T>::infinity();
+  int64_t i = 0;
+  if (n >= width<T>) {
+    batch<T> mb = batch<T>::load_unaligned(a);
+    for (i = width<T>; i + width<T> <= n; i += width<T>) mb = xsimd::max(mb, batch<T>::load_unaligned(a + i));
+    alignas(64) T lanes[width<T>];
+    mb.store_aligned(lanes);
+    for (int64_t k = 0; k < width<T>; ++k) m = lanes[k] > m ? lanes[k] : m;
+  }
+  for (; i < n; ++i) m = a[i] > m ? a[i] : m;
+  for (int64_t j = 0; j < n; ++j)
+    if (std::isnan(a[j])) return a[j];
+  return m;
+}
+
+}  // namespace lz::vec
