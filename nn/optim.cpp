@@ -1,0 +1,280 @@
+#include "nn/optim.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <set>
+#include <stdexcept>
+#include <unordered_set>
+
+#include "tensor/vec.hpp"
+
+namespace lz {
+
+namespace {
+
+// Fused in-place loop over up to four arrays: f(p, g, a, b) gets batches (then scalars for the
+// tail) by reference and writes p, a and b back. One pass over memory instead of one per op.
+template <typename T, typename F>
+void fused4(int64_t n, T* p, const T* g, T* a, T* b, F f) {
+  using B = xsimd::batch<T>;
+  constexpr int64_t W = vec::width<T>;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    B pv = B::load_unaligned(p + i), av = B::load_unaligned(a + i), bv = B::load_unaligned(b + i);
+    f(pv, B::load_unaligned(g + i), av, bv);
+    pv.store_unaligned(p + i);
+    av.store_unaligned(a + i);
+    bv.store_unaligned(b + i);
+  }
+  for (; i < n; ++i) f(p[i], g[i], a[i], b[i]);
+}
+
+template <typename T>
+void check_grad(const Var<T>& p, const std::string& name) {
+  if (p.grad().shape() != p.shape())
+    throw ShapeError("optimizer: gradient of '" + name + "' has shape " + shape_str(p.grad().shape()) +
+                     ", parameter has " + shape_str(p.shape()));
+}
+
+}  // namespace
+
+// ---- Optimizer ---------------------------------------------------------------------------
+
+template <typename T>
+Optimizer<T>::Optimizer(std::vector<Var<T>> params, double lr) : params_(std::move(params)), lr_(lr) {
+  if (!(lr >= 0)) throw std::invalid_argument("optimizer: learning rate must be >= 0, got " + std::to_string(lr));
+  std::unordered_set<const Node<T>*> seen;
+  std::set<std::string> names;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Var<T>& p = params_[i];
+    if (!p.defined() || !p.requires_grad() || !p.is_leaf())
+      throw std::invalid_argument("optimizer: parameter " + std::to_string(i) + " ('" +
+                                  (p.defined() ? p.name() : std::string("undefined")) +
+                                  "') is not a leaf that requires a gradient");
+    if (!seen.insert(p.node()).second)
+      throw std::invalid_argument("optimizer: parameter '" + p.name() + "' appears twice");
+    std::string n = p.name().empty() ? "param" + std::to_string(i) : p.name();
+    if (!names.insert(n).second)
+      throw std::invalid_argument("optimizer: two parameters are named '" + n + "'");
+    names_.push_back(std::move(n));
+  }
+  state_.resize(params_.size());
+}
+
+template <typename T>
+void Optimizer<T>::set_lr(double lr) {
+  if (!(lr >= 0)) throw std::invalid_argument("optimizer: learning rate must be >= 0, got " + std::to_string(lr));
+  lr_ = lr;
+}
+
+template <typename T>
+void Optimizer<T>::step() {
+  NoGrad ng;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!params_[i].grad().defined()) continue;
+    check_grad(params_[i], names_[i]);
+    update(i);
+  }
+  ++steps_;
+}
+
+template <typename T>
+void Optimizer<T>::zero_grad() {
+  for (auto& p : params_) p.zero_grad();
+}
+
+template <typename T>
+Shape Optimizer<T>::slot_shape(size_t i, const std::string&) const {
+  return params_[i].shape();
+}
+
+template <typename T>
+std::vector<std::pair<std::string, Tensor<T>>> Optimizer<T>::state_tensors(const std::string& prefix) const {
+  std::vector<std::pair<std::string, Tensor<T>>> out;
+  const auto sl = slots();
+  for (size_t i = 0; i < params_.size(); ++i)
+    for (size_t s = 0; s < state_[i].size(); ++s) out.emplace_back(prefix + names_[i] + "." + sl[s], state_[i][s].clone());
+  return out;
+}
+
+template <typename T>
+void Optimizer<T>::load_state(const std::map<std::string, Tensor<T>>& tensors, int64_t steps,
+                              const std::string& prefix, const std::string& where) {
+  if (steps < 0) throw std::invalid_argument(where + ": optimizer step count " + std::to_string(steps) + " < 0");
+  const auto sl = slots();
+  std::set<std::string> expected;
+  std::vector<std::vector<Tensor<T>>> next(params_.size());
+  for (size_t i = 0; i < params_.size(); ++i) {
+    std::vector<std::string> missing;
+    for (const auto& s : sl) {
+      const std::string key = prefix + names_[i] + "." + s;
+      expected.insert(key);
+      auto it = tensors.find(key);
+      if (it == tensors.end()) {
+        missing.push_back(key);
+        continue;
+      }
+      const Shape want = slot_shape(i, s);
+      if (it->second.shape() != want)
+        throw ShapeError(where + ": optimizer tensor '" + key + "' has shape " + shape_str(it->second.shape()) +
+                         ", expected " + shape_str(want) + " (parameter '" + names_[i] + "' is " +
+                         shape_str(params_[i].shape()) + ")");
+      next[i].push_back(it->second.clone());
+    }
+    if (!missing.empty() && !next[i].empty())
+      throw std::runtime_error(where + ": optimizer state of '" + names_[i] + "' is incomplete: missing tensor '" +
+                               missing.front() + "'");
+  }
+  for (const auto& [key, t] : tensors)
+    if (key.compare(0, prefix.size(), prefix) == 0 && !expected.count(key))
+      throw std::runtime_error(where + ": unexpected optimizer tensor '" + key + "' (no parameter slot of this " +
+                               type() + " optimizer has that name)");
+  state_ = std::move(next);
+  steps_ = steps;
+}
+
+// ---- SGD ---------------------------------------------------------------------------------
+
+template <typename T>
+SGD<T>::SGD(std::vector<Var<T>> params, SGDOptions opt) : Optimizer<T>(std::move(params), opt.lr), opt_(opt) {
+  if (opt.momentum < 0) throw std::invalid_argument("SGD: momentum must be >= 0, got " + std::to_string(opt.momentum));
+  if (opt.weight_decay < 0)
+    throw std::invalid_argument("SGD: weight_decay must be >= 0, got " + std::to_string(opt.weight_decay));
+  if (opt.nesterov && (opt.momentum <= 0 || opt.dampening != 0))
+    throw std::invalid_argument("SGD: Nesterov momentum requires momentum > 0 and dampening = 0");
+}
+
+template <typename T>
+std::vector<std::string> SGD<T>::slots() const {
+  if (opt_.momentum == 0) return {};
+  return {"momentum_buffer"};
+}
+
+template <typename T>
+void SGD<T>::update(size_t i) {
+  Tensor<T>& p = this->params_[i].value_mut();
+  const Tensor<T>& g = this->params_[i].grad();
+  const int64_t n = p.numel();
+  const T wd = static_cast<T>(opt_.weight_decay), mom = static_cast<T>(opt_.momentum);
+  const T damp1 = static_cast<T>(1 - opt_.dampening), neg_lr = static_cast<T>(-this->lr_);
+  // d = g + wd p, computed once (it feeds both the buffer and the Nesterov step).
+  Tensor<T> d = opt_.weight_decay != 0
+                    ? Tensor<T>::empty(p.shape())
+                    : g.clone();
+  if (opt_.weight_decay != 0) vec::zip(n, g.data(), p.data(), d.data(), [wd](auto gv, auto pv) { return gv + wd * pv; });
+  if (opt_.momentum != 0) {
+    auto& st = this->state_[i];
+    if (st.empty()) {
+      st.push_back(d.clone());  // torch: buf = clone(d) at the first step, no dampening
+    } else {
+      T* buf = st[0].data();
+      vec::zip(n, buf, d.data(), buf, [mom, damp1](auto b, auto dv) { return b * mom + damp1 * dv; });
+    }
+    const T* buf = st[0].data();
+    if (opt_.nesterov)
+      vec::zip(n, d.data(), buf, d.data(), [mom](auto dv, auto b) { return dv + mom * b; });
+    else
+      std::memcpy(d.data(), buf, sizeof(T) * n);
+  }
+  vec::zip(n, p.data(), d.data(), p.data(), [neg_lr](auto pv, auto dv) { return pv + neg_lr * dv; });
+}
+
+// ---- Adam / AdamW ------------------------------------------------------------------------
+
+template <typename T>
+Adam<T>::Adam(std::vector<Var<T>> params, AdamOptions opt) : Adam(std::move(params), opt, false) {}
+
+template <typename T>
+Adam<T>::Adam(std::vector<Var<T>> params, AdamOptions opt, bool decoupled)
+    : Optimizer<T>(std::move(params), opt.lr), opt_(opt), decoupled_(decoupled) {
+  const char* who = decoupled ? "AdamW" : "Adam";
+  if (!(opt.beta1 >= 0 && opt.beta1 < 1) || !(opt.beta2 >= 0 && opt.beta2 < 1))
+    throw std::invalid_argument(std::string(who) + ": betas must be in [0,1), got (" + std::to_string(opt.beta1) +
+                                ", " + std::to_string(opt.beta2) + ")");
+  if (!(opt.eps >= 0)) throw std::invalid_argument(std::string(who) + ": eps must be >= 0");
+  if (!(opt.weight_decay >= 0)) throw std::invalid_argument(std::string(who) + ": weight_decay must be >= 0");
+}
+
+template <typename T>
+std::vector<std::string> Adam<T>::slots() const {
+  return {"exp_avg", "exp_avg_sq", "step"};
+}
+
+template <typename T>
+Shape Adam<T>::slot_shape(size_t i, const std::string& slot) const {
+  if (slot == "step") return {};
+  return this->params_[i].shape();
+}
+
+template <typename T>
+void Adam<T>::update(size_t i) {
+  Tensor<T>& p = this->params_[i].value_mut();
+  const Tensor<T>& g = this->params_[i].grad();
+  auto& st = this->state_[i];
+  if (st.empty()) {
+    st.push_back(Tensor<T>::zeros(p.shape()));
+    st.push_back(Tensor<T>::zeros(p.shape()));
+    st.push_back(Tensor<T>::scalar(T(0)));
+  }
+  T& step_t = st[2][0];
+  step_t += T(1);
+  // Scalars in double as torch computes them in Python, cast to T where the kernel uses them.
+  const double lr = this->lr_, t = static_cast<double>(step_t);
+  const double bc1 = 1 - std::pow(opt_.beta1, t), bc2 = 1 - std::pow(opt_.beta2, t);
+  const T b1 = static_cast<T>(opt_.beta1), one_b1 = static_cast<T>(1 - opt_.beta1);
+  const T b2 = static_cast<T>(opt_.beta2), one_b2 = static_cast<T>(1 - opt_.beta2);
+  const T wd = static_cast<T>(opt_.weight_decay), decay = static_cast<T>(1 - lr * opt_.weight_decay);
+  const T neg_step = static_cast<T>(-(lr / bc1)), bc2_sqrt = static_cast<T>(std::sqrt(bc2));
+  const T eps = static_cast<T>(opt_.eps);
+  const bool decoupled = decoupled_, l2 = !decoupled_ && opt_.weight_decay != 0;
+  const bool shrink = decoupled_ && opt_.weight_decay != 0;
+  fused4(p.numel(), p.data(), g.data(), st[0].data(), st[1].data(), [&](auto& pv, auto gv, auto& m, auto& v) {
+    using std::sqrt;
+    using xsimd::sqrt;
+    if (shrink) pv = pv * decay;
+    if (l2) gv = gv + wd * pv;
+    m = m * b1 + one_b1 * gv;
+    v = v * b2 + one_b2 * gv * gv;
+    const auto denom = sqrt(v) / bc2_sqrt + eps;
+    pv = pv + neg_step * (m / denom);
+  });
+  (void)decoupled;
+}
+
+// ---- clipping ----------------------------------------------------------------------------
+
+template <typename T>
+T clip_grad_norm(const std::vector<Var<T>>& params, double max_norm) {
+  // torch: the norm of the per-tensor norms.
+  T sq = 0;
+  for (const auto& p : params) {
+    if (!p.defined() || !p.grad().defined()) continue;
+    const Tensor<T>& g = p.grad();
+    const T norm = std::sqrt(vec::dot(g.numel(), g.data(), g.data()));
+    sq += norm * norm;
+  }
+  const T total = std::sqrt(sq);
+  const T coef = static_cast<T>(max_norm) / (total + T(1e-6));
+  if (coef < T(1)) {
+    NoGrad ng;
+    for (const auto& p : params) {
+      if (!p.defined() || !p.grad().defined()) continue;
+      Tensor<T>& g = const_cast<Var<T>&>(p).grad_mut();
+      vec::map(g.numel(), g.data(), g.data(), [coef](auto x) { return x * coef; });
+    }
+  }
+  return total;
+}
+
+template class Optimizer<float>;
+template class Optimizer<double>;
+template class SGD<float>;
+template class SGD<double>;
+template class Adam<float>;
+template class Adam<double>;
+template class AdamW<float>;
+template class AdamW<double>;
+template float clip_grad_norm(const std::vector<Var<float>>&, double);
+template double clip_grad_norm(const std::vector<Var<double>>&, double);
+
+}  // namespace lz
