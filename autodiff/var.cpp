@@ -14,6 +14,19 @@ NoGrad::~NoGrad() { g_no_grad = prev_; }
 bool NoGrad::active() { return g_no_grad; }
 
 template <typename T>
+Node<T>::~Node() {
+  std::vector<std::shared_ptr<Node<T>>> pending = std::move(inputs);
+  while (!pending.empty()) {
+    std::shared_ptr<Node<T>> n = std::move(pending.back());
+    pending.pop_back();
+    // Only a node we hold the last reference to dies here; take its inputs first so that
+    // its own destructor finds nothing left to release.
+    if (n && n.use_count() == 1)
+      for (auto& in : n->inputs) pending.push_back(std::move(in));
+  }
+}
+
+template <typename T>
 bool GradSink<T>::needs(size_t i) const {
   return node_.inputs[i] && node_.inputs[i]->requires_grad;
 }
@@ -141,6 +154,8 @@ void Var<T>::backward(const Tensor<T>& seed) const {
   }
 }
 
+template struct Node<float>;
+template struct Node<double>;
 template class GradSink<float>;
 template class GradSink<double>;
 template class Var<float>;

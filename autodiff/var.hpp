@@ -49,6 +49,13 @@ struct Node {
   std::string name;  // parameters carry their name for error messages
   std::vector<std::shared_ptr<Node<T>>> inputs;
   Vjp<T> vjp;
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Releases a long chain of inputs iteratively: the default destructor would recurse once per
+  // node, and a graph dropped without backward() (a 100,000-op chain) would overflow the stack.
+  ~Node();
 };
 
 template <typename T>

@@ -329,6 +329,36 @@ Tensor<T> concat(const std::vector<Tensor<T>>& parts, int64_t axis) {
 }
 
 template <typename T>
+Tensor<T> broadcast_to(const Tensor<T>& a, const Shape& shape) {
+  if (a.shape() == shape) return a;
+  if (broadcast_shapes(a.shape(), shape, "broadcast_to") != shape)
+    throw ShapeError("broadcast_to: " + shape_str(a.shape()) + " does not broadcast to " + shape_str(shape));
+  Tensor<T> out = Tensor<T>::empty(shape);
+  if (a.numel() == 1) {
+    vec::fill(out.numel(), out.data(), a[0]);
+  } else if (detail::is_trailing_suffix(a.shape(), shape)) {
+    const int64_t inner = a.numel();
+    for (int64_t o = 0; o < out.numel(); o += inner) std::memcpy(out.data() + o, a.data(), sizeof(T) * inner);
+  } else {
+    const std::vector<int64_t> st = broadcast_strides(a.shape(), shape);
+    const int64_t nd = static_cast<int64_t>(shape.size());
+    std::vector<int64_t> idx(nd, 0);
+    int64_t src = 0;
+    for (int64_t e = 0; e < out.numel(); ++e) {
+      out[e] = a[src];
+      for (int64_t d = nd - 1; d >= 0; --d) {
+        ++idx[d];
+        src += st[d];
+        if (idx[d] < shape[d]) break;
+        src -= st[d] * shape[d];
+        idx[d] = 0;
+      }
+    }
+  }
+  return out;
+}
+
+template <typename T>
 Tensor<T> index_select(const Tensor<T>& a, const std::vector<int64_t>& rows) {
   if (a.dim() < 1) throw ShapeError("index_select: needs at least 1 dimension");
   Shape s = a.shape();
@@ -363,7 +393,8 @@ int blas_threads() { return openblas_get_num_threads(); }
   template Tensor<T> narrow(const Tensor<T>&, int64_t, int64_t, int64_t);                        \
   template void narrow_assign(Tensor<T>&, const Tensor<T>&, int64_t, int64_t, bool);             \
   template Tensor<T> concat(const std::vector<Tensor<T>>&, int64_t);                             \
-  template Tensor<T> index_select(const Tensor<T>&, const std::vector<int64_t>&);
+  template Tensor<T> index_select(const Tensor<T>&, const std::vector<int64_t>&);                \
+  template Tensor<T> broadcast_to(const Tensor<T>&, const Shape&);
 LZ_INSTANTIATE(float)
 LZ_INSTANTIATE(double)
 

@@ -165,6 +165,9 @@ template <typename T>
 void narrow_assign(Tensor<T>& dst, const Tensor<T>& src, int64_t axis, int64_t start, bool accumulate);
 template <typename T>
 Tensor<T> concat(const std::vector<Tensor<T>>& parts, int64_t axis);
+// a broadcast (NumPy rules) to exactly `shape`, as a new tensor (a itself if the shape already matches).
+template <typename T>
+Tensor<T> broadcast_to(const Tensor<T>& a, const Shape& shape);
 // Rows of a 2-D (or N-D, along axis 0) tensor.
 template <typename T>
 Tensor<T> index_select(const Tensor<T>& a, const std::vector<int64_t>& rows);

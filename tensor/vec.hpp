@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include <xsimd/xsimd.hpp>  // Debian 12 ships xsimd 8.1: hadd, no reduce_max
 
@@ -22,6 +23,18 @@ using batch = xsimd::batch<T>;
 
 template <typename T>
 constexpr int64_t width = static_cast<int64_t>(xsimd::batch<T>::size);
+
+// c ? a : b, for both xsimd batches (lane-wise) and scalars, so one generic lambda can branch.
+template <typename T, typename A>
+inline xsimd::batch<T, A> select(const xsimd::batch_bool<T, A>& c, const xsimd::batch<T, A>& a,
+                                 const xsimd::batch<T, A>& b) {
+  return xsimd::select(c, a, b);
+}
+template <typename T>
+  requires std::is_arithmetic_v<T>
+inline T select(bool c, T a, T b) {
+  return c ? a : b;
+}
 
 // out[i] = f(a[i])
 template <typename T, typename F>
@@ -102,6 +115,21 @@ inline T sum(int64_t n, const T* a) {
   for (; i + W <= n; i += W) s0 += batch<T>::load_unaligned(a + i);
   T s = xsimd::hadd((s0 + s1) + (s2 + s3));
   for (; i < n; ++i) s += a[i];
+  return s;
+}
+
+// Σ f(a[i]) (f generic, as in map): a fused map-reduce, e.g. Σ exp(x - m) without a temporary.
+template <typename T, typename F>
+inline T map_sum(int64_t n, const T* a, F f) {
+  batch<T> s0(T(0)), s1(T(0));
+  int64_t i = 0;
+  for (; i + 2 * width<T> <= n; i += 2 * width<T>) {
+    s0 += f(batch<T>::load_unaligned(a + i));
+    s1 += f(batch<T>::load_unaligned(a + i + width<T>));
+  }
+  for (; i + width<T> <= n; i += width<T>) s0 += f(batch<T>::load_unaligned(a + i));
+  T s = xsimd::hadd(s0 + s1);
+  for (; i < n; ++i) s += f(a[i]);
   return s;
 }
 

@@ -1,6 +1,7 @@
 // Reductions. A reduced gradient is broadcast back over the reduced axis.
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "autodiff/ops.hpp"
 
@@ -48,11 +49,235 @@ Var<T> mean(const Var<T>& a, int64_t axis, bool keepdim) {
   return mul(sum(a, axis, keepdim), T(1) / static_cast<T>(a.size(axis)));
 }
 
-#define LZ_INSTANTIATE(T)                                  \
-  template Var<T> sum(const Var<T>&);                      \
-  template Var<T> sum(const Var<T>&, int64_t, bool);       \
-  template Var<T> mean(const Var<T>&);                     \
-  template Var<T> mean(const Var<T>&, int64_t, bool);
+namespace {
+// A tensor seen as [outer, n, inner] around the reduced axis.
+struct Split3 {
+  int64_t outer = 1, n = 1, inner = 1, axis = 0;
+  Shape kept, squeezed;
+};
+Split3 split3(const Shape& s, int64_t axis, const char* op) {
+  Split3 r;
+  r.axis = normalize_axis(axis, static_cast<int64_t>(s.size()), op);
+  for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d) {
+    if (d < r.axis) r.outer *= s[d];
+    if (d > r.axis) r.inner *= s[d];
+    r.kept.push_back(d == r.axis ? 1 : s[d]);
+    if (d != r.axis) r.squeezed.push_back(s[d]);
+  }
+  r.n = s[r.axis];
+  return r;
+}
+
+// The shift that makes Σ exp(x - shift) safe: the slice maximum when finite, else 0
+// (an all -inf slice then sums to 0 and gives log 0 = -inf; a +inf entry gives +inf; no inf - inf).
+template <typename T>
+T finite_or_zero(T m) {
+  return std::isfinite(m) ? m : T(0);
+}
+
+// out[o,k] = log Σ_j exp(x[o,j,k]) - offset, shifted by the slice maximum.
+template <typename T>
+void logsumexp_kernel(const T* x, T* out, const Split3& sp, T offset) {
+  if (sp.inner == 1) {
+    for (int64_t o = 0; o < sp.outer; ++o) {
+      const T* row = x + o * sp.n;
+      const T m = finite_or_zero(vec::max(sp.n, row));
+      const T sum = vec::map_sum(sp.n, row, [m](auto v) {
+        using std::exp;
+        using xsimd::exp;
+        return exp(v - decltype(v)(m));
+      });
+      out[o] = m + std::log(sum) - offset;
+    }
+    return;
+  }
+  std::vector<T> m(sp.inner), acc(sp.inner);
+  for (int64_t o = 0; o < sp.outer; ++o) {
+    const T* base = x + o * sp.n * sp.inner;
+    std::copy(base, base + sp.inner, m.begin());
+    for (int64_t j = 1; j < sp.n; ++j)
+      for (int64_t k = 0; k < sp.inner; ++k) {
+        const T v = base[j * sp.inner + k];
+        if (v > m[k] || std::isnan(v)) m[k] = v;
+      }
+    for (int64_t k = 0; k < sp.inner; ++k) m[k] = finite_or_zero(m[k]);
+    std::fill(acc.begin(), acc.end(), T(0));
+    for (int64_t j = 0; j < sp.n; ++j)
+      vec::zip3(sp.inner, acc.data(), base + j * sp.inner, m.data(), acc.data(), [](auto s, auto v, auto mk) {
+        using std::exp;
+        using xsimd::exp;
+        return s + exp(v - mk);
+      });
+    for (int64_t k = 0; k < sp.inner; ++k) out[o * sp.inner + k] = m[k] + std::log(acc[k]) - offset;
+  }
+}
+
+// Gradient of out = log Σ exp(x) - offset: g * exp(x - y) with y = out + offset, broadcast over the axis.
+// Where y = -inf (every entry -inf) the gradient is 0, not exp(-inf + inf) = NaN.
+template <typename T>
+Tensor<T> logsumexp_grad(const Tensor<T>& g, const Tensor<T>& x, const Tensor<T>& out, const Split3& sp, T offset) {
+  const Tensor<T> y_kept = offset == T(0) ? out : lz::map(out, [offset](auto v) { return v + decltype(v)(offset); });
+  Tensor<T> r = Tensor<T>::empty(x.shape());
+  const T* gp = g.data();
+  const T* yp = y_kept.data();
+  constexpr T ninf = -std::numeric_limits<T>::infinity();
+  auto grad = [](auto v, auto y, auto gi) {
+    using std::exp;
+    using xsimd::exp;
+    return gi * exp(v - y);
+  };
+  for (int64_t o = 0; o < sp.outer; ++o) {
+    if (sp.inner == 1) {  // one output per row: a scalar y and g for the whole row
+      const int64_t off = o * sp.n;
+      const T y = yp[o], gi = gp[o];
+      if (y == ninf)
+        vec::fill(sp.n, r.data() + off, T(0));
+      else
+        vec::map(sp.n, x.data() + off, r.data() + off, [&](auto v) { return grad(v, decltype(v)(y), decltype(v)(gi)); });
+      continue;
+    }
+    for (int64_t j = 0; j < sp.n; ++j) {
+      const int64_t off = (o * sp.n + j) * sp.inner;
+      vec::zip3(sp.inner, x.data() + off, yp + o * sp.inner, gp + o * sp.inner, r.data() + off,
+                [&](auto v, auto y, auto gi) {
+                  using B = decltype(v);
+                  return vec::select(y == B(ninf), B(0), grad(v, y, gi));
+                });
+    }
+  }
+  return r;
+}
+
+template <typename T>
+Var<T> logsumexp_like(const Var<T>& a, int64_t axis, bool keepdim, T offset, const char* op) {
+  const Split3 sp = split3(a.shape(), axis, op);
+  if (sp.n == 0) throw ShapeError(std::string(op) + ": reduction over an empty axis of shape " + shape_str(a.shape()));
+  Tensor<T> out = Tensor<T>::empty(keepdim ? sp.kept : sp.squeezed);
+  logsumexp_kernel(a.value().data(), out.data(), sp, offset);
+  const Tensor<T> av = a.value();
+  return Var<T>::record(out, {a}, op, [av, out, sp, offset](const Tensor<T>& g, GradSink<T>& s) {
+    s.add(0, logsumexp_grad(g, av, out, sp, offset));
+  });
+}
+}  // namespace
+
+// a:[..., n, ...] -> [..., (1), ...]; the gradient goes to the first maximum of each slice.
+template <typename T>
+Var<T> max(const Var<T>& a, int64_t axis, bool keepdim) {
+  const Split3 sp = split3(a.shape(), axis, "max");
+  if (sp.n == 0) throw ShapeError("max: reduction over an empty axis of shape " + shape_str(a.shape()));
+  const T* p = a.value().data();
+  Tensor<T> out = Tensor<T>::empty(keepdim ? sp.kept : sp.squeezed);
+  // Flat input index of each winner; NaN wins (and propagates) like in lz::max.
+  std::vector<int64_t> arg(static_cast<size_t>(sp.outer * sp.inner));
+  for (int64_t o = 0; o < sp.outer; ++o)
+    for (int64_t k = 0; k < sp.inner; ++k) {
+      int64_t best = o * sp.n * sp.inner + k;
+      for (int64_t j = 1; j < sp.n && !std::isnan(p[best]); ++j) {
+        const int64_t i = (o * sp.n + j) * sp.inner + k;
+        if (p[i] > p[best] || std::isnan(p[i])) best = i;
+      }
+      arg[o * sp.inner + k] = best;
+      out[o * sp.inner + k] = p[best];
+    }
+  const Shape in = a.shape();
+  return Var<T>::record(std::move(out), {a}, "max", [in, arg = std::move(arg)](const Tensor<T>& g, GradSink<T>& s) {
+    Tensor<T> r(in);
+    for (size_t i = 0; i < arg.size(); ++i) r[arg[i]] += g[static_cast<int64_t>(i)];
+    s.add(0, std::move(r));
+  });
+}
+
+template <typename T>
+Var<T> logsumexp(const Var<T>& a, int64_t axis, bool keepdim) {
+  return logsumexp_like(a, axis, keepdim, T(0), "logsumexp");
+}
+
+// log (1/n) Σ exp(a) = logsumexp(a) - log n
+template <typename T>
+Var<T> log_mean_exp(const Var<T>& a, int64_t axis, bool keepdim) {
+  return logsumexp_like(a, axis, keepdim, static_cast<T>(std::log(static_cast<double>(a.size(axis)))),
+                        "log_mean_exp");
+}
+
+// y = x - logsumexp(x);  dx = g - softmax(x) Σ_axis g, with softmax = exp(y)
+template <typename T>
+Var<T> log_softmax(const Var<T>& a, int64_t axis) {
+  const Split3 sp = split3(a.shape(), axis, "log_softmax");
+  Tensor<T> lse = Tensor<T>::empty(sp.kept);
+  logsumexp_kernel(a.value().data(), lse.data(), sp, T(0));
+  Tensor<T> out = sp.inner == 1 ? Tensor<T>::empty(a.shape()) : lz::sub(a.value(), lse);
+  if (sp.inner == 1)
+    for (int64_t o = 0; o < sp.outer; ++o)
+      vec::zip_scalar_right(sp.n, a.value().data() + o * sp.n, lse[o], out.data() + o * sp.n,
+                            [](auto x, auto l) { return x - l; });
+  return Var<T>::record(out, {a}, "log_softmax", [out, sp](const Tensor<T>& g, GradSink<T>& s) {
+    Tensor<T> r = Tensor<T>::empty(out.shape());
+    if (sp.inner == 1) {
+      for (int64_t o = 0; o < sp.outer; ++o) {
+        const int64_t off = o * sp.n;
+        const T gs = vec::sum(sp.n, g.data() + off);
+        vec::zip(sp.n, g.data() + off, out.data() + off, r.data() + off, [gs](auto gi, auto y) {
+          using std::exp;
+          using xsimd::exp;
+          return gi - exp(y) * decltype(y)(gs);
+        });
+      }
+    } else {
+      const Tensor<T> gs = lz::sum(g, sp.axis, true);
+      r = lz::zip(g, lz::zip(out, gs, [](auto y, auto si) {
+                    using std::exp;
+                    using xsimd::exp;
+                    return exp(y) * si;
+                  }, "log_softmax"),
+                  [](auto gi, auto t) { return gi - t; }, "log_softmax");
+    }
+    s.add(0, std::move(r));
+  });
+}
+
+// y = exp(x - logsumexp(x));  dx = y (g - Σ_axis g y)
+template <typename T>
+Var<T> softmax(const Var<T>& a, int64_t axis) {
+  const Split3 sp = split3(a.shape(), axis, "softmax");
+  Tensor<T> lse = Tensor<T>::empty(sp.kept);
+  logsumexp_kernel(a.value().data(), lse.data(), sp, T(0));
+  auto expdiff = [](auto x, auto l) {
+    using std::exp;
+    using xsimd::exp;
+    return exp(x - l);
+  };
+  Tensor<T> out = sp.inner == 1 ? Tensor<T>::empty(a.shape()) : lz::zip(a.value(), lse, expdiff, "softmax");
+  if (sp.inner == 1)
+    for (int64_t o = 0; o < sp.outer; ++o)
+      vec::zip_scalar_right(sp.n, a.value().data() + o * sp.n, lse[o], out.data() + o * sp.n, expdiff);
+  return Var<T>::record(out, {a}, "softmax", [out, sp](const Tensor<T>& g, GradSink<T>& s) {
+    Tensor<T> r = Tensor<T>::empty(out.shape());
+    if (sp.inner == 1) {
+      for (int64_t o = 0; o < sp.outer; ++o) {
+        const int64_t off = o * sp.n;
+        const T gy = vec::dot(sp.n, g.data() + off, out.data() + off);
+        vec::zip(sp.n, g.data() + off, out.data() + off, r.data() + off,
+                 [gy](auto gi, auto y) { return y * (gi - decltype(y)(gy)); });
+      }
+    } else {
+      const Tensor<T> gy = lz::sum(lz::mul(g, out), sp.axis, true);
+      r = lz::mul(out, lz::sub(g, gy));
+    }
+    s.add(0, std::move(r));
+  });
+}
+
+#define LZ_INSTANTIATE(T)                                       \
+  template Var<T> sum(const Var<T>&);                           \
+  template Var<T> sum(const Var<T>&, int64_t, bool);            \
+  template Var<T> mean(const Var<T>&);                          \
+  template Var<T> mean(const Var<T>&, int64_t, bool);           \
+  template Var<T> max(const Var<T>&, int64_t, bool);            \
+  template Var<T> logsumexp(const Var<T>&, int64_t, bool);      \
+  template Var<T> log_mean_exp(const Var<T>&, int64_t, bool);   \
+  template Var<T> log_softmax(const Var<T>&, int64_t);          \
+  template Var<T> softmax(const Var<T>&, int64_t);
 LZ_INSTANTIATE(float)
 LZ_INSTANTIATE(double)
 

@@ -1,0 +1,161 @@
+// Losses and log-densities, each in its numerically stable form and as one node, so that a
+// model's objective reads as its equation and no intermediate overflows.
+#include <cmath>
+
+#include "autodiff/ops.hpp"
+
+namespace lz {
+
+namespace {
+constexpr double kLog2Pi = 1.8378770664093454835606594728112353;  // log(2π)
+
+template <typename B>
+B sigmoid_b(B x) {
+  using std::exp;
+  using xsimd::exp;
+  return B(1) / (B(1) + exp(-x));
+}
+}  // namespace
+
+// x, t broadcast -> S: max(x,0) - x t + log1p(e^{-|x|});  dx = g (σ(x) - t), dt = -g x
+template <typename T>
+Var<T> bce_with_logits(const Var<T>& logits, const Var<T>& targets) {
+  const Tensor<T> xv = logits.value(), tv = targets.value();
+  Tensor<T> out = lz::zip(xv, tv, [](auto x, auto t) {
+    using B = decltype(x);
+    using std::abs, std::exp, std::log1p, std::max;
+    using xsimd::abs, xsimd::exp, xsimd::log1p, xsimd::max;
+    return max(x, B(0)) - x * t + log1p(exp(-abs(x)));
+  }, "bce_with_logits");
+  return Var<T>::record(std::move(out), {logits, targets}, "bce_with_logits",
+                        [xv, tv](const Tensor<T>& g, GradSink<T>& s) {
+                          if (s.needs(0)) {
+                            if (xv.shape() == g.shape() && tv.shape() == g.shape()) {
+                              Tensor<T> r = Tensor<T>::empty(g.shape());
+                              vec::zip3(g.numel(), g.data(), xv.data(), tv.data(), r.data(),
+                                        [](auto gi, auto x, auto t) { return gi * (sigmoid_b(x) - t); });
+                              s.add(0, std::move(r));
+                            } else {
+                              s.add(0, lz::mul(g, lz::zip(xv, tv, [](auto x, auto t) { return sigmoid_b(x) - t; },
+                                                          "bce_with_logits")));
+                            }
+                          }
+                          if (s.needs(1)) s.add(1, lz::zip(g, xv, [](auto gi, auto x) { return -gi * x; }, "bce_with_logits"));
+                        });
+}
+
+// x, mean, logvar broadcast -> S: -½(log 2π + lv + (x-μ)² e^{-lv})
+//   with w = (x-μ) e^{-lv}:  dx = -g w,  dμ = g w,  dlv = -½ g (1 - (x-μ) w)
+template <typename T>
+Var<T> gaussian_log_density(const Var<T>& x, const Var<T>& mean, const Var<T>& logvar) {
+  const Tensor<T> d = lz::sub(x.value(), mean.value());
+  const Tensor<T> lv = logvar.value();
+  Tensor<T> out = lz::zip(d, lv, [](auto di, auto l) {
+    using B = decltype(di);
+    using std::exp;
+    using xsimd::exp;
+    return B(-0.5) * (B(static_cast<T>(kLog2Pi)) + l + di * di * exp(-l));
+  }, "gaussian_log_density");
+  return Var<T>::record(std::move(out), {x, mean, logvar}, "gaussian_log_density",
+                        [d, lv](const Tensor<T>& g, GradSink<T>& s) {
+                          const Tensor<T> w = lz::zip(d, lv, [](auto di, auto l) {
+                            using std::exp;
+                            using xsimd::exp;
+                            return di * exp(-l);
+                          }, "gaussian_log_density");
+                          if (s.needs(0) || s.needs(1)) {
+                            const Tensor<T> gw = lz::mul(g, w);
+                            if (s.needs(0)) s.add(0, lz::scale(gw, T(-1)));
+                            if (s.needs(1)) s.add(1, gw);
+                          }
+                          if (s.needs(2)) {
+                            if (d.shape() == g.shape() && w.shape() == g.shape()) {
+                              Tensor<T> r = Tensor<T>::empty(g.shape());
+                              vec::zip3(g.numel(), g.data(), d.data(), w.data(), r.data(), [](auto gi, auto di, auto wi) {
+                                using B = decltype(gi);
+                                return B(-0.5) * gi * (B(1) - di * wi);
+                              });
+                              s.add(2, std::move(r));
+                            } else {
+                              const Tensor<T> u = lz::zip(d, w, [](auto di, auto wi) { return decltype(di)(1) - di * wi; },
+                                                          "gaussian_log_density");
+                              s.add(2, lz::zip(g, u, [](auto gi, auto ui) { return decltype(gi)(-0.5) * gi * ui; },
+                                               "gaussian_log_density"));
+                            }
+                          }
+                        });
+}
+
+// mean, logvar broadcast -> S: ½(e^{lv} + μ² - 1 - lv);  dμ = g μ,  dlv = ½ g (e^{lv} - 1)
+template <typename T>
+Var<T> kl_std_normal(const Var<T>& mean, const Var<T>& logvar) {
+  const Tensor<T> mv = mean.value(), lv = logvar.value();
+  Tensor<T> out = lz::zip(mv, lv, [](auto m, auto l) {
+    using B = decltype(m);
+    using std::expm1;
+    using xsimd::expm1;
+    // e^{lv} - 1 - lv through expm1: no cancellation when lv is near 0 (a posterior near the prior)
+    return B(0.5) * (expm1(l) - l + m * m);
+  }, "kl_std_normal");
+  return Var<T>::record(std::move(out), {mean, logvar}, "kl_std_normal", [mv, lv](const Tensor<T>& g, GradSink<T>& s) {
+    if (s.needs(0)) s.add(0, lz::mul(g, mv));
+    if (s.needs(1))
+      s.add(1, lz::zip(g, lv, [](auto gi, auto l) {
+              using B = decltype(gi);
+              using std::expm1;
+              using xsimd::expm1;
+              return B(0.5) * gi * expm1(l);
+            }, "kl_std_normal"));
+  });
+}
+
+// a, b broadcast -> []: mean over the broadcast shape of (a-b)²;  da = 2 g (a-b) / n, db = -da
+template <typename T>
+Var<T> mse(const Var<T>& a, const Var<T>& b) {
+  const Tensor<T> d = lz::sub(a.value(), b.value());
+  const int64_t n = d.numel();
+  const T inv = n ? T(1) / static_cast<T>(n) : T(0);
+  Tensor<T> out = Tensor<T>::scalar(vec::dot(n, d.data(), d.data()) * inv);
+  return Var<T>::record(std::move(out), {a, b}, "mse", [d, inv](const Tensor<T>& g, GradSink<T>& s) {
+    const T c = T(2) * g[0] * inv;
+    if (s.needs(0)) s.add(0, lz::scale(d, c));
+    if (s.needs(1)) s.add(1, lz::scale(d, -c));
+  });
+}
+
+// logp:[N,C] labels:[N] -> []: -(1/N) Σ_i logp[i, labels[i]]
+template <typename T>
+Var<T> nll(const Var<T>& logp, const std::vector<int64_t>& labels) {
+  const Shape in = logp.shape();
+  if (in.size() != 2 || in[0] != static_cast<int64_t>(labels.size()))
+    throw ShapeError("nll: expected logp:[N,C] with N = " + std::to_string(labels.size()) +
+                     " labels, got logp:" + shape_str(in));
+  const int64_t N = in[0], C = in[1];
+  const T* p = logp.value().data();
+  T acc = 0;
+  for (int64_t i = 0; i < N; ++i) {
+    const int64_t y = labels[i];
+    if (y < 0 || y >= C)
+      throw std::out_of_range("nll: label " + std::to_string(y) + " at index " + std::to_string(i) +
+                              " out of range for " + std::to_string(C) + " classes");
+    acc += p[i * C + y];
+  }
+  const T inv = N ? T(1) / static_cast<T>(N) : T(0);
+  return Var<T>::record(Tensor<T>::scalar(-acc * inv), {logp}, "nll", [in, labels, inv](const Tensor<T>& g, GradSink<T>& s) {
+    Tensor<T> r(in);
+    const T v = -g[0] * inv;
+    for (size_t i = 0; i < labels.size(); ++i) r[static_cast<int64_t>(i) * in[1] + labels[i]] = v;
+    s.add(0, std::move(r));
+  });
+}
+
+#define LZ_INSTANTIATE(T)                                                              \
+  template Var<T> bce_with_logits(const Var<T>&, const Var<T>&);                       \
+  template Var<T> gaussian_log_density(const Var<T>&, const Var<T>&, const Var<T>&);   \
+  template Var<T> kl_std_normal(const Var<T>&, const Var<T>&);                         \
+  template Var<T> mse(const Var<T>&, const Var<T>&);                                   \
+  template Var<T> nll(const Var<T>&, const std::vector<int64_t>&);
+LZ_INSTANTIATE(float)
+LZ_INSTANTIATE(double)
+
+}  // namespace lz
