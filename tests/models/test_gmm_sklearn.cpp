@@ -1,0 +1,170 @@
+// Cross-check against scikit-learn's GaussianMixture: the same data and the same weights_init,
+// means_init, precisions_init for each covariance type; after 1 and after 50 EM iterations
+// (tol = 0 so both run them all) the mean log-likelihood and every parameter agree within 1e-6.
+#define BOOST_TEST_MODULE gmm_sklearn
+#include <boost/test/unit_test.hpp>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "models/gmm.hpp"
+
+using namespace lz;
+using nlohmann::json;
+
+namespace {
+
+bool sklearn_available() { return std::system("/usr/bin/python3 -c 'import sklearn' > /dev/null 2>&1") == 0; }
+
+// Three overlapping 3-D clusters: overlap makes the responsibilities soft, so every term of both
+// steps matters.
+TensorD make_data(Rng& rng) {
+  const int64_t N = 600, D = 3;
+  const double centres[3][3] = {{0, 0, 0}, {2.5, 0.5, -1}, {-1, 3, 1}};
+  TensorD X({N, D});
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t k = n % 3;
+    const double z0 = rng.normal(), z1 = rng.normal(), z2 = rng.normal();
+    X[n * D + 0] = centres[k][0] + 1.0 * z0;
+    X[n * D + 1] = centres[k][1] + 0.5 * z0 + 0.8 * z1;
+    X[n * D + 2] = centres[k][2] + (0.3 + 0.2 * k) * z2 - 0.4 * z1;
+  }
+  return X;
+}
+
+// Precisions (inverse covariances) of the given type, built directly as SPD matrices.
+TensorD make_precisions(CovarianceType t, int64_t K, int64_t D, Rng& rng) {
+  auto spd = [&](double* P) {
+    double A[9];
+    for (double& a : A) a = 0.4 * rng.normal();
+    for (int64_t i = 0; i < D; ++i)
+      for (int64_t j = 0; j < D; ++j) {
+        double s = i == j ? 1.0 : 0.0;
+        for (int64_t l = 0; l < D; ++l) s += A[i * D + l] * A[j * D + l];
+        P[i * D + j] = s;
+      }
+  };
+  switch (t) {
+    case CovarianceType::full: {
+      TensorD P({K, D, D});
+      for (int64_t k = 0; k < K; ++k) spd(P.data() + k * D * D);
+      return P;
+    }
+    case CovarianceType::tied: {
+      TensorD P({D, D});
+      spd(P.data());
+      return P;
+    }
+    case CovarianceType::diag: return TensorD::uniform({K, D}, 0.5, 2.0, rng);
+    case CovarianceType::spherical: return TensorD::uniform({K}, 0.5, 2.0, rng);
+  }
+  return {};
+}
+
+std::vector<double> flat(const json& j) {
+  std::vector<double> out;
+  if (j.is_array()) {
+    for (const auto& e : j) {
+      auto sub = flat(e);
+      out.insert(out.end(), sub.begin(), sub.end());
+    }
+  } else {
+    out.push_back(j.get<double>());
+  }
+  return out;
+}
+
+// max |ours - theirs| / max |theirs|: relative to the array's scale, so near-zero off-diagonal
+// covariances are held to the same absolute standard as the rest.
+double rel_diff(const TensorD& ours, const std::vector<double>& theirs) {
+  BOOST_REQUIRE_EQUAL(static_cast<size_t>(ours.numel()), theirs.size());
+  double num = 0, den = 0;
+  for (size_t i = 0; i < theirs.size(); ++i) {
+    num = std::max(num, std::abs(ours[i] - theirs[i]));
+    den = std::max(den, std::abs(theirs[i]));
+  }
+  return num / den;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(agrees_with_sklearn_after_1_and_50_iterations) {
+  if (!sklearn_available()) {
+    BOOST_TEST_MESSAGE("skipped: python3-sklearn not installed (/usr/bin/python3 -c 'import sklearn' failed)");
+    return;
+  }
+  Rng rng(7);
+  const TensorD X = make_data(rng);
+  const int64_t K = 3, D = 3;
+  const CovarianceType types[] = {CovarianceType::full, CovarianceType::diag, CovarianceType::spherical,
+                                  CovarianceType::tied};
+  const int iters[] = {1, 50};
+
+  json spec;
+  spec["X"] = json::array();
+  for (int64_t n = 0; n < X.size(0); ++n) spec["X"].push_back(std::vector<double>(X.data() + n * D, X.data() + (n + 1) * D));
+  std::vector<GmmParams> inits;
+  std::vector<TensorD> precisions;
+  for (CovarianceType t : types) {
+    GmmParams p;
+    p.type = t;
+    p.weights = TensorD::from({0.2, 0.3, 0.5});
+    p.means = TensorD::from({0.5, 0.2, 0.1, 2.0, 0.0, -0.5, -0.5, 2.5, 0.5}, {K, D});
+    TensorD P = make_precisions(t, K, D, rng);
+    p.covariances = precisions_to_covariances(t, P);
+    for (int it : iters) {
+      // flat arrays with their shapes; the script reshapes them to scikit-learn's layouts
+      spec["cases"].push_back({{"covariance_type", to_string(t)}, {"max_iter", it}, {"reg_covar", 1e-6},
+                               {"weights_init", p.weights.to_vector()},
+                               {"means_init", p.means.to_vector()}, {"means_shape", p.means.shape()},
+                               {"precisions_init", P.to_vector()}, {"precisions_shape", P.shape()}});
+      inits.push_back(p);
+    }
+  }
+
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string tag = "lz_gmm_sklearn_" + std::to_string(::getpid());
+  const std::string in = (dir / (tag + "_in.json")).string(), out = (dir / (tag + "_out.json")).string();
+  std::ofstream(in) << spec.dump();
+  const std::string cmd = "/usr/bin/python3 " LZ_SOURCE_DIR "/tests/python/sklearn_gmm_check.py " + in + " " + out;
+  BOOST_REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, "failed: " + cmd);
+  json res;
+  std::ifstream(out) >> res;
+  std::filesystem::remove(in);
+  std::filesystem::remove(out);
+
+  double worst = 0;
+  for (size_t i = 0; i < inits.size(); ++i) {
+    const json& r = res["results"][i];
+    const CovarianceType t = inits[i].type;
+    GmmOptions o;
+    o.n_components = K;
+    o.covariance_type = t;
+    o.tol = 0;
+    o.max_iter = r["max_iter"].get<int>();
+    GaussianMixture gm(o);
+    const GmmFitReport& rep = gm.fit_from(X, inits[i]);
+    BOOST_TEST(rep.n_iter == r["n_iter"].get<int>());
+    const double d_lb = std::abs(rep.log_likelihood.back() - r["lower_bound"].get<double>()) /
+                        std::abs(r["lower_bound"].get<double>());
+    const double d_sc = std::abs(gm.score(X) - r["score"].get<double>()) / std::abs(r["score"].get<double>());
+    const double d_w = rel_diff(gm.params().weights, flat(r["weights"]));
+    const double d_m = rel_diff(gm.params().means, flat(r["means"]));
+    const double d_c = rel_diff(gm.params().covariances, flat(r["covariances"]));
+    BOOST_TEST_MESSAGE(to_string(t) << " after " << o.max_iter << " iterations: rel diff lower_bound " << d_lb
+                                    << " score " << d_sc << " weights " << d_w << " means " << d_m
+                                    << " covariances " << d_c);
+    BOOST_TEST(d_lb < 1e-6);
+    BOOST_TEST(d_sc < 1e-6);
+    BOOST_TEST(d_w < 1e-6);
+    BOOST_TEST(d_m < 1e-6);
+    BOOST_TEST(d_c < 1e-6);
+    worst = std::max({worst, d_lb, d_sc, d_w, d_m, d_c});
+  }
+  BOOST_TEST_MESSAGE("largest relative difference over all cases: " << worst);
+}
