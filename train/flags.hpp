@@ -1,0 +1,67 @@
+// Command-line flags for the drivers, over CLI11.
+//
+// Every driver gets: --help listing each flag with its default; errors for an unknown flag or a bad
+// value that name the flag and what is accepted (CLI11's IsMember / Range / CheckedTransformer);
+// --config FILE.json whose keys are flag names without dashes ({"epochs": 5}), an unknown key being
+// an error naming it, command-line flags winning over the file; --out (run folder), --seed and
+// --threads (OpenBLAS threads, default 1: on 2 cores one BLAS pool beats two fighting ones).
+//
+//   lz::Flags flags("classify: an MLP classifier", "classify");
+//   flags.add("--epochs", epochs, "passes over the training set")->check(CLI::Range(1, 10000));
+//   if (auto rc = flags.parse(argc, argv)) return *rc;
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+namespace lz {
+
+class Flags {
+ public:
+  // run_prefix names the default run folder: runs/<run_prefix>-<UTC time>.
+  Flags(const std::string& description, const std::string& run_prefix);
+  Flags(const Flags&) = delete;
+  Flags& operator=(const Flags&) = delete;
+
+  CLI::App& app() { return app_; }
+
+  // An option with a value; its default (the variable's value now) appears in --help.
+  template <typename T>
+  CLI::Option* add(const std::string& name, T& var, const std::string& help) {
+    return app_.add_option(name, var, help)->capture_default_str();
+  }
+  // A boolean switch (--name, or --name=false).
+  CLI::Option* flag(const std::string& name, bool& var, const std::string& help);
+
+  // Parse argv, then the --config file. Returns an exit code when main should return now
+  // (0 after --help; 2 after printing "error: ..." for a bad flag, value or config), else nullopt.
+  // Afterwards `out` is resolved and the OpenBLAS thread count is set.
+  std::optional<int> parse(int argc, const char* const* argv);
+
+  // Every option's final value ({"epochs": 10, "data": "digits", ...}) for config.json.
+  nlohmann::json values() const;
+
+  // Apply a JSON object of {flag name without dashes: value} (what --config does); throws
+  // std::runtime_error naming `where` and the key on an unknown key or a bad value.
+  // Keys already given on the command line are left alone.
+  void apply_config(const nlohmann::json& j, const std::string& where);
+
+  std::string out;          // --out: the run folder
+  uint64_t seed = 0;        // --seed
+  int threads = 1;          // --threads
+  std::string config_path;  // --config
+
+ private:
+  CLI::App app_;
+  std::string run_prefix_;
+};
+
+// Runs a driver's body; an exception becomes "error: <message>" on stderr and exit code 1.
+int guarded_main(const std::function<int()>& body);
+
+}  // namespace lz

@@ -1,0 +1,107 @@
+#include "train/plot.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "train/run.hpp"
+
+namespace lz {
+
+bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
+
+namespace {
+// gnuplot single-quoted string: a quote is doubled.
+std::string gq(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+}  // namespace
+
+bool plot_metrics(const std::string& metrics_jsonl, const std::vector<std::string>& keys, const std::string& png_path,
+                  const PlotOptions& opt) {
+  if (!have_gnuplot()) {
+    static bool warned = false;
+    if (!warned) std::cerr << "warning: gnuplot not found; skipping " << png_path << " (apt-get install gnuplot-nox)\n";
+    warned = true;
+    return false;
+  }
+  std::ifstream f(metrics_jsonl);
+  if (!f) throw std::runtime_error("cannot open " + metrics_jsonl);
+  std::map<std::string, std::vector<std::pair<double, double>>> series;
+  std::string line;
+  for (int64_t ln = 1; std::getline(f, line); ++ln) {
+    if (line.empty()) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw std::runtime_error(metrics_jsonl + ":" + std::to_string(ln) + ": invalid JSON: " + e.what());
+    }
+    if (!j.is_object() || !j.contains(opt.x_key) || !j[opt.x_key].is_number()) continue;
+    const double x = j[opt.x_key].get<double>();
+    for (const auto& k : keys)
+      if (j.contains(k) && j[k].is_number() && std::isfinite(j[k].get<double>()))
+        series[k].push_back({x, j[k].get<double>()});
+  }
+  if (series.empty()) throw std::runtime_error(metrics_jsonl + ": no records with '" + opt.x_key + "' and any of the keys to plot");
+
+  const std::string base = png_path + ".plot-" + std::to_string(::getpid());
+  const std::string data = base + ".dat", script = base + ".gp", png_tmp = base + ".png";
+  {
+    std::ofstream d(data);
+    for (const auto& k : keys) {
+      d << "# " << k << "\n";
+      for (auto [x, y] : series[k]) d << x << " " << y << "\n";
+      d << "\n\n";  // gnuplot: two blank lines separate index blocks
+    }
+  }
+  {
+    std::ofstream s(script);
+    s << "set terminal pngcairo size " << opt.width << "," << opt.height << " noenhanced\n"
+      << "set output " << gq(png_tmp) << "\n"
+      << "set title " << gq(opt.title.empty() ? metrics_jsonl : opt.title) << "\n"
+      << "set xlabel " << gq(opt.x_key) << "\nset grid\nset key outside right\n";
+    if (opt.log_y) s << "set logscale y\n";
+    s << "plot ";
+    bool first = true;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (series[keys[i]].empty()) continue;
+      s << (first ? "" : ", ") << gq(data) << " index " << i << " with lines lw 2 title " << gq(keys[i]);
+      first = false;
+    }
+    s << "\n";
+  }
+  const int rc = std::system(("gnuplot " + gq(script) + " 2>" + gq(base + ".err")).c_str());
+  std::string err;
+  {
+    std::ifstream e(base + ".err");
+    std::stringstream ss;
+    ss << e.rdbuf();
+    err = ss.str();
+  }
+  std::remove(data.c_str());
+  std::remove(script.c_str());
+  std::remove((base + ".err").c_str());
+  if (rc != 0 || !std::filesystem::exists(png_tmp)) {
+    std::remove(png_tmp.c_str());
+    throw std::runtime_error("gnuplot failed to draw " + png_path + ": " + err);
+  }
+  if (std::rename(png_tmp.c_str(), png_path.c_str()) != 0) {
+    std::remove(png_tmp.c_str());
+    throw std::runtime_error("cannot rename the plot to " + png_path);
+  }
+  return true;
+}
+
+}  // namespace lz

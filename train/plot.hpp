@@ -1,0 +1,29 @@
+// Curves of metrics.jsonl keys as a PNG, drawn by gnuplot (Debian's gnuplot-nox).
+//
+// If gnuplot is not installed, plot_metrics warns once on stderr and returns false: a missing
+// picture must not fail a training run.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace lz {
+
+struct PlotOptions {
+  std::string x_key = "step";  // the x axis: a key of each record
+  std::string title;
+  bool log_y = false;
+  int width = 900, height = 500;
+};
+
+// One line per key in `keys`, from the records of `metrics_jsonl` that hold both x_key and the key
+// (as finite numbers). Written atomically to `png_path`. Returns false (with a warning) when gnuplot
+// is missing; throws std::runtime_error naming the file on unreadable metrics, no data, or a
+// gnuplot failure.
+bool plot_metrics(const std::string& metrics_jsonl, const std::vector<std::string>& keys, const std::string& png_path,
+                  const PlotOptions& opt = {});
+
+// True if a gnuplot executable is on PATH.
+bool have_gnuplot();
+
+}  // namespace lz

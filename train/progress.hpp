@@ -1,0 +1,48 @@
+// Progress of a long loop on stderr.
+//
+// On a terminal: one line rewritten in place (\r) at most ~10 times a second. Otherwise (a log
+// file, CI): a plain line every `plain_interval` seconds, so logs stay readable.
+// Shows epoch, step/total, the loss (an exponential moving average), items/s and the ETA.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace lz {
+
+class Progress {
+ public:
+  // total_steps: steps in the whole run (for the ETA); items_per_step: e.g. the batch size.
+  Progress(std::string label, int64_t total_steps, int64_t items_per_step = 1, double plain_interval = 5.0,
+           std::FILE* out = stderr);
+  ~Progress();  // ends the \r line with a newline if one is open
+
+  // Call once per step (step counts from 1). `loss` may be NaN to omit it.
+  void update(int64_t epoch, int64_t step, double loss);
+  // A message on its own line (ends the \r line first), e.g. an epoch summary.
+  void note(const std::string& message);
+  void finish();
+
+  double elapsed_seconds() const;
+  bool is_terminal() const { return tty_; }
+
+ private:
+  std::string line(int64_t epoch, int64_t step) const;
+  std::string label_;
+  int64_t total_, items_;
+  double interval_;
+  std::FILE* out_;
+  bool tty_;
+  bool open_line_ = false;
+  double loss_avg_ = 0;
+  bool have_loss_ = false;
+  int64_t last_step_ = 0;
+  std::chrono::steady_clock::time_point start_, last_print_;
+};
+
+// "1h02m", "3m05s", "12s"
+std::string format_duration(double seconds);
+
+}  // namespace lz

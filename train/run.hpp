@@ -1,0 +1,59 @@
+// A run folder and atomic file writes.
+//
+// Every run writes into its own folder: config.json at the start, one JSON object per logged step
+// in metrics.jsonl, summary.json at the end, plus checkpoints and pictures. Whole files are written
+// to a temporary name in the same folder and renamed, so a crash never leaves a half-written file.
+// metrics.jsonl is the exception by nature (it grows): each record is one complete line written
+// with a single write and flushed, so a crash loses at most the line being written.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace lz {
+
+// Write `bytes` to `path` atomically (temp file "<path>.tmp-<pid>" in the same folder, then rename).
+// Throws std::runtime_error naming the path and the OS error; the temp file is removed on failure.
+void atomic_write(const std::string& path, std::string_view bytes);
+// As atomic_write, with the content produced by `fill(FILE*)` (for libraries that write to a FILE*).
+// fill returns false or throws on failure.
+void atomic_write_with(const std::string& path, const std::function<bool(std::FILE*)>& fill);
+
+// Create a folder and its parents (no error if it exists); throws naming the path.
+void make_dirs(const std::string& path);
+
+// "runs/<prefix>-YYYYmmdd-HHMMSS" in UTC.
+std::string default_run_dir(const std::string& prefix);
+
+class RunDir {
+ public:
+  explicit RunDir(std::string path);  // creates the folder
+  ~RunDir();
+  RunDir(const RunDir&) = delete;
+  RunDir& operator=(const RunDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+  void write_config(const nlohmann::json& config) { write_json("config.json", config); }
+  void write_summary(const nlohmann::json& summary) { write_json("summary.json", summary); }
+  void write_json(const std::string& name, const nlohmann::json& j);  // atomic, pretty-printed
+  // Append one record to metrics.jsonl (a line, flushed). Non-finite numbers are written as null.
+  void log(const nlohmann::json& record);
+
+ private:
+  std::string path_;
+  std::FILE* metrics_ = nullptr;
+};
+
+// Throws std::runtime_error when `loss` is NaN or infinite:
+// "loss is nan at step 1234 (batch 17); last good checkpoint: runs/x/ckpt-1000.safetensors"
+// (or "...; no checkpoint saved yet" when last_checkpoint is empty).
+void check_finite(double loss, int64_t step, int64_t batch, const std::string& last_checkpoint);
+
+}  // namespace lz
