@@ -1,0 +1,176 @@
+#include "models/evaluate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace lz {
+
+MeanSe mean_se(const std::vector<double>& v) {
+  MeanSe r;
+  r.n = static_cast<int64_t>(v.size());
+  if (r.n == 0) return r;
+  for (double a : v) r.mean += a;
+  r.mean /= static_cast<double>(r.n);
+  if (r.n < 2) return r;
+  double ss = 0;
+  for (double a : v) ss += (a - r.mean) * (a - r.mean);
+  r.se = std::sqrt(ss / static_cast<double>(r.n - 1) / static_cast<double>(r.n));
+  return r;
+}
+
+namespace {
+template <typename T>
+Tensor<T> rows(const Tensor<T>& x, int64_t start, int64_t n) {
+  return narrow(x, 0, start, n);
+}
+}  // namespace
+
+template <typename T>
+BoundEstimates estimate_bounds(VAE<T>& model, const Tensor<T>& x, int64_t k, const std::vector<int64_t>& ks,
+                               Rng& rng, int64_t max_rows) {
+  if (k < 1) throw std::invalid_argument("estimate_bounds: k must be >= 1, got " + std::to_string(k));
+  for (int64_t kk : ks)
+    if (kk < 1 || kk > k)
+      throw std::invalid_argument("estimate_bounds: every bound's k must be in [1, " + std::to_string(k) + "], got " +
+                                  std::to_string(kk));
+  NoGrad ng;
+  const int64_t N = x.size(0), Z = model.config().z_dim;
+  BoundEstimates r;
+  r.ks = ks;
+  r.bound.assign(ks.size(), std::vector<double>(N));
+  r.log_px.resize(N);
+  r.reconstruction.resize(N);
+  r.kl.resize(N);
+  r.elbo.resize(N);
+  // B examples at a time, their k samples in chunks of kc, so that kc·B decoded rows fit in max_rows.
+  const int64_t B = std::max<int64_t>(1, std::min<int64_t>(N, max_rows / k));
+  const int64_t kc = std::max<int64_t>(1, std::min<int64_t>(k, max_rows / B));
+  std::vector<double> logw(static_cast<size_t>(B * k));
+  for (int64_t n0 = 0; n0 < N; n0 += B) {
+    const int64_t b = std::min(B, N - n0);
+    const Var<T> xb(rows(x, n0, b));
+    const DiagGaussian<T> q = model.encode(xb);
+    const Tensor<T> kl = q.kl_std_normal().value();
+    std::vector<double> rec(b, 0.0);
+    for (int64_t i0 = 0; i0 < k; i0 += kc) {
+      const int64_t c = std::min(kc, k - i0);
+      const Var<T> z = q.rsample(standard_normal<T>({c, b, Z}, rng));  // [c, b, Z]
+      const Tensor<T> ll = model.log_likelihood(xb, z).value();         // [c, b]
+      const Tensor<T> lw = add(ll, sub(std_normal_log_prob(z).value(), q.log_prob(z).value()));
+      for (int64_t i = 0; i < c; ++i)
+        for (int64_t n = 0; n < b; ++n) {
+          logw[n * k + i0 + i] = lw[i * b + n];
+          rec[n] += ll[i * b + n];
+        }
+    }
+    for (int64_t n = 0; n < b; ++n) {
+      const double* w = logw.data() + n * k;
+      r.log_px[n0 + n] = log_mean_exp_values(w, k);
+      for (size_t j = 0; j < ks.size(); ++j) {
+        const int64_t g = k / ks[j];
+        double s = 0;
+        for (int64_t gi = 0; gi < g; ++gi) s += log_mean_exp_values(w + gi * ks[j], ks[j]);
+        r.bound[j][n0 + n] = s / static_cast<double>(g);
+      }
+      r.reconstruction[n0 + n] = rec[n] / static_cast<double>(k);
+      r.kl[n0 + n] = kl[n];
+      r.elbo[n0 + n] = r.reconstruction[n0 + n] - r.kl[n0 + n];
+    }
+  }
+  return r;
+}
+
+namespace {
+// Running log Σ exp over a stream of values, one accumulator per example.
+struct StreamingLse {
+  double m = -std::numeric_limits<double>::infinity(), s = 0;
+  void add(double v) {
+    if (v <= m) {
+      s += std::exp(v - m);
+    } else {
+      s = s * std::exp(m - v) + 1.0;
+      m = v;
+    }
+  }
+};
+}  // namespace
+
+template <typename T>
+std::vector<double> naive_log_px(VAE<T>& model, const Tensor<T>& x, int64_t K, Rng& rng, int64_t chunk) {
+  if (K < 1) throw std::invalid_argument("naive_log_px: K must be >= 1, got " + std::to_string(K));
+  NoGrad ng;
+  const int64_t N = x.size(0), D = x.size(1), Z = model.config().z_dim;
+  std::vector<StreamingLse> acc(N);
+  const bool bernoulli = model.config().likelihood == VaeLikelihood::Bernoulli;
+  for (int64_t k0 = 0; k0 < K; k0 += chunk) {
+    const int64_t c = std::min(chunk, K - k0);
+    const Var<T> z(standard_normal<T>({c, Z}, rng));
+    const Var<T> out = model.decode(z);  // [c, D]
+    if (bernoulli) {
+      // log p(x|z) = Σ_j x_j l_j − softplus(l_j): one GEMM x·Lᵀ for all rows and samples.
+      const Tensor<T>& L = out.value();
+      const Tensor<T> sp = sum(lz::map(L, [](auto l) {
+                                 using std::abs;
+                                 using std::exp;
+                                 using std::log1p;
+                                 using xsimd::abs;
+                                 using xsimd::exp;
+                                 using xsimd::log1p;
+                                 using xsimd::max;
+                                 using std::max;
+                                 return max(l, decltype(l)(0)) + log1p(exp(-abs(l)));
+                               }),
+                               1);  // [c]
+      const Tensor<T> xl = matmul(x, L, false, true);  // [N, c]
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t i = 0; i < c; ++i) acc[n].add(static_cast<double>(xl[n * c + i]) - static_cast<double>(sp[i]));
+    } else {
+      for (int64_t n = 0; n < N; ++n) {
+        const Tensor<T> ll = model.log_likelihood_of_output(Var<T>(rows(x, n, 1).reshape({1, D})), out).value();
+        for (int64_t i = 0; i < c; ++i) acc[n].add(static_cast<double>(ll[i]));
+      }
+    }
+  }
+  std::vector<double> r(N);
+  for (int64_t n = 0; n < N; ++n) r[n] = acc[n].m + std::log(acc[n].s / static_cast<double>(K));
+  return r;
+}
+
+template <typename T>
+Tensor<T> posterior_means(VAE<T>& model, const Tensor<T>& x, int64_t batch) {
+  NoGrad ng;
+  std::vector<Tensor<T>> parts;
+  for (int64_t n0 = 0; n0 < x.size(0); n0 += batch)
+    parts.push_back(model.encode(Var<T>(rows(x, n0, std::min(batch, x.size(0) - n0)))).mean.value());
+  return parts.size() == 1 ? parts[0] : concat(parts, 0);
+}
+
+template <typename T>
+ActiveUnits active_units(VAE<T>& model, const Tensor<T>& x, double threshold, int64_t batch) {
+  const Tensor<T> mu = posterior_means(model, x, batch);
+  const int64_t N = mu.size(0), Z = mu.size(1);
+  ActiveUnits r;
+  r.variance.assign(Z, 0.0);
+  for (int64_t u = 0; u < Z; ++u) {
+    double m = 0, v = 0;
+    for (int64_t n = 0; n < N; ++n) m += mu[n * Z + u];
+    m /= static_cast<double>(N);
+    for (int64_t n = 0; n < N; ++n) v += (mu[n * Z + u] - m) * (mu[n * Z + u] - m);
+    r.variance[u] = v / static_cast<double>(std::max<int64_t>(1, N - 1));
+    if (r.variance[u] > threshold) ++r.count;
+  }
+  return r;
+}
+
+#define LZ_INSTANTIATE(T)                                                                                   \
+  template BoundEstimates estimate_bounds(VAE<T>&, const Tensor<T>&, int64_t, const std::vector<int64_t>&, \
+                                          Rng&, int64_t);                                                   \
+  template std::vector<double> naive_log_px(VAE<T>&, const Tensor<T>&, int64_t, Rng&, int64_t);            \
+  template Tensor<T> posterior_means(VAE<T>&, const Tensor<T>&, int64_t);                                  \
+  template ActiveUnits active_units(VAE<T>&, const Tensor<T>&, double, int64_t);
+LZ_INSTANTIATE(float)
+LZ_INSTANTIATE(double)
+
+}  // namespace lz
