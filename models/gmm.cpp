@@ -223,6 +223,21 @@ GmmFitReport GaussianMixture::run_em(const TensorD& X, GmmParams& p) const {
       const int64_t D = X.size(1);
       std::copy(X.data() + pt * D, X.data() + (pt + 1) * D, p.means.data() + k * D);
       p.weights[k] = 1.0 / static_cast<double>(N);
+      // Its covariance (reg_covar alone by now) becomes the average of the others', so that it
+      // competes for a region rather than collapsing onto its one point.
+      if (p.type != CovarianceType::tied) {
+        const int64_t per = p.covariances.numel() / K;
+        double* ck = p.covariances.data() + k * per;
+        std::vector<double> avg(per, 0.0);
+        int64_t live = 0;
+        for (int64_t j = 0; j < K; ++j)
+          if (Nk[j] >= 1e-8) {
+            ++live;
+            for (int64_t i = 0; i < per; ++i) avg[i] += p.covariances[j * per + i];
+          }
+        if (live > 0)
+          for (int64_t i = 0; i < per; ++i) ck[i] = avg[i] / static_cast<double>(live);
+      }
       rep.warnings.push_back("component " + std::to_string(k) + " lost all its points at iteration " +
                              std::to_string(it) + "; re-seeded at point " + std::to_string(pt) +
                              " (the worst explained)");
