@@ -1,0 +1,72 @@
+// The vector primitives of tensor/vec.hpp against naive loops, at lengths around the SIMD width
+// (empty, shorter than a batch, exact multiples, ragged tails).
+#define BOOST_TEST_MODULE tensor_vec
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include "tensor/tensor.hpp"
+#include "tensor/vec.hpp"
+
+using namespace lz;
+namespace tt = boost::test_tools;
+
+namespace {
+const std::vector<int64_t> kLengths = {0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 65, 100};
+
+template <typename T>
+void check_all(double tol) {
+  Rng rng(sizeof(T));
+  for (int64_t n : kLengths) {
+    BOOST_TEST_CONTEXT("n = " << n << (sizeof(T) == 4 ? " float" : " double")) {
+      const Tensor<T> a = Tensor<T>::normal({n}, 0, 1, rng), b = Tensor<T>::normal({n}, 0, 1, rng),
+                      c = Tensor<T>::normal({n}, 0, 1, rng);
+      std::vector<T> out(n + 1, T(-7));  // one guard element past the end
+      double s = 0, d = 0, es = 0;
+      T m = -std::numeric_limits<T>::infinity();
+      for (int64_t i = 0; i < n; ++i) s += a[i], d += double(a[i]) * b[i], es += std::exp(double(a[i])), m = std::max(m, a[i]);
+      BOOST_TEST(vec::sum(n, a.data()) == s, tt::tolerance(tol));
+      BOOST_TEST(vec::dot(n, a.data(), b.data()) == d, tt::tolerance(tol));
+      BOOST_TEST(vec::max(n, a.data()) == m);
+      BOOST_TEST(vec::map_sum(n, a.data(), [](auto x) {
+        using std::exp;
+        using xsimd::exp;
+        return exp(x);
+      }) == es, tt::tolerance(tol));
+
+      vec::map(n, a.data(), out.data(), [](auto x) { return x * x; });
+      for (int64_t i = 0; i < n; ++i) BOOST_TEST(out[i] == a[i] * a[i]);
+      BOOST_TEST(out[n] == T(-7));
+      vec::zip(n, a.data(), b.data(), out.data(), [](auto x, auto y) { return x - y; });
+      for (int64_t i = 0; i < n; ++i) BOOST_TEST(out[i] == a[i] - b[i]);
+      vec::zip_scalar_right(n, a.data(), T(2), out.data(), [](auto x, auto y) { return x / y; });
+      for (int64_t i = 0; i < n; ++i) BOOST_TEST(out[i] == a[i] / T(2));
+      vec::zip_scalar_left(n, T(2), a.data(), out.data(), [](auto x, auto y) { return x - y; });
+      for (int64_t i = 0; i < n; ++i) BOOST_TEST(out[i] == T(2) - a[i]);
+      vec::zip3(n, a.data(), b.data(), c.data(), out.data(),
+                [](auto x, auto y, auto z) { return vec::select(x > y, z, x); });
+      for (int64_t i = 0; i < n; ++i) BOOST_TEST(out[i] == (a[i] > b[i] ? c[i] : a[i]));
+      BOOST_TEST(out[n] == T(-7));
+
+      std::vector<T> y(b.data(), b.data() + n);
+      vec::axpy(n, T(0.5), a.data(), y.data());
+      for (int64_t i = 0; i < n; ++i) BOOST_TEST(double(y[i]) == double(b[i] + T(0.5) * a[i]), tt::tolerance(tol));
+      vec::acc(n, a.data(), y.data());
+      for (int64_t i = 0; i < n; ++i) BOOST_TEST(double(y[i]) == double(b[i] + T(1.5) * a[i]), tt::tolerance(tol));
+    }
+  }
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(primitives_match_naive_loops_float) { check_all<float>(1e-5); }
+BOOST_AUTO_TEST_CASE(primitives_match_naive_loops_double) { check_all<double>(1e-13); }
+
+BOOST_AUTO_TEST_CASE(max_propagates_nan_from_any_lane) {
+  for (int64_t pos : {0, 3, 8, 18}) {
+    std::vector<float> v(19, 1.0f);
+    v[pos] = std::numeric_limits<float>::quiet_NaN();
+    BOOST_TEST(std::isnan(vec::max(19, v.data())), "NaN at " << pos);
+  }
+  BOOST_TEST(vec::max<float>(0, nullptr) == -std::numeric_limits<float>::infinity());
+}
