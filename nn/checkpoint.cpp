@@ -54,8 +54,8 @@ std::filesystem::path checkpoint_config_path(const std::filesystem::path& checkp
 }
 
 template <typename T>
-void save_checkpoint(const std::filesystem::path& path, const Module<T>& module, const Optimizer<T>* optimizer,
-                     const Rng* rng, const nlohmann::json& config) {
+void save_checkpoint(const std::filesystem::path& path, const Module<T>& module,
+                     std::type_identity_t<const Optimizer<T>*> optimizer, const Rng* rng, const nlohmann::json& config) {
   if (path.extension() == ".json")
     throw std::invalid_argument(path.string() + ": a checkpoint path must not end in .json (its config goes there)");
   std::vector<std::pair<std::string, AnyTensor>> tensors;
@@ -79,7 +79,7 @@ void save_checkpoint(const std::filesystem::path& path, const Module<T>& module,
 
 template <typename T>
 std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& path, Module<T>& module,
-                                                   Optimizer<T>* optimizer, Rng* rng) {
+                                                   std::type_identity_t<Optimizer<T>*> optimizer, Rng* rng) {
   const std::string where = path.string();
   SafeTensors file = read_safetensors(path);
   auto as_t = [&](const std::string& name, const AnyTensor& a) -> const Tensor<T>& {
@@ -166,13 +166,13 @@ nlohmann::json load_checkpoint_config(const std::filesystem::path& checkpoint) {
   }
 }
 
-template void save_checkpoint(const std::filesystem::path&, const Module<float>&, const Optimizer<float>*, const Rng*,
-                              const nlohmann::json&);
-template void save_checkpoint(const std::filesystem::path&, const Module<double>&, const Optimizer<double>*,
-                              const Rng*, const nlohmann::json&);
-template std::map<std::string, std::string> load_checkpoint(const std::filesystem::path&, Module<float>&,
-                                                            Optimizer<float>*, Rng*);
-template std::map<std::string, std::string> load_checkpoint(const std::filesystem::path&, Module<double>&,
-                                                            Optimizer<double>*, Rng*);
+template void save_checkpoint<float>(const std::filesystem::path&, const Module<float>&, const Optimizer<float>*,
+                                     const Rng*, const nlohmann::json&);
+template void save_checkpoint<double>(const std::filesystem::path&, const Module<double>&, const Optimizer<double>*,
+                                      const Rng*, const nlohmann::json&);
+template std::map<std::string, std::string> load_checkpoint<float>(const std::filesystem::path&, Module<float>&,
+                                                                   Optimizer<float>*, Rng*);
+template std::map<std::string, std::string> load_checkpoint<double>(const std::filesystem::path&, Module<double>&,
+                                                                    Optimizer<double>*, Rng*);
 
 }  // namespace lz

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -25,10 +26,12 @@ namespace lz {
 // model.safetensors -> model.json
 std::filesystem::path checkpoint_config_path(const std::filesystem::path& checkpoint);
 
+// (The optimizer parameter is not deduced, so `nullptr` may be passed for it.)
 // Write the checkpoint (and, if `config` is not null, the config beside it), each atomically.
 template <typename T>
-void save_checkpoint(const std::filesystem::path& path, const Module<T>& module, const Optimizer<T>* optimizer = nullptr,
-                     const Rng* rng = nullptr, const nlohmann::json& config = nullptr);
+void save_checkpoint(const std::filesystem::path& path, const Module<T>& module,
+                     std::type_identity_t<const Optimizer<T>*> optimizer = nullptr, const Rng* rng = nullptr,
+                     const nlohmann::json& config = nullptr);
 
 // Load into existing objects. The file must hold exactly the module's parameters (missing or
 // unexpected names, wrong shapes and wrong dtypes are errors naming the tensor and the file);
@@ -37,7 +40,8 @@ void save_checkpoint(const std::filesystem::path& path, const Module<T>& module,
 // is changed. Returns the file's metadata.
 template <typename T>
 std::map<std::string, std::string> load_checkpoint(const std::filesystem::path& path, Module<T>& module,
-                                                   Optimizer<T>* optimizer = nullptr, Rng* rng = nullptr);
+                                                   std::type_identity_t<Optimizer<T>*> optimizer = nullptr,
+                                                   Rng* rng = nullptr);
 
 // The config saved beside a checkpoint (falls back to the copy in its metadata).
 nlohmann::json load_checkpoint_config(const std::filesystem::path& checkpoint);
