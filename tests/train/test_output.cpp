@@ -1,0 +1,290 @@
+#define BOOST_TEST_MODULE output
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "train/flags.hpp"
+#include "train/plot.hpp"
+#include "train/png.hpp"
+#include "train/progress.hpp"
+#include "train/run.hpp"
+#include "tests/train/helpers.hpp"
+
+using namespace lz;
+using namespace lz::testing;
+
+namespace {
+bool same(Rgb a, Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(png_round_trip_through_libpng) {
+  const std::string dir = scratch_dir("png");
+  Image img(7, 5, {10, 20, 30});
+  img.set(6, 4, {200, 100, 50});
+  write_png(dir + "/a.png", img);
+  const Image back = read_png(dir + "/a.png");
+  BOOST_TEST(back.w == 7);
+  BOOST_TEST(back.h == 5);
+  BOOST_TEST(same(back.get(6, 4), {200, 100, 50}));
+  BOOST_TEST(same(back.get(0, 0), {10, 20, 30}));
+  BOOST_TEST(temp_leftovers(dir).empty());
+}
+
+BOOST_AUTO_TEST_CASE(image_grid_layout_and_pixels) {
+  // 5 images 2x3: image k has pixel value k/4 everywhere except pixel 0 = 1
+  TensorF x({5, 6});
+  for (int k = 0; k < 5; ++k)
+    for (int p = 0; p < 6; ++p) x[k * 6 + p] = p == 0 ? 1.0f : k / 4.0f;
+  const Image g = image_grid(x, 2, 3, 3, 1, 2);
+  // 3 columns of 3*2 px + 4 pads; 2 rows of 2*2 px + 3 pads
+  BOOST_TEST(g.w == 3 * 6 + 4);
+  BOOST_TEST(g.h == 2 * 4 + 3);
+  BOOST_TEST(same(g.get(0, 0), {128, 128, 128}));     // padding
+  BOOST_TEST(same(g.get(1, 1), {255, 255, 255}));     // image 0, pixel 0
+  BOOST_TEST(same(g.get(1 + 2, 1), {0, 0, 0}));       // image 0, pixel 1 (value 0)
+  const int64_t ox = 1 + 1 * (6 + 1), oy = 1 + 1 * (4 + 1);  // image 4 = row 1, col 1
+  BOOST_TEST(same(g.get(ox + 5, oy + 3), {255, 255, 255}));  // value 4/4
+  const int64_t ox2 = 1 + 2 * 7;                             // image 2 = row 0, col 2: value 0.5
+  BOOST_TEST(same(g.get(ox2 + 2, 1), {128, 128, 128}));      // round(0.5*255) = 128
+  BOOST_CHECK_THROW(image_grid(x, 3, 3, 3), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(heatmap_uses_viridis_ends) {
+  TensorF v = TensorF::from({0, 1, 2, 3}, {2, 2});
+  v[3] = NAN;
+  const Image h = heatmap(v, 3);
+  BOOST_TEST(h.w == 6);
+  BOOST_TEST(same(h.get(0, 0), {0x44, 0x01, 0x54}));     // minimum -> viridis(0)
+  BOOST_TEST(same(h.get(5, 5), {128, 128, 128}));        // NaN -> grey
+  BOOST_TEST(same(h.get(0, 3), {0xfd, 0xe7, 0x25}));     // maximum (2) -> viridis(1)
+  const Rgb mid = viridis(0.5);  // between table entries 127 (#21908d) and 128 (#21918c)
+  BOOST_TEST(mid.r == 0x21);
+  BOOST_TEST(std::abs(mid.g - 0x91) <= 1);
+  BOOST_TEST(std::abs(mid.b - 0x8c) <= 1);
+}
+
+BOOST_AUTO_TEST_CASE(scatter_colours_points_and_overlay_draws_ellipse) {
+  const TensorF pts = TensorF::from({-1, -1, 1, 1, 0, 0}, {3, 2});
+  bool overlay_ran = false;
+  const Image img = scatter(pts, {0, 1, 2}, 200, [&](Canvas& c) {
+    overlay_ran = true;
+    c.draw_ellipse({0, 0}, {0.25, 0, 0, 0.25}, 2.0, {0, 0, 0});  // circle of radius 1 about the origin
+    const auto [px, py] = c.to_pixel(1.0, 0.0);
+    BOOST_TEST(same(c.image().get(static_cast<int64_t>(px), static_cast<int64_t>(py)), {0, 0, 0}));
+    const auto [qx, qy] = c.to_pixel(0.5, 0.0);
+    BOOST_TEST(!same(c.image().get(static_cast<int64_t>(qx), static_cast<int64_t>(qy)), {0, 0, 0}));
+  });
+  BOOST_TEST(overlay_ran);
+  BOOST_TEST(img.w == 200);
+  // the point of class 1 at (1,1) is the top-right extreme: somewhere near the corner is tab10 orange
+  Canvas c = Canvas::fit(pts, 200, 200);
+  const auto [px, py] = c.to_pixel(1, 1);
+  const Rgb got = img.get(static_cast<int64_t>(px), static_cast<int64_t>(py));
+  // blended at alpha 0.7 over white: 0.3*255 + 0.7*(255,127,14)
+  BOOST_TEST(std::abs(got.r - 255) <= 1);
+  BOOST_TEST(std::abs(got.g - static_cast<int>(std::lround(0.3 * 255 + 0.7 * 127))) <= 1);
+  BOOST_TEST(std::abs(got.b - static_cast<int>(std::lround(0.3 * 255 + 0.7 * 14))) <= 1);
+}
+
+BOOST_AUTO_TEST_CASE(run_dir_writes_config_metrics_summary) {
+  const std::string dir = scratch_dir("run") + "/nested/run1";
+  {
+    RunDir run(dir);
+    run.write_config({{"lr", 0.001}, {"data", "digits"}});
+    run.log({{"step", 1}, {"loss", 2.5}});
+    run.log({{"step", 2}, {"loss", NAN}});
+    run.write_summary({{"test_accuracy", 0.95}});
+  }
+  const auto cfg = nlohmann::json::parse(read_text(dir + "/config.json"));
+  BOOST_TEST(cfg["data"] == "digits");
+  std::istringstream lines(read_text(dir + "/metrics.jsonl"));
+  std::string l1, l2, l3;
+  std::getline(lines, l1);
+  std::getline(lines, l2);
+  BOOST_TEST(!std::getline(lines, l3));
+  BOOST_TEST(nlohmann::json::parse(l1)["loss"] == 2.5);
+  BOOST_TEST(nlohmann::json::parse(l2)["loss"].is_null());  // JSON has no NaN
+  BOOST_TEST(nlohmann::json::parse(read_text(dir + "/summary.json"))["test_accuracy"] == 0.95);
+  BOOST_TEST(temp_leftovers(dir).empty());
+}
+
+BOOST_AUTO_TEST_CASE(atomic_write_keeps_the_old_file_on_failure) {
+  const std::string dir = scratch_dir("atomic");
+  atomic_write(dir + "/f.txt", "old");
+  BOOST_CHECK_THROW(atomic_write_with(dir + "/f.txt",
+                                      [](std::FILE* f) {
+                                        std::fputs("half", f);
+                                        throw std::runtime_error("disk on fire");
+                                        return true;
+                                      }),
+                    std::runtime_error);
+  BOOST_TEST(read_text(dir + "/f.txt") == "old");
+  BOOST_TEST(temp_leftovers(dir).empty());
+  try {
+    atomic_write(dir + "/no/such/folder/f.txt", "x");
+    BOOST_FAIL("no throw");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()).find(dir + "/no/such/folder/f.txt") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(check_finite_names_step_batch_and_checkpoint) {
+  BOOST_CHECK_NO_THROW(check_finite(1.5, 1, 1, ""));
+  try {
+    check_finite(NAN, 1234, 17, "runs/x/ckpt-1000.safetensors");
+    BOOST_FAIL("no throw");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()) ==
+               "loss is nan at step 1234 (batch 17); last good checkpoint: runs/x/ckpt-1000.safetensors");
+  }
+  try {
+    check_finite(-INFINITY, 3, 2, "");
+    BOOST_FAIL("no throw");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()) == "loss is -inf at step 3 (batch 2); no checkpoint saved yet");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(gnuplot_curve_is_a_png) {
+  if (!have_gnuplot()) {
+    BOOST_TEST_MESSAGE("skipped: gnuplot not installed");
+    return;
+  }
+  const std::string dir = scratch_dir("plot");
+  {
+    RunDir run(dir);
+    for (int s = 1; s <= 20; ++s) run.log({{"step", s}, {"loss", 1.0 / s}, {"acc", 1 - 1.0 / s}});
+  }
+  PlotOptions o;
+  o.width = 640;
+  o.height = 320;
+  BOOST_TEST(plot_metrics(dir + "/metrics.jsonl", {"loss", "acc"}, dir + "/loss.png", o));
+  const Image img = read_png(dir + "/loss.png");
+  BOOST_TEST(img.w == 640);
+  BOOST_TEST(img.h == 320);
+  BOOST_TEST(temp_leftovers(dir).empty());
+  BOOST_CHECK_THROW(plot_metrics(dir + "/metrics.jsonl", {"nothing"}, dir + "/x.png"), std::runtime_error);
+}
+
+namespace {
+// Runs Flags::parse on argv, capturing stderr.
+struct Parsed {
+  std::optional<int> rc;
+  std::string err;
+};
+Parsed parse(Flags& f, std::vector<const char*> argv) {
+  argv.insert(argv.begin(), "prog");
+  std::stringstream buf;
+  auto* old = std::cerr.rdbuf(buf.rdbuf());
+  Parsed p;
+  p.rc = f.parse(static_cast<int>(argv.size()), argv.data());
+  std::cerr.rdbuf(old);
+  p.err = buf.str();
+  return p;
+}
+struct Driver {
+  Flags flags{"test driver", "test"};
+  int epochs = 10;
+  double lr = 1e-3;
+  std::string data = "digits";
+  Driver() {
+    flags.add("--epochs", epochs, "epochs")->check(CLI::Range(1, 1000));
+    flags.add("--lr", lr, "learning rate")->check(CLI::PositiveNumber);
+    flags.add("--data", data, "data set")->check(CLI::IsMember({"digits", "fashion"}));
+  }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(flags_defaults_values_and_help) {
+  Driver d;
+  const Parsed p = parse(d.flags, {"--epochs", "3"});
+  BOOST_TEST(!p.rc.has_value());
+  BOOST_TEST(d.epochs == 3);
+  BOOST_TEST(d.flags.out.rfind("runs/test-", 0) == 0);
+  const nlohmann::json v = d.flags.values();
+  BOOST_TEST(v["epochs"] == 3);
+  BOOST_TEST(v["lr"] == 1e-3);
+  BOOST_TEST(v["data"] == "digits");
+  BOOST_TEST(v["threads"] == 1);
+  Driver h;
+  std::stringstream out;
+  auto* old = std::cout.rdbuf(out.rdbuf());
+  const Parsed ph = parse(h.flags, {"--help"});
+  std::cout.rdbuf(old);
+  BOOST_TEST(ph.rc.value_or(-1) == 0);
+  BOOST_TEST(out.str().find("--epochs") != std::string::npos);
+  BOOST_TEST(out.str().find("10") != std::string::npos);  // the default shows
+}
+
+BOOST_AUTO_TEST_CASE(flags_bad_values_name_the_flag) {
+  {
+    Driver d;
+    const Parsed p = parse(d.flags, {"--epochs", "0"});
+    BOOST_TEST(p.rc.value_or(-1) == 2);
+    BOOST_TEST(p.err.find("--epochs") != std::string::npos);
+    BOOST_TEST(p.err.find("not in range 1 to 1000") != std::string::npos);
+  }
+  {
+    Driver d;
+    const Parsed p = parse(d.flags, {"--data", "cifar"});
+    BOOST_TEST(p.rc.value_or(-1) == 2);
+    BOOST_TEST(p.err.find("--data") != std::string::npos);
+    BOOST_TEST(p.err.find("digits") != std::string::npos);
+  }
+  {
+    Driver d;
+    const Parsed p = parse(d.flags, {"--epoch", "3"});
+    BOOST_TEST(p.rc.value_or(-1) == 2);
+    BOOST_TEST(p.err.find("--epoch") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(flags_config_file) {
+  const std::string dir = scratch_dir("flags");
+  write_bytes(dir + "/ok.json", R"({"epochs": 5, "lr": 0.01, "data": "fashion"})");
+  {
+    Driver d;
+    const Parsed p = parse(d.flags, {"--config", (dir + "/ok.json").c_str(), "--lr", "0.5"});
+    BOOST_TEST(!p.rc.has_value());
+    BOOST_TEST(d.epochs == 5);
+    BOOST_TEST(d.lr == 0.5);  // the command line wins
+    BOOST_TEST(d.data == "fashion");
+  }
+  write_bytes(dir + "/bad.json", R"({"epochs": 5, "hiden": 3})");
+  {
+    Driver d;
+    const Parsed p = parse(d.flags, {"--config", (dir + "/bad.json").c_str()});
+    BOOST_TEST(p.rc.value_or(-1) == 2);
+    BOOST_TEST(p.err.find("bad.json: unknown key 'hiden'") != std::string::npos);
+    BOOST_TEST(p.err.find("valid keys: out, seed, threads, epochs, lr, data") != std::string::npos);
+  }
+  write_bytes(dir + "/range.json", R"({"epochs": 5000})");
+  {
+    Driver d;
+    const Parsed p = parse(d.flags, {"--config", (dir + "/range.json").c_str()});
+    BOOST_TEST(p.rc.value_or(-1) == 2);
+    BOOST_TEST(p.err.find("range.json: key 'epochs'") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(progress_plain_lines_when_not_a_terminal) {
+  std::FILE* f = std::tmpfile();
+  {
+    Progress p("train", 4, 64, 0.0, f);  // interval 0: a line for every step
+    BOOST_TEST(!p.is_terminal());
+    for (int s = 1; s <= 4; ++s) p.update(1, s, 2.0);
+  }
+  std::rewind(f);
+  char buf[4096] = {};
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  const std::string s(buf, n);
+  BOOST_TEST(s.find('\r') == std::string::npos);
+  BOOST_TEST(s.find("step 4/4 loss 2") != std::string::npos);
+  BOOST_TEST(s.find("items/s") != std::string::npos);
+  BOOST_TEST(format_duration(3725) == "1h02m");
+  BOOST_TEST(format_duration(65) == "1m05s");
+}
