@@ -269,11 +269,7 @@ const GmmFitReport& GaussianMixture::fit(const TensorD& X, Rng& rng) {
   GmmFitReport best;
   bool have = false;
   for (int i = 0; i < opt_.n_init; ++i) {
-    GmmParams p;
-    p.type = opt_.covariance_type;
-    const TensorD resp = opt_.init == GmmInit::kmeans ? kmeans_resp(X, K, opt_.kmeans_iter, rng)
-                                                      : random_resp(X.size(0), K, rng);
-    gmm::m_step(X, resp, opt_.reg_covar, p);
+    GmmParams p = initialize(X, rng);
     GmmFitReport rep = run_em(X, p);
     if (!have || rep.final_log_likelihood > best.final_log_likelihood) {
       best = std::move(rep);
@@ -286,6 +282,17 @@ const GmmFitReport& GaussianMixture::fit(const TensorD& X, Rng& rng) {
   best.warnings.insert(best.warnings.begin(), data_warnings.begin(), data_warnings.end());
   report_ = std::move(best);
   return report_;
+}
+
+GmmParams GaussianMixture::initialize(const TensorD& X, Rng& rng) const {
+  check_data(X, opt_.n_components, "GaussianMixture::initialize");
+  GmmParams p;
+  p.type = opt_.covariance_type;
+  const int64_t K = opt_.n_components;
+  const TensorD resp = opt_.init == GmmInit::kmeans ? kmeans_resp(X, K, opt_.kmeans_iter, rng)
+                                                    : random_resp(X.size(0), K, rng);
+  gmm::m_step(X, resp, opt_.reg_covar, p);
+  return p;
 }
 
 const GmmFitReport& GaussianMixture::fit_from(const TensorD& X, const GmmParams& init) {

@@ -71,6 +71,9 @@ class GaussianMixture {
   // X:[N,D]. Initialises (k-means++ + Lloyd, or random responsibilities) n_init times, runs EM,
   // keeps the best. Throws std::invalid_argument on bad input (NaN, K > N, fewer distinct points than K).
   const GmmFitReport& fit(const TensorD& X, Rng& rng);
+  // The starting parameters fit() would use for one restart (k-means++ and Lloyd, or random
+  // responsibilities, followed by one M-step): lets EM and gradient ascent start alike.
+  GmmParams initialize(const TensorD& X, Rng& rng) const;
   // One EM run from given parameters (scikit-learn's weights_init/means_init/precisions_init).
   const GmmFitReport& fit_from(const TensorD& X, const GmmParams& init);
 

@@ -6,6 +6,7 @@
 #include <lapacke.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -65,7 +66,10 @@ void normalize_block(double* lp, int64_t B, int64_t K, double* log_px) {
 }
 }  // namespace
 
-int64_t block_rows(int64_t D) { return std::clamp<int64_t>(16384 / std::max<int64_t>(D, 1), 64, 4096); }
+int64_t block_rows(int64_t D) {
+  if (const char* e = std::getenv("LZ_GMM_BLOCK")) return std::atoll(e);
+  return std::clamp<int64_t>(16384 / std::max<int64_t>(D, 1), 64, 4096);
+}
 
 TensorD cholesky(const TensorD& a, const std::string& what) {
   const int64_t D = a.size(0);
