@@ -161,12 +161,17 @@ int main(int argc, char** argv) {
                        {"wall_seconds", secs},
                        {"train_items_per_second", static_cast<double>((epochs - start_epoch) * train.size()) / secs},
                        {"checkpoint", last_ckpt}});
-    PlotOptions po;
-    po.title = "classify " + data + ": training loss";
-    plot_metrics(run.file("metrics.jsonl"), {"loss", "test_loss"}, run.file("loss.png"), po);
-    po.title = "classify " + data + ": test accuracy";
-    po.x_key = "epoch";
-    plot_metrics(run.file("metrics.jsonl"), {"test_accuracy"}, run.file("accuracy.png"), po);
+    // A picture that fails to draw must not fail a finished run: warn and go on.
+    try {
+      PlotOptions po;
+      po.title = "classify " + data + ": training loss";
+      plot_metrics(run.file("metrics.jsonl"), {"loss", "test_loss"}, run.file("loss.png"), po);
+      po.title = "classify " + data + ": test accuracy";
+      po.x_key = "epoch";
+      plot_metrics(run.file("metrics.jsonl"), {"test_accuracy"}, run.file("accuracy.png"), po);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "warning: no curves: %s\n", e.what());
+    }
     std::printf("test accuracy %.4f (%s, %ld epochs, %.1f s)\n", ev.accuracy, data.c_str(), long(epochs), secs);
     return 0;
   });

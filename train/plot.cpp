@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -73,11 +74,18 @@ bool plot_metrics(const std::string& metrics_jsonl, const std::vector<std::strin
       << "set title " << gq(opt.title.empty() ? metrics_jsonl : opt.title) << "\n"
       << "set xlabel " << gq(opt.x_key) << "\nset grid\nset key outside right\n";
     if (opt.log_y) s << "set logscale y\n";
+    // gnuplot refuses an empty x range: widen it when every point has the same x.
+    double xlo = INFINITY, xhi = -INFINITY;
+    for (const auto& [k, pts] : series)
+      for (auto [x, y] : pts) xlo = std::min(xlo, x), xhi = std::max(xhi, x);
+    if (xhi == xlo) s << "set xrange [" << xlo - 1 << ":" << xhi + 1 << "]\n";
     s << "plot ";
     bool first = true;
     for (size_t i = 0; i < keys.size(); ++i) {
       if (series[keys[i]].empty()) continue;
-      s << (first ? "" : ", ") << gq(data) << " index " << i << " with lines lw 2 title " << gq(keys[i]);
+      s << (first ? "" : ", ") << gq(data) << " index " << i
+        << (series[keys[i]].size() < 30 ? " with linespoints pt 7 ps 0.6 lw 2 title " : " with lines lw 2 title ")
+        << gq(keys[i]);
       first = false;
     }
     s << "\n";
