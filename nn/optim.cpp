@@ -188,11 +188,12 @@ template <typename T>
 Adam<T>::Adam(std::vector<Var<T>> params, AdamOptions opt, bool decoupled)
     : Optimizer<T>(std::move(params), opt.lr), opt_(opt), decoupled_(decoupled) {
   const char* who = decoupled ? "AdamW" : "Adam";
+  if (!opt_.weight_decay) opt_.weight_decay = decoupled ? 1e-2 : 0.0;
   if (!(opt.beta1 >= 0 && opt.beta1 < 1) || !(opt.beta2 >= 0 && opt.beta2 < 1))
     throw std::invalid_argument(std::string(who) + ": betas must be in [0,1), got (" + std::to_string(opt.beta1) +
                                 ", " + std::to_string(opt.beta2) + ")");
   if (!(opt.eps >= 0)) throw std::invalid_argument(std::string(who) + ": eps must be >= 0");
-  if (!(opt.weight_decay >= 0)) throw std::invalid_argument(std::string(who) + ": weight_decay must be >= 0");
+  if (!(*opt_.weight_decay >= 0)) throw std::invalid_argument(std::string(who) + ": weight_decay must be >= 0");
 }
 
 template <typename T>
@@ -223,11 +224,11 @@ void Adam<T>::update(size_t i) {
   const double bc1 = 1 - std::pow(opt_.beta1, t), bc2 = 1 - std::pow(opt_.beta2, t);
   const T b1 = static_cast<T>(opt_.beta1), one_b1 = static_cast<T>(1 - opt_.beta1);
   const T b2 = static_cast<T>(opt_.beta2), one_b2 = static_cast<T>(1 - opt_.beta2);
-  const T wd = static_cast<T>(opt_.weight_decay), decay = static_cast<T>(1 - lr * opt_.weight_decay);
+  const double wdd = *opt_.weight_decay;
+  const T wd = static_cast<T>(wdd), decay = static_cast<T>(1 - lr * wdd);
   const T neg_step = static_cast<T>(-(lr / bc1)), bc2_sqrt = static_cast<T>(std::sqrt(bc2));
   const T eps = static_cast<T>(opt_.eps);
-  const bool decoupled = decoupled_, l2 = !decoupled_ && opt_.weight_decay != 0;
-  const bool shrink = decoupled_ && opt_.weight_decay != 0;
+  const bool l2 = !decoupled_ && wdd != 0, shrink = decoupled_ && wdd != 0;
   fused4(p.numel(), p.data(), g.data(), st[0].data(), st[1].data(), [&](auto& pv, auto gv, auto& m, auto& v) {
     using std::sqrt;
     using xsimd::sqrt;
@@ -238,7 +239,6 @@ void Adam<T>::update(size_t i) {
     const auto denom = sqrt(v) / bc2_sqrt + eps;
     pv = pv + neg_step * (m / denom);
   });
-  (void)decoupled;
 }
 
 // ---- clipping ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -91,7 +92,9 @@ struct AdamOptions {
   double lr = 1e-3;
   double beta1 = 0.9, beta2 = 0.999;
   double eps = 1e-8;
-  double weight_decay = 0;  // Adam: L2 added to the gradient. AdamW's default is 1e-2 (see AdamW).
+  // Unset means PyTorch's default for the class: 0 for Adam (L2 added to the gradient), 1e-2 for
+  // AdamW (decoupled). An optional, so that `AdamW(m, {.lr = 3e-4})` keeps AdamW's default.
+  std::optional<double> weight_decay = std::nullopt;
 };
 
 // torch.optim.Adam (decoupled = false) and AdamW (decoupled = true):
@@ -104,7 +107,7 @@ class Adam : public Optimizer<T> {
   Adam(std::vector<Var<T>> params, AdamOptions opt = {});
   Adam(const Module<T>& m, AdamOptions opt = {}) : Adam(m.parameters(), opt) {}
   std::string type() const override { return decoupled_ ? "adamw" : "adam"; }
-  const AdamOptions& options() const { return opt_; }
+  const AdamOptions& options() const { return opt_; }  // weight_decay resolved (always set)
 
  protected:
   Adam(std::vector<Var<T>> params, AdamOptions opt, bool decoupled);
@@ -120,14 +123,8 @@ class Adam : public Optimizer<T> {
 template <typename T>
 class AdamW : public Adam<T> {
  public:
-  // PyTorch's AdamW default weight decay.
-  static AdamOptions defaults() {
-    AdamOptions o;
-    o.weight_decay = 1e-2;
-    return o;
-  }
-  AdamW(std::vector<Var<T>> params, AdamOptions opt = defaults()) : Adam<T>(std::move(params), opt, true) {}
-  AdamW(const Module<T>& m, AdamOptions opt = defaults()) : AdamW(m.parameters(), opt) {}
+  AdamW(std::vector<Var<T>> params, AdamOptions opt = {}) : Adam<T>(std::move(params), opt, true) {}
+  AdamW(const Module<T>& m, AdamOptions opt = {}) : AdamW(m.parameters(), opt) {}
 };
 
 // torch.nn.utils.clip_grad_norm_: the 2-norm of all gradients together; if it exceeds max_norm,

@@ -101,8 +101,9 @@ BOOST_AUTO_TEST_CASE(adamw_decoupled_decay) {
   VarD pw = param(p0, "pw"), pa = param(p0, "pa");
   AdamW<double> w({pw}, {.lr = lr, .weight_decay = wd});
   Adam<double> a({pa}, {.lr = lr, .weight_decay = wd});
-  BOOST_TEST(AdamW<double>({param(p0, "x")}).options().weight_decay == 1e-2);  // torch's default
-  BOOST_TEST(Adam<double>({param(p0, "y")}).options().weight_decay == 0.0);
+  BOOST_TEST(*AdamW<double>({param(p0, "x")}).options().weight_decay == 1e-2);  // torch's defaults
+  BOOST_TEST(*AdamW<double>({param(p0, "x")}, {.lr = 0.5}).options().weight_decay == 1e-2);
+  BOOST_TEST(*Adam<double>({param(p0, "y")}).options().weight_decay == 0.0);
   const int k = 5;
   for (int s = 0; s < k; ++s) {
     w.zero_grad();

@@ -87,10 +87,6 @@ double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) 
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(twenty_steps_match_pytorch) {
-  if (!test::python_has("torch")) {
-    BOOST_TEST_MESSAGE("skipped: python3-torch not installed (/usr/bin/python3 -c 'import torch' failed)");
-    return;
-  }
   const std::vector<int64_t> sizes = {4, 6, 3};
   const uint64_t seed = 2024;
   Rng data_rng(7);
@@ -128,6 +124,12 @@ BOOST_AUTO_TEST_CASE(twenty_steps_match_pytorch) {
   std::ofstream(job_path) << job.dump();
   const test::Run pr = test::run(std::string(test::python()) + " " + test::script("torch_optim_check.py") + " " +
                                  job_path.string() + " " + out_path.string());
+  // The script exits 77 without torch (127: no /usr/bin/python3); importing torch once is the slow part.
+  if (pr.status == 77 || pr.status == 127) {
+    BOOST_TEST_MESSAGE("skipped: python3-torch not installed (" << pr.output << ")");
+    std::filesystem::remove_all(dir);
+    return;
+  }
   BOOST_TEST_REQUIRE(pr.status == 0, "torch_optim_check.py failed (" << pr.status << "): " << pr.output);
   std::ifstream in(out_path);
   const json torch_out = json::parse(in);
