@@ -150,19 +150,19 @@ TensorD kmeans_resp(const TensorD& X, int64_t K, int iters, Rng& rng) {
       for (int64_t d = 0; d < D; ++d) C[k * D + d] /= count[k];
     }
   }
-  TensorD resp({N, K});
-  for (int64_t n = 0; n < N; ++n) resp[n * K + label[n]] = 1.0;
-  return resp;
+  TensorD R({K, N});
+  for (int64_t n = 0; n < N; ++n) R[label[n] * N + n] = 1.0;
+  return R;
 }
 
 TensorD random_resp(int64_t N, int64_t K, Rng& rng) {
-  TensorD resp = TensorD::empty({N, K});
+  TensorD R = TensorD::empty({K, N});
   for (int64_t n = 0; n < N; ++n) {
     double s = 0;
-    for (int64_t k = 0; k < K; ++k) s += (resp[n * K + k] = rng.uniform());
-    for (int64_t k = 0; k < K; ++k) resp[n * K + k] /= s;
+    for (int64_t k = 0; k < K; ++k) s += (R[k * N + n] = rng.uniform());
+    for (int64_t k = 0; k < K; ++k) R[k * N + n] /= s;
   }
-  return resp;
+  return R;
 }
 
 void check_params(const GmmParams& p) {
@@ -205,11 +205,12 @@ GmmFitReport GaussianMixture::run_em(const TensorD& X, GmmParams& p) const {
   const auto t0 = std::chrono::steady_clock::now();
   GmmFitReport rep;
   gmm::Factors f = gmm::factorize(p);
-  TensorD resp = TensorD::empty({N, K}), log_px = TensorD::empty({N});
+  const gmm::Points x = gmm::points(X);
+  TensorD R = TensorD::empty({K, N}), log_px = TensorD::empty({N});
   double prev = -std::numeric_limits<double>::infinity();
   for (int it = 1; it <= opt_.max_iter; ++it) {
-    const double ll = gmm::e_step(X, p, f, &resp, &log_px) / static_cast<double>(N);  // E
-    const std::vector<double> Nk = gmm::m_step(X, resp, opt_.reg_covar, p);            // M
+    const double ll = gmm::e_step(x, p, f, &R, &log_px) / static_cast<double>(N);  // E
+    const std::vector<double> Nk = gmm::m_step(x, R, opt_.reg_covar, p);           // M
     // A component that explains no point at all is re-seeded at the worst-explained point.
     std::vector<int64_t> order;
     for (int64_t k = 0; k < K; ++k) {
@@ -255,7 +256,7 @@ GmmFitReport GaussianMixture::run_em(const TensorD& X, GmmParams& p) const {
     }
     prev = ll;
   }
-  rep.final_log_likelihood = gmm::e_step(X, p, f, nullptr, nullptr) / static_cast<double>(N);
+  rep.final_log_likelihood = gmm::e_step(x, p, f, nullptr, nullptr) / static_cast<double>(N);
   if (!rep.converged)
     rep.warnings.push_back("EM did not converge in max_iter=" + std::to_string(opt_.max_iter) +
                            " iterations (last change of mean log-likelihood above tol=" + std::to_string(opt_.tol) + ")");
@@ -289,9 +290,9 @@ GmmParams GaussianMixture::initialize(const TensorD& X, Rng& rng) const {
   GmmParams p;
   p.type = opt_.covariance_type;
   const int64_t K = opt_.n_components;
-  const TensorD resp = opt_.init == GmmInit::kmeans ? kmeans_resp(X, K, opt_.kmeans_iter, rng)
-                                                    : random_resp(X.size(0), K, rng);
-  gmm::m_step(X, resp, opt_.reg_covar, p);
+  const TensorD R = opt_.init == GmmInit::kmeans ? kmeans_resp(X, K, opt_.kmeans_iter, rng)
+                                                 : random_resp(X.size(0), K, rng);
+  gmm::m_step(gmm::points(X), R, opt_.reg_covar, p);
   return p;
 }
 
@@ -328,9 +329,9 @@ void GaussianMixture::require_fitted(const TensorD& X, const char* where) const 
 
 TensorD GaussianMixture::predict_proba(const TensorD& X) const {
   require_fitted(X, "predict_proba");
-  TensorD resp = TensorD::empty({X.size(0), params_.n_components()});
-  gmm::e_step(X, params_, gmm::factorize(params_), &resp, nullptr);
-  return resp;
+  TensorD R = TensorD::empty({params_.n_components(), X.size(0)});
+  gmm::e_step(gmm::points(X), params_, gmm::factorize(params_), &R, nullptr);
+  return transpose(R);
 }
 
 std::vector<int64_t> GaussianMixture::predict(const TensorD& X) const { return argmax(predict_proba(X), 1); }
@@ -338,13 +339,14 @@ std::vector<int64_t> GaussianMixture::predict(const TensorD& X) const { return a
 TensorD GaussianMixture::score_samples(const TensorD& X) const {
   require_fitted(X, "score_samples");
   TensorD lp = TensorD::empty({X.size(0)});
-  gmm::e_step(X, params_, gmm::factorize(params_), nullptr, &lp);
+  gmm::e_step(gmm::points(X), params_, gmm::factorize(params_), nullptr, &lp);
   return lp;
 }
 
 double GaussianMixture::score(const TensorD& X) const {
   require_fitted(X, "score");
-  return gmm::e_step(X, params_, gmm::factorize(params_), nullptr, nullptr) / static_cast<double>(X.size(0));
+  return gmm::e_step(gmm::points(X), params_, gmm::factorize(params_), nullptr, nullptr) /
+         static_cast<double>(X.size(0));
 }
 
 TensorD GaussianMixture::sample(int64_t n, Rng& rng, std::vector<int64_t>* labels) const {

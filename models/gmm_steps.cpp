@@ -1,17 +1,18 @@
-// The E and M steps, written as the equations, on blocks of points so that each block and its
-// per-component copy stay in cache while BLAS-3 calls (trsm, syrk, gemm) do the heavy work.
+// The E and M steps, written as the equations, on blocks of points (columns of Xt) so that each
+// block and its per-component copy stay in cache while BLAS-3 calls (trsm, syrk, gemm) do the
+// heavy work and every other pass is a contiguous SIMD loop over points.
 #include "models/gmm_steps.hpp"
 
 #include <cblas.h>
 #include <lapacke.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cmath>
 #include <limits>
-#include <numbers>
 #include <stdexcept>
+#include <thread>
 
+#include "tensor/ops.hpp"
 #include "tensor/vec.hpp"
 
 namespace lz::gmm {
@@ -19,19 +20,21 @@ namespace lz::gmm {
 namespace {
 constexpr double kLog2Pi = 1.8378770664093453;  // log 2π
 
-// X - c for rows [r0, r0+B) of X, c a row of D values.
-void shifted_block(const double* X, int64_t B, int64_t D, const double* c, double* out) {
-  for (int64_t n = 0; n < B; ++n)
-    vec::zip(D, X + n * D, c, out + n * D, [](auto x, auto m) { return x - m; });
+// Yt[d, 0:B] = Xt[d, r0:r0+B] - c[d]: a block of points, shifted, as columns.
+void shifted_block(const Points& x, int64_t r0, int64_t B, const double* c, double* Yt) {
+  for (int64_t d = 0; d < x.D; ++d)
+    vec::zip_scalar_right(B, x.Xt.data() + d * x.N + r0, c[d], Yt + d * B, [](auto v, auto m) { return v - m; });
 }
 
-double row_sq(const double* y, int64_t D) {
-  return vec::dot(D, y, y);
+// q[n] = Σ_d Yt[d,n]²
+void column_sq(const double* Yt, int64_t B, int64_t D, double* q) {
+  vec::map(B, Yt, q, [](auto y) { return y * y; });
+  for (int64_t d = 1; d < D; ++d) vec::zip(B, Yt + d * B, q, q, [](auto y, auto acc) { return acc + y * y; });
 }
 
-// A row of D values: the centre the diag/spherical/tied formulas expand around. Any point gives
-// the same densities in exact arithmetic; the mixture's mean keeps x² - 2xμ + μ² free of
-// cancellation when the data sit far from the origin.
+// The mixture's mean: the centre the diag/spherical/tied formulas expand around. Any point gives
+// the same densities in exact arithmetic; this one keeps x² - 2xμ + μ² free of cancellation when
+// the data sit far from the origin.
 std::vector<double> mixture_centre(const GmmParams& p) {
   const int64_t K = p.n_components(), D = p.n_features();
   std::vector<double> c(D, 0.0);
@@ -40,42 +43,79 @@ std::vector<double> mixture_centre(const GmmParams& p) {
   return c;
 }
 
-// Turns a block of log w_k + log N(x_n; k) into responsibilities in place:
-// log p(x_n) = logsumexp_k(...), r_nk = exp(... - log p(x_n)).
-void normalize_block(double* lp, int64_t B, int64_t K, double* log_px) {
-  for (int64_t n = 0; n < B; ++n) {
-    double* row = lp + n * K;
-    const double m = *std::max_element(row, row + K);
-    // A point no component can explain (all -inf) gets log p = -inf and uniform responsibilities.
-    const double shift = std::isfinite(m) ? m : 0.0;
-    for (int64_t k = 0; k < K; ++k) row[k] -= shift;
-    log_px[n] = shift;
-  }
-  vec::map(B * K, lp, lp, [](auto x) {
-    using std::exp;
-    using xsimd::exp;
-    return exp(x);
-  });
-  for (int64_t n = 0; n < B; ++n) {
-    double* row = lp + n * K;
-    const double s = vec::sum(K, row);
-    log_px[n] += std::log(s);
-    const double inv = s > 0 ? 1.0 / s : 0.0;
-    for (int64_t k = 0; k < K; ++k) row[k] = s > 0 ? row[k] * inv : 1.0 / static_cast<double>(K);
-  }
+// lp [K,B] holds log w_k + log N(x_n; k); turn it into responsibilities in place:
+// log p(x_n) = logsumexp_k lp[k,n],  r_kn = exp(lp[k,n] - log p(x_n)).
+void normalize_block(double* lp, int64_t B, int64_t K, double* log_px, double* s) {
+  std::copy(lp, lp + B, log_px);  // running max over components
+  for (int64_t k = 1; k < K; ++k)
+    vec::zip(B, lp + k * B, log_px, log_px, [](auto v, auto m) { return xsimd::max(v, m); });
+  for (int64_t n = 0; n < B; ++n)  // a point no component explains (all -inf): uniform, log p = -inf
+    if (!std::isfinite(log_px[n])) log_px[n] = 0.0;
+  for (int64_t k = 0; k < K; ++k)
+    vec::zip(B, lp + k * B, log_px, lp + k * B, [](auto v, auto m) {
+      using std::exp;
+      using xsimd::exp;
+      return exp(v - m);
+    });
+  std::copy(lp, lp + B, s);
+  for (int64_t k = 1; k < K; ++k) vec::acc(B, lp + k * B, s);
+  for (int64_t n = 0; n < B; ++n) log_px[n] += std::log(s[n]);
+  vec::map(B, s, s, [](auto v) { return 1.0 / v; });  // s = 0 (all -inf) gives inf, caught below
+  for (int64_t k = 0; k < K; ++k) vec::zip(B, lp + k * B, s, lp + k * B, [](auto r, auto inv) { return r * inv; });
+  for (int64_t n = 0; n < B; ++n)
+    if (!std::isfinite(s[n]))
+      for (int64_t k = 0; k < K; ++k) lp[k * B + n] = 1.0 / static_cast<double>(K);
 }
+// Threads for a pass over N points: the BLAS thread count (set deliberately by the caller, e.g.
+// OPENBLAS_NUM_THREADS or --threads), when there are enough blocks to share.
+int n_threads(int64_t N, int64_t BR) { return N >= 8 * BR ? std::max(1, blas_threads()) : 1; }
+
+// Runs fn(t, begin, end) for T contiguous ranges of [0,N) (whole blocks) on T threads, with BLAS
+// single-threaded inside them: our threads split the points, so BLAS must not split them again.
+template <typename F>
+void parallel_ranges(int64_t N, int64_t BR, int T, F fn) {
+  if (T == 1) return fn(0, int64_t(0), N);
+  const int64_t blocks = (N + BR - 1) / BR;
+  const int saved = blas_threads();
+  set_blas_threads(1);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < T; ++t)
+    pool.emplace_back(fn, t, std::min(N, blocks * t / T * BR), std::min(N, blocks * (t + 1) / T * BR));
+  for (auto& th : pool) th.join();
+  set_blas_threads(saved);
+}
+
+// Σ over threads (in thread order, so a given thread count always gives the same bits) of
+// part(begin, end, acc), each part adding into its own zeroed accumulator of `size` doubles.
+template <typename F>
+std::vector<double> parallel_accumulate(int64_t N, int64_t BR, int64_t size, F part) {
+  const int T = n_threads(N, BR);
+  std::vector<std::vector<double>> acc(T, std::vector<double>(size, 0.0));
+  parallel_ranges(N, BR, T, [&](int t, int64_t b, int64_t e) { part(b, e, acc[t].data()); });
+  for (int t = 1; t < T; ++t)
+    for (int64_t i = 0; i < size; ++i) acc[0][i] += acc[t][i];
+  return acc[0];
+}
+
 }  // namespace
 
-int64_t block_rows(int64_t D) {
-  if (const char* e = std::getenv("LZ_GMM_BLOCK")) return std::atoll(e);
-  return std::clamp<int64_t>(16384 / std::max<int64_t>(D, 1), 64, 4096);
+Points points(const TensorD& X) {
+  Points x;
+  x.N = X.size(0);
+  x.D = X.size(1);
+  x.Xt = TensorD::empty({x.D, x.N});
+  for (int64_t d = 0; d < x.D; ++d)
+    for (int64_t n = 0; n < x.N; ++n) x.Xt[d * x.N + n] = X[n * x.D + d];
+  return x;
 }
+
+int64_t block_rows(int64_t D) { return std::clamp<int64_t>(16384 / std::max<int64_t>(D, 1), 64, 4096); }
 
 TensorD cholesky(const TensorD& a, const std::string& what) {
   const int64_t D = a.size(0);
   TensorD L = a.clone();
-  const lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', static_cast<lapack_int>(D), L.data(),
-                                         static_cast<lapack_int>(D));
+  const lapack_int info =
+      LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', static_cast<lapack_int>(D), L.data(), static_cast<lapack_int>(D));
   if (info != 0)
     throw std::invalid_argument(what + ": covariance is not positive definite (LAPACKE_dpotrf info=" +
                                 std::to_string(info) + "); increase reg_covar or check the data");
@@ -94,23 +134,20 @@ Factors factorize(const GmmParams& p) {
     return s;
   };
   switch (p.type) {
-    case CovarianceType::full: {
+    case CovarianceType::full:
       f.chol = TensorD::empty({K, D, D});
       for (int64_t k = 0; k < K; ++k) {
-        TensorD Sk = TensorD::from(std::vector<double>(p.covariances.data() + k * D * D,
-                                                       p.covariances.data() + (k + 1) * D * D),
-                                   {D, D});
-        TensorD L = cholesky(Sk, "component " + std::to_string(k));
+        TensorD Sk = TensorD::empty({D, D});
+        std::copy(p.covariances.data() + k * D * D, p.covariances.data() + (k + 1) * D * D, Sk.data());
+        const TensorD L = cholesky(Sk, "component " + std::to_string(k));
         std::copy(L.data(), L.data() + D * D, f.chol.data() + k * D * D);
         f.half_logdet[k] = half_logdet_of(L.data());
       }
       break;
-    }
-    case CovarianceType::tied: {
+    case CovarianceType::tied:
       f.chol = cholesky(p.covariances, "tied covariance");
       std::fill(f.half_logdet.begin(), f.half_logdet.end(), half_logdet_of(f.chol.data()));
       break;
-    }
     case CovarianceType::diag:
     case CovarianceType::spherical: {
       f.prec = TensorD::empty(p.covariances.shape());
@@ -135,159 +172,175 @@ Factors factorize(const GmmParams& p) {
 
 // ---- E-step ------------------------------------------------------------------------------
 // log w_k + log N(x; μ_k, Σ_k) = log w_k - ½ (D log 2π + ||L_k^{-1}(x - μ_k)||²) - ½ log|Σ_k|
-double e_step(const TensorD& X, const GmmParams& p, const Factors& f, TensorD* resp, TensorD* log_px) {
-  const int64_t N = X.size(0), D = X.size(1), K = p.n_components();
-  const int64_t BR = block_rows(D);
-  std::vector<double> lp(BR * K), lpx(BR), Y(BR * D), Y2(BR * D), M(K * D), c = mixture_centre(p);
-  std::vector<double> bias(K);  // the per-component constant of each row
+double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R, TensorD* log_px) {
+  const int64_t N = x.N, D = x.D, K = p.n_components(), BR = block_rows(D);
+  std::vector<double> bias(K), M(K * D), c = mixture_centre(p);
   for (int64_t k = 0; k < K; ++k) bias[k] = std::log(p.weights[k]) - 0.5 * D * kLog2Pi - f.half_logdet[k];
-
-  // Per-component rows that every block reuses: μ-c (diag, spherical), L^{-1}(μ-c) (tied).
+  // Per-component rows every block reuses: μ-c (diag, spherical), L^{-1}(μ-c) (tied).
   for (int64_t k = 0; k < K; ++k)
     for (int64_t d = 0; d < D; ++d) M[k * D + d] = p.means[k * D + d] - c[d];
-  std::vector<double> MP(K * D), muPmu(K, 0.0);  // diag: (μ-c)∘P and Σ_d (μ-c)² P
+  std::vector<double> MP(K * D), muPmu(K, 0.0), mm(K, 0.0);  // (μ-c)∘P, Σ_d (μ-c)² P, ||μ-c||²
   if (p.type == CovarianceType::tied)
-    cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, K, D, 1.0, f.chol.data(), D,
-                M.data(), D);
-  if (p.type == CovarianceType::diag)
-    for (int64_t i = 0; i < K * D; ++i) {
-      MP[i] = M[i] * f.prec[i];
-      muPmu[i / D] += M[i] * MP[i];
-    }
-
-  double total = 0;
-  for (int64_t r0 = 0; r0 < N; r0 += BR) {
-    const int64_t B = std::min(BR, N - r0);
-    const double* Xb = X.data() + r0 * D;
-    switch (p.type) {
-      case CovarianceType::full:
-        for (int64_t k = 0; k < K; ++k) {  // Y = (X - μ_k) L_k^{-T}, rows are L_k^{-1}(x - μ_k)
-          shifted_block(Xb, B, D, p.means.data() + k * D, Y.data());
-          cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, B, D, 1.0,
-                      f.chol.data() + k * D * D, D, Y.data(), D);
-          for (int64_t n = 0; n < B; ++n) lp[n * K + k] = bias[k] - 0.5 * row_sq(Y.data() + n * D, D);
-        }
-        break;
-      case CovarianceType::tied:  // one solve for all components: ||L^{-1}(x-c) - L^{-1}(μ_k-c)||²
-        shifted_block(Xb, B, D, c.data(), Y.data());
-        cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, B, D, 1.0, f.chol.data(), D,
-                    Y.data(), D);
-        for (int64_t n = 0; n < B; ++n)
-          for (int64_t k = 0; k < K; ++k) {
-            const double* y = Y.data() + n * D;
-            const double* m = M.data() + k * D;
-            double s = 0;
-            for (int64_t d = 0; d < D; ++d) s += (y[d] - m[d]) * (y[d] - m[d]);
-            lp[n * K + k] = bias[k] - 0.5 * s;
-          }
-        break;
-      case CovarianceType::diag:  // Σ_d P_kd (x_d - μ_kd)² = (x∘x) P_k^T - 2 x (μ_k∘P_k)^T + μ_k P_k μ_k^T
-        shifted_block(Xb, B, D, c.data(), Y.data());
-        vec::map(B * D, Y.data(), Y2.data(), [](auto y) { return y * y; });
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, K, D, 1.0, Y2.data(), D, f.prec.data(), D, 0.0,
-                    lp.data(), K);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, K, D, -2.0, Y.data(), D, MP.data(), D, 1.0,
-                    lp.data(), K);
-        for (int64_t n = 0; n < B; ++n)
-          for (int64_t k = 0; k < K; ++k) lp[n * K + k] = bias[k] - 0.5 * (lp[n * K + k] + muPmu[k]);
-        break;
-      case CovarianceType::spherical:  // P_k (||x||² - 2 x·μ_k + ||μ_k||²)
-        shifted_block(Xb, B, D, c.data(), Y.data());
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, K, D, 1.0, Y.data(), D, M.data(), D, 0.0,
-                    lp.data(), K);
-        for (int64_t n = 0; n < B; ++n) {
-          const double xx = row_sq(Y.data() + n * D, D);
-          for (int64_t k = 0; k < K; ++k) {
-            const double mm = row_sq(M.data() + k * D, D);
-            lp[n * K + k] = bias[k] - 0.5 * f.prec[k] * (xx - 2.0 * lp[n * K + k] + mm);
-          }
-        }
-        break;
-    }
-    normalize_block(lp.data(), B, K, lpx.data());
-    for (int64_t n = 0; n < B; ++n) total += lpx[n];
-    if (resp) std::copy(lp.data(), lp.data() + B * K, resp->data() + r0 * K);
-    if (log_px) std::copy(lpx.data(), lpx.data() + B, log_px->data() + r0);
+    cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, K, D, 1.0, f.chol.data(), D, M.data(),
+                D);
+  for (int64_t i = 0; i < K * D; ++i) {
+    if (p.type == CovarianceType::diag) MP[i] = M[i] * f.prec[i];
+    muPmu[i / D] += M[i] * MP[i];
+    mm[i / D] += M[i] * M[i];
   }
-  return total;
+
+  const std::vector<double> total = parallel_accumulate(N, BR, 1, [&](int64_t begin, int64_t end, double* acc) {
+    std::vector<double> lp(K * BR), lpx(BR), s(BR), Yt(D * BR), Y2(D * BR), q(BR);
+    for (int64_t r0 = begin; r0 < end; r0 += BR) {
+      const int64_t B = std::min(BR, end - r0);
+      switch (p.type) {
+        case CovarianceType::full:  // columns of Yt: L_k^{-1}(x - μ_k), one left-side solve per component
+          for (int64_t k = 0; k < K; ++k) {
+            shifted_block(x, r0, B, p.means.data() + k * D, Yt.data());
+            cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, D, B, 1.0,
+                        f.chol.data() + k * D * D, D, Yt.data(), B);
+            column_sq(Yt.data(), B, D, q.data());
+            const double b = bias[k];
+            vec::map(B, q.data(), lp.data() + k * B, [b](auto v) { return b - 0.5 * v; });
+          }
+          break;
+        case CovarianceType::tied:  // one solve for all: ||L^{-1}(x-c) - L^{-1}(μ_k-c)||²
+          shifted_block(x, r0, B, c.data(), Yt.data());
+          cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, D, B, 1.0, f.chol.data(), D,
+                      Yt.data(), B);
+          for (int64_t k = 0; k < K; ++k) {
+            std::fill(q.begin(), q.begin() + B, 0.0);
+            for (int64_t d = 0; d < D; ++d) {
+              const double m = M[k * D + d];
+              vec::zip(B, Yt.data() + d * B, q.data(), q.data(),
+                       [m](auto y, auto acc) { return acc + (y - m) * (y - m); });
+            }
+            const double b = bias[k];
+            vec::map(B, q.data(), lp.data() + k * B, [b](auto v) { return b - 0.5 * v; });
+          }
+          break;
+        case CovarianceType::diag:  // Σ_d P_kd (x_d - μ_kd)² = P_k·(x∘x) - 2 (μ_k∘P_k)·x + μ_k·P_k μ_k
+          shifted_block(x, r0, B, c.data(), Yt.data());
+          vec::map(D * B, Yt.data(), Y2.data(), [](auto y) { return y * y; });
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, D, 1.0, f.prec.data(), D, Y2.data(), B, 0.0,
+                      lp.data(), B);
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, D, -2.0, MP.data(), D, Yt.data(), B, 1.0,
+                      lp.data(), B);
+          for (int64_t k = 0; k < K; ++k) {
+            const double b = bias[k] - 0.5 * muPmu[k];
+            vec::map(B, lp.data() + k * B, lp.data() + k * B, [b](auto v) { return b - 0.5 * v; });
+          }
+          break;
+        case CovarianceType::spherical:  // P_k (||x||² - 2 μ_k·x + ||μ_k||²)
+          shifted_block(x, r0, B, c.data(), Yt.data());
+          column_sq(Yt.data(), B, D, q.data());
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, D, 1.0, M.data(), D, Yt.data(), B, 0.0,
+                      lp.data(), B);
+          for (int64_t k = 0; k < K; ++k) {
+            const double b = bias[k], pk = f.prec[k], m2 = mm[k];
+            vec::zip(B, lp.data() + k * B, q.data(), lp.data() + k * B,
+                     [b, pk, m2](auto xm, auto xx) { return b - 0.5 * pk * (xx - 2.0 * xm + m2); });
+          }
+          break;
+      }
+      normalize_block(lp.data(), B, K, lpx.data(), s.data());
+      for (int64_t n = 0; n < B; ++n) *acc += lpx[n];
+      if (R)
+        for (int64_t k = 0; k < K; ++k) std::copy(lp.data() + k * B, lp.data() + (k + 1) * B, R->data() + k * N + r0);
+      if (log_px) std::copy(lpx.data(), lpx.data() + B, log_px->data() + r0);
+    }
+  });
+  return total[0];
 }
 
 // ---- M-step ------------------------------------------------------------------------------
-// N_k = Σ_n r_nk, w_k = N_k/N, μ_k = Σ_n r_nk x_n / N_k, Σ_k = Σ_n r_nk (x_n-μ_k)(x_n-μ_k)^T / N_k + reg I
-std::vector<double> m_step(const TensorD& X, const TensorD& resp, double reg_covar, GmmParams& p) {
-  const int64_t N = X.size(0), D = X.size(1), K = resp.size(1);
+// N_k = Σ_n r_kn, w_k = N_k/N, μ_k = Σ_n r_kn x_n / N_k, Σ_k = Σ_n r_kn (x_n-μ_k)(x_n-μ_k)^T / N_k + reg I
+std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, GmmParams& p) {
+  const int64_t N = x.N, D = x.D, K = R.size(0), BR = block_rows(D);
   const double tiny = 10 * std::numeric_limits<double>::epsilon();  // keeps an empty component finite
-  std::vector<double> Nk(K, 0.0), nk(K);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t k = 0; k < K; ++k) Nk[k] += resp[n * K + k];
+  std::vector<double> Nk(K), nk(K);
   double total = 0;
-  for (int64_t k = 0; k < K; ++k) total += (nk[k] = Nk[k] + tiny);
-
+  for (int64_t k = 0; k < K; ++k) {
+    Nk[k] = vec::sum(N, R.data() + k * N);
+    total += (nk[k] = Nk[k] + tiny);
+  }
   p.weights = TensorD::empty({K});
   for (int64_t k = 0; k < K; ++k) p.weights[k] = nk[k] / total;
-  p.means = TensorD::empty({K, D});  // μ = R^T X / N_k
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, N, 1.0, resp.data(), K, X.data(), D, 0.0,
-              p.means.data(), D);
+  p.means = TensorD::empty({K, D});  // μ = R X / N_k  (R:[K,N], X = Xt^T)
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, N, 1.0, R.data(), N, x.Xt.data(), N, 0.0, p.means.data(),
+              D);
   for (int64_t i = 0; i < K * D; ++i) p.means[i] /= nk[i / D];
 
-  const int64_t BR = block_rows(D);
-  std::vector<double> Y(BR * D), c(D, 0.0);
-  switch (p.type) {
-    case CovarianceType::full: {  // Σ_k = (√r ∘ (X-μ_k))^T (√r ∘ (X-μ_k)) / N_k: one syrk per block
-      p.covariances = TensorD::zeros({K, D, D});
-      for (int64_t r0 = 0; r0 < N; r0 += BR) {
-        const int64_t B = std::min(BR, N - r0);
-        for (int64_t k = 0; k < K; ++k) {
-          for (int64_t n = 0; n < B; ++n) {
-            const double s = std::sqrt(resp[(r0 + n) * K + k]);
-            const double* x = X.data() + (r0 + n) * D;
-            const double* mu = p.means.data() + k * D;
-            for (int64_t d = 0; d < D; ++d) Y[n * D + d] = s * (x[d] - mu[d]);
-          }
-          cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, D, B, 1.0, Y.data(), D, 1.0,
-                      p.covariances.data() + k * D * D, D);
-        }
-      }
-      for (int64_t k = 0; k < K; ++k) {
-        double* S = p.covariances.data() + k * D * D;
-        for (int64_t i = 0; i < D; ++i) {
-          for (int64_t j = 0; j <= i; ++j) S[j * D + i] = S[i * D + j] = S[i * D + j] / nk[k];
-          S[i * D + i] += reg_covar;
-        }
-      }
-      break;
+  std::vector<double> c(D);
+  for (int64_t d = 0; d < D; ++d) c[d] = vec::sum(N, x.Xt.data() + d * N) / static_cast<double>(N);
+  // Σ += Yt Yt^T for a [D,B] block of columns, lower triangle (then mirrored by symmetrize)
+  auto syrk = [&](const double* Yt, int64_t B, double alpha, double* S) {
+    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, D, B, alpha, Yt, B, 1.0, S, D);
+  };
+  auto symmetrize = [&](double* S, double scale) {
+    for (int64_t i = 0; i < D; ++i) {
+      for (int64_t j = 0; j <= i; ++j) S[j * D + i] = S[i * D + j] = S[i * D + j] * scale;
+      S[i * D + i] += reg_covar;
     }
+  };
+  switch (p.type) {
+    case CovarianceType::full:  // Σ_k = (√r_k ∘ (X-μ_k)) (√r_k ∘ (X-μ_k))^T / N_k: one syrk per block
+      p.covariances =
+          TensorD::from(parallel_accumulate(N, BR, K * D * D,
+                                            [&](int64_t begin, int64_t end, double* S) {
+                                              std::vector<double> Yt(D * BR), w(BR);
+                                              for (int64_t r0 = begin; r0 < end; r0 += BR) {
+                                                const int64_t B = std::min(BR, end - r0);
+                                                for (int64_t k = 0; k < K; ++k) {
+                                                  vec::map(B, R.data() + k * N + r0, w.data(), [](auto r) {
+                                                    using std::sqrt;
+                                                    using xsimd::sqrt;
+                                                    return sqrt(r);
+                                                  });
+                                                  for (int64_t d = 0; d < D; ++d) {
+                                                    const double mu = p.means[k * D + d];
+                                                    vec::zip(B, x.Xt.data() + d * N + r0, w.data(), Yt.data() + d * B,
+                                                             [mu](auto v, auto sr) { return sr * (v - mu); });
+                                                  }
+                                                  syrk(Yt.data(), B, 1.0, S + k * D * D);
+                                                }
+                                              }
+                                            }),
+                        {K, D, D});
+      for (int64_t k = 0; k < K; ++k) symmetrize(p.covariances.data() + k * D * D, 1.0 / nk[k]);
+      break;
     case CovarianceType::tied: {  // Σ = (Σ_n (x-c)(x-c)^T - Σ_k N_k (μ_k-c)(μ_k-c)^T) / N, c = data mean
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t d = 0; d < D; ++d) c[d] += X[n * D + d] / static_cast<double>(N);
-      p.covariances = TensorD::zeros({D, D});
-      double* S = p.covariances.data();
-      for (int64_t r0 = 0; r0 < N; r0 += BR) {
-        const int64_t B = std::min(BR, N - r0);
-        shifted_block(X.data() + r0 * D, B, D, c.data(), Y.data());
-        cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, D, B, 1.0, Y.data(), D, 1.0, S, D);
-      }
+      p.covariances = TensorD::from(parallel_accumulate(N, BR, D * D,
+                                                        [&](int64_t begin, int64_t end, double* S) {
+                                                          std::vector<double> Yt(D * BR);
+                                                          for (int64_t r0 = begin; r0 < end; r0 += BR) {
+                                                            const int64_t B = std::min(BR, end - r0);
+                                                            shifted_block(x, r0, B, c.data(), Yt.data());
+                                                            syrk(Yt.data(), B, 1.0, S);
+                                                          }
+                                                        }),
+                                    {D, D});
       std::vector<double> Mc(K * D);
       for (int64_t i = 0; i < K * D; ++i) Mc[i] = std::sqrt(nk[i / D]) * (p.means[i] - c[i % D]);
-      cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, D, K, -1.0, Mc.data(), D, 1.0, S, D);
-      for (int64_t i = 0; i < D; ++i) {
-        for (int64_t j = 0; j <= i; ++j) S[j * D + i] = S[i * D + j] = S[i * D + j] / total;
-        S[i * D + i] += reg_covar;
-      }
+      cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, D, K, -1.0, Mc.data(), D, 1.0, p.covariances.data(), D);
+      symmetrize(p.covariances.data(), 1.0 / total);
       break;
     }
     case CovarianceType::diag:
-    case CovarianceType::spherical: {  // σ²_kd = Σ_n r_nk (x_nd-c_d)² / N_k - (μ_kd-c_d)²
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t d = 0; d < D; ++d) c[d] += X[n * D + d] / static_cast<double>(N);
-      TensorD V = TensorD::zeros({K, D});
-      for (int64_t r0 = 0; r0 < N; r0 += BR) {
-        const int64_t B = std::min(BR, N - r0);
-        shifted_block(X.data() + r0 * D, B, D, c.data(), Y.data());
-        vec::map(B * D, Y.data(), Y.data(), [](auto y) { return y * y; });
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, B, 1.0, resp.data() + r0 * K, K, Y.data(), D,
-                    1.0, V.data(), D);
-      }
+    case CovarianceType::spherical: {  // σ²_kd = Σ_n r_kn (x_nd-c_d)² / N_k - (μ_kd-c_d)²
+      TensorD V =
+          TensorD::from(parallel_accumulate(N, BR, K * D,
+                                            [&](int64_t begin, int64_t end, double* acc) {
+                                              std::vector<double> Yt(D * BR);
+                                              for (int64_t r0 = begin; r0 < end; r0 += BR) {
+                                                const int64_t B = std::min(BR, end - r0);
+                                                shifted_block(x, r0, B, c.data(), Yt.data());
+                                                vec::map(D * B, Yt.data(), Yt.data(), [](auto y) { return y * y; });
+                                                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, B, 1.0,
+                                                            R.data() + r0, N, Yt.data(), B, 1.0, acc, D);
+                                              }
+                                            }),
+                        {K, D});
       for (int64_t i = 0; i < K * D; ++i) {
         const double m = p.means[i] - c[i % D];
         V[i] = V[i] / nk[i / D] - m * m + reg_covar;

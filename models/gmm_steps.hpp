@@ -1,13 +1,26 @@
-// The E and M steps of the Gaussian mixture, shared by GaussianMixture (EM) and the driver.
-// Internal to models/: not part of the public API, but a reader looking for the equations
-// finds them in gmm_steps.cpp.
+// The E and M steps of the Gaussian mixture, shared by GaussianMixture (EM) and the gradient
+// ascent variant. Internal to models/: a reader looking for the equations finds them in
+// gmm_steps.cpp.
+//
+// Layout: points are columns. The data are held transposed, Xt:[D,N], and responsibilities
+// component-major, R:[K,N]. Then each per-component triangular solve is a left-side trsm over
+// many right-hand sides (about 3x faster in OpenBLAS than the right-side solve on rows), and
+// every elementwise pass (log-sum-exp over components, √r scaling) runs contiguously over points.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "models/gmm.hpp"
 
 namespace lz::gmm {
+
+// The data, transposed once per fit.
+struct Points {
+  TensorD Xt;  // [D,N]
+  int64_t N = 0, D = 0;
+};
+Points points(const TensorD& X);  // X:[N,D]
 
 // What the log-densities need from the covariances, computed once per parameter update:
 // full: chol [K,D,D] lower, Σ_k = L_k L_k^T; tied: chol [D,D]; diag: prec [K,D] = 1/σ²;
@@ -25,15 +38,15 @@ Factors factorize(const GmmParams& p);
 // zeroed); throws naming `what` if it is not positive definite.
 TensorD cholesky(const TensorD& a, const std::string& what);
 
-// E-step over the whole block X:[N,D]. Fills resp [N,K] (r_nk) and log_px [N] (log p(x_n)) when
-// given, and returns Σ_n log p(x_n).
-double e_step(const TensorD& X, const GmmParams& p, const Factors& f, TensorD* resp, TensorD* log_px);
+// E-step over all points. Fills R [K,N] (r_kn) and log_px [N] (log p(x_n)) when given, and
+// returns Σ_n log p(x_n).
+double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R, TensorD* log_px);
 
-// M-step: new weights, means, covariances from resp; returns N_k = Σ_n r_nk (without the
+// M-step: new weights, means, covariances from R [K,N]; returns N_k = Σ_n r_kn (without the
 // 10 eps that keeps an empty component finite, as scikit-learn adds).
-std::vector<double> m_step(const TensorD& X, const TensorD& resp, double reg_covar, GmmParams& p);
+std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, GmmParams& p);
 
-// Rows per block: the block of points and its per-component copy stay in L2 cache.
+// Points per block: a block's per-component copy stays in L2 cache.
 int64_t block_rows(int64_t D);
 
 }  // namespace lz::gmm

@@ -7,6 +7,7 @@
 #include <numbers>
 
 #include "models/gmm.hpp"
+#include "tensor/ops.hpp"
 
 using namespace lz;
 
@@ -266,4 +267,27 @@ BOOST_AUTO_TEST_CASE(an_emptied_component_is_reseeded_not_nan) {
   for (int64_t i = 0; i < 6; ++i) BOOST_TEST(std::isfinite(g.params().means[i]));
   BOOST_TEST(std::isfinite(r.final_log_likelihood));
   BOOST_TEST(g.params().weights[2] > 0.01);  // the re-seeded component took points back
+}
+
+BOOST_AUTO_TEST_CASE(two_threads_give_the_one_thread_result) {
+  // enough points for the passes to split across threads (8 blocks of 4096 for D = 2)
+  const TensorD X = draw(truth(0.5), 40000, 12);
+  for (CovarianceType t : kTypes) {
+    GmmOptions o = opts(3, t);
+    o.tol = 0;
+    o.max_iter = 4;
+    Rng r1(9), r2(9);
+    GaussianMixture a(o), b(o);
+    const GmmParams start = a.initialize(X, r1);
+    set_blas_threads(1);
+    a.fit_from(X, start);
+    set_blas_threads(2);
+    b.fit_from(X, start);
+    set_blas_threads(1);
+    BOOST_TEST(a.report().final_log_likelihood == b.report().final_log_likelihood, boost::test_tools::tolerance(1e-12));
+    for (int64_t i = 0; i < a.params().covariances.numel(); ++i)
+      BOOST_TEST(a.params().covariances[i] == b.params().covariances[i], boost::test_tools::tolerance(1e-10));
+    for (int64_t i = 0; i < 6; ++i)
+      BOOST_TEST(a.params().means[i] == b.params().means[i], boost::test_tools::tolerance(1e-10));
+  }
 }

@@ -1,0 +1,52 @@
+#!/bin/bash
+# Seconds per EM iteration of our GaussianMixture against scikit-learn's, on the same data from the
+# same start (weights_init / means_init / precisions_init), at 1 and 2 BLAS threads:
+#   (a) synth:   100,000 points in 16-D from a random 8-component full-covariance mixture, K = 8
+#   (b) fashion: Fashion-MNIST's 60,000 training images on 50 principal components, K = 10
+# for full and diag covariances. Both run ITERS iterations (tol = 0), so their final mean
+# log-likelihoods must agree; both are printed.
+#
+#   bench/gmm.sh            (BUILD=/path/to/build to use another build folder; ITERS=12 by default)
+#
+# Ends with one line per figure:
+#   RESULT gmm_<data>_<cov>_t<threads> ours=<s> peer=<s> ratio=<peer/ours, >1 means we are better> s/iter
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+ITERS=${ITERS:-12}
+BIN=$BUILD/bin/bench_gmm
+if [ ! -x "$BIN" ]; then
+  echo "error: $BIN not found; build it first: cmake --build $BUILD --target bench_gmm" >&2
+  exit 1
+fi
+PEER=1
+if ! /usr/bin/python3 -c "import sklearn, threadpoolctl" 2>/dev/null; then
+  echo "SKIP peer: python3-sklearn (with threadpoolctl) not installed; timing ours only"
+  PEER=0
+fi
+DIR=$(mktemp -d /tmp/lz_bench_gmm.XXXXXX)
+trap 'rm -rf "$DIR"' EXIT
+field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
+
+RESULTS=()
+for data in synth fashion; do
+  for cov in full diag; do
+    for t in 1 2; do
+      ours=$(OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$BIN" --data "$data" --cov "$cov" --iters "$ITERS" --dir "$DIR")
+      echo "$ours"
+      o=$(field s_per_iter "$ours")
+      if [ "$PEER" = 1 ]; then
+        peer=$(OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t MKL_NUM_THREADS=$t \
+               /usr/bin/python3 "$ROOT/bench/gmm_sklearn.py" "$DIR" "$data" "$cov" "$t" "$ITERS")
+        echo "$peer"
+        p=$(field s_per_iter "$peer")
+        echo "  final mean log-likelihood: ours $(field final_ll "$ours")  sklearn $(field final_ll "$peer")"
+        ratio=$(python3 -c "print(f'{$p/$o:.2f}')")
+        RESULTS+=("RESULT gmm_${data}_${cov}_t${t} ours=$o peer=$p ratio=$ratio s/iter")
+      else
+        RESULTS+=("RESULT gmm_${data}_${cov}_t${t} ours=$o peer=skipped ratio=n/a s/iter")
+      fi
+    done
+  done
+done
+printf '%s\n' "${RESULTS[@]}"
