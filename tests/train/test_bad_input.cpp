@@ -250,6 +250,17 @@ BOOST_AUTO_TEST_CASE(classify_bad_data_fails_before_writing) {
   r = classify("--data fashion --data-dir " + dir + "/fm --out " + dir + "/a");
   BOOST_TEST(r.code == 1);
   BOOST_TEST(r.err.find("train-images-idx3-ubyte.gz: truncated IDX data") != std::string::npos);
+  // labels where the images belong: the wrong magic number
+  write_gz(dir + "/fm/train-images-idx3-ubyte.gz", idx_bytes(kIdxLabelsMagic, {3}, {1, 2, 3}));
+  r = classify("--data fashion --data-dir " + dir + "/fm --out " + dir + "/a");
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(r.err.find("train-images-idx3-ubyte.gz: wrong IDX magic number: expected 0x00000803") != std::string::npos);
+  // an empty digits file
+  fs::create_directories(dir + "/dg/src/digits");
+  write_bytes(dir + "/dg/src/digits/0.json", "");
+  r = classify("--data digits --out " + dir + "/a", "LZ_DATA_DIR=" + dir + "/dg");
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(r.err.find(dir + "/dg/src/digits/0.json: empty file") != std::string::npos);
   BOOST_TEST(!fs::exists(dir + "/a"));
   BOOST_TEST(temp_leftovers(dir).empty());
 }
