@@ -6,6 +6,7 @@
 
 #include "autodiff/ops.hpp"
 #include "nn/activation.hpp"
+#include "nn/init.hpp"
 #include "nn/linear.hpp"
 #include "nn/mlp.hpp"
 
@@ -222,4 +223,37 @@ BOOST_AUTO_TEST_CASE(mlp_forward_composes_layers) {
   VarD ref2 = sigmoid(last.layers()[1]->forward(sigmoid(last.layers()[0]->forward(VarD(x)))));
   BOOST_TEST(y2.value().to_vector() == ref2.value().to_vector());
   BOOST_TEST(mlp.describe() == "MLP(3-5-2, tanh)");
+}
+
+// torch.nn.init's formulas: fans, the xavier and kaiming bounds (checked through the extremes and
+// the second moment, as for Linear), and kaiming with a = √5 reproducing Linear's ±1/sqrt(in).
+BOOST_AUTO_TEST_CASE(init_functions) {
+  BOOST_TEST(init::fans({30, 20}).in == 20);
+  BOOST_TEST(init::fans({30, 20}).out == 30);
+  BOOST_TEST(init::fans({8, 3, 5, 5}).in == 75);
+  BOOST_TEST(init::fans({8, 3, 5, 5}).out == 200);
+  Rng rng(8);
+  VarD w(TensorD::zeros({300, 200}), true);
+  auto check_bound = [&](double b) {
+    const TensorD& t = w.value();
+    double mx = 0, s2 = 0;
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      mx = std::max(mx, std::abs(t[i]));
+      s2 += t[i] * t[i];
+    }
+    const double n = static_cast<double>(t.numel());
+    BOOST_TEST(mx <= b);
+    BOOST_TEST(mx > b * (1 - 20.0 / n));
+    BOOST_TEST(std::abs(s2 / n - b * b / 3) < 5 * std::sqrt(4 * b * b * b * b / 45 / n));
+  };
+  init::xavier_uniform(w, rng, 2.0);
+  check_bound(2.0 * std::sqrt(6.0 / 500));
+  init::kaiming_uniform(w, rng);
+  check_bound(std::sqrt(6.0 / 200));
+  init::kaiming_uniform(w, rng, std::sqrt(5.0));
+  check_bound(1.0 / std::sqrt(200.0));
+  init::zeros(w);
+  BOOST_TEST(w.value()[123] == 0.0);
+  init::constant(w, 0.5);
+  BOOST_TEST(w.value()[59999] == 0.5);
 }
