@@ -29,6 +29,21 @@ void fused4(int64_t n, T* p, const T* g, T* a, T* b, F f) {
   for (; i < n; ++i) f(p[i], g[i], a[i], b[i]);
 }
 
+// The same with one state array: f(p, g, a).
+template <typename T, typename F>
+void fused3(int64_t n, T* p, const T* g, T* a, F f) {
+  using B = xsimd::batch<T>;
+  constexpr int64_t W = vec::width<T>;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    B pv = B::load_unaligned(p + i), av = B::load_unaligned(a + i);
+    f(pv, B::load_unaligned(g + i), av);
+    pv.store_unaligned(p + i);
+    av.store_unaligned(a + i);
+  }
+  for (; i < n; ++i) f(p[i], g[i], a[i]);
+}
+
 template <typename T>
 void check_grad(const Var<T>& p, const std::string& name) {
   if (p.grad().shape() != p.shape())
@@ -157,26 +172,24 @@ void SGD<T>::update(size_t i) {
   const int64_t n = p.numel();
   const T wd = static_cast<T>(opt_.weight_decay), mom = static_cast<T>(opt_.momentum);
   const T damp1 = static_cast<T>(1 - opt_.dampening), neg_lr = static_cast<T>(-this->lr_);
-  // d = g + wd p, computed once (it feeds both the buffer and the Nesterov step).
-  Tensor<T> d = opt_.weight_decay != 0
-                    ? Tensor<T>::empty(p.shape())
-                    : g.clone();
-  if (opt_.weight_decay != 0) vec::zip(n, g.data(), p.data(), d.data(), [wd](auto gv, auto pv) { return gv + wd * pv; });
-  if (opt_.momentum != 0) {
-    auto& st = this->state_[i];
-    if (st.empty()) {
-      st.push_back(d.clone());  // torch: buf = clone(d) at the first step, no dampening
-    } else {
-      T* buf = st[0].data();
-      vec::zip(n, buf, d.data(), buf, [mom, damp1](auto b, auto dv) { return b * mom + damp1 * dv; });
-    }
-    const T* buf = st[0].data();
-    if (opt_.nesterov)
-      vec::zip(n, d.data(), buf, d.data(), [mom](auto dv, auto b) { return dv + mom * b; });
-    else
-      std::memcpy(d.data(), buf, sizeof(T) * n);
+  const bool decay = opt_.weight_decay != 0, nesterov = opt_.nesterov;
+  if (opt_.momentum == 0) {
+    vec::zip(n, p.data(), g.data(), p.data(), [=](auto pv, auto gv) {
+      if (decay) gv = gv + wd * pv;
+      return pv + neg_lr * gv;
+    });
+    return;
   }
-  vec::zip(n, p.data(), d.data(), p.data(), [neg_lr](auto pv, auto dv) { return pv + neg_lr * dv; });
+  auto& st = this->state_[i];
+  const bool first = st.empty();  // torch: buf = clone(d) at the first step, no dampening
+  if (first) st.push_back(Tensor<T>::empty(p.shape()));
+  // One fused pass: d = g + wd p; buf = d or mom buf + (1-damp) d; d = d + mom buf or buf; p -= lr d.
+  fused3(n, p.data(), g.data(), st[0].data(), [=](auto& pv, auto d, auto& buf) {
+    if (decay) d = d + wd * pv;
+    buf = first ? d : buf * mom + damp1 * d;
+    d = nesterov ? d + mom * buf : buf;
+    pv = pv + neg_lr * d;
+  });
 }
 
 // ---- Adam / AdamW ------------------------------------------------------------------------
