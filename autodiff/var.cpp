@@ -1,7 +1,7 @@
 #include "autodiff/var.hpp"
 
 #include <cstring>
-#include <unordered_set>
+#include <atomic>
 
 namespace lz {
 
@@ -117,10 +117,11 @@ void Var<T>::backward(const Tensor<T>& seed) const {
   // Iterative post-order DFS: a node is emitted after all of its inputs.
   // `order` owns its nodes: freeing a node's edges below must not destroy nodes not yet visited.
   std::vector<std::shared_ptr<Node<T>>> order;
-  std::unordered_set<Node<T>*> seen;
   std::vector<std::pair<std::shared_ptr<Node<T>>, size_t>> stack;
+  static std::atomic<uint64_t> stamps{0};
+  const uint64_t stamp = ++stamps;  // unique per traversal: a node is seen iff it carries it
   stack.emplace_back(n_, 0);
-  seen.insert(n_.get());
+  n_->visit = stamp;
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (node->freed)
@@ -128,7 +129,10 @@ void Var<T>::backward(const Tensor<T>& seed) const {
                           "' was already freed by an earlier backward(); recompute the forward pass");
     if (next < node->inputs.size()) {
       const std::shared_ptr<Node<T>>& in = node->inputs[next++];
-      if (in && !in->is_leaf && seen.insert(in.get()).second) stack.emplace_back(in, 0);
+      if (in && !in->is_leaf && in->visit != stamp) {
+        in->visit = stamp;
+        stack.emplace_back(in, 0);
+      }
       continue;
     }
     order.push_back(node);

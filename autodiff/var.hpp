@@ -49,6 +49,7 @@ struct Node {
   std::string name;  // parameters carry their name for error messages
   std::vector<std::shared_ptr<Node<T>>> inputs;
   Vjp<T> vjp;
+  uint64_t visit = 0;  // backward()'s traversal stamp (instead of a hash set of visited nodes)
 
   Node() = default;
   Node(const Node&) = delete;

@@ -32,7 +32,8 @@ Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
   Tensor<T> out = Tensor<T>::empty({xv.size(0), wv.size(0)});
   // out = broadcast bias, then out += x w^T in the same GEMM (beta = 1)
   const T* bp = b.value().data();
-  for (int64_t i = 0; i < out.size(0); ++i) std::copy(bp, bp + out.size(1), out.data() + i * out.size(1));
+  const int64_t rows = out.shape()[0], cols = out.shape()[1];
+  for (int64_t i = 0; i < rows; ++i) std::copy(bp, bp + cols, out.data() + i * cols);
   lz::gemm_into(xv, wv, out, false, true, T(1), T(1));
   return Var<T>::record(std::move(out), {x, w, b}, "linear", [xv, wv](const Tensor<T>& g, GradSink<T>& s) {
     if (s.needs(0)) s.add(0, lz::matmul(g, wv));               // [N,out] x [out,in]

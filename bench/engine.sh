@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Engine benchmark: one training step (forward, backward, SGD update) of a 784-400-20 ReLU MLP,
+# batch 128, float32, log_softmax + nll loss: ours (bench/engine.cpp) vs PyTorch
+# (bench/engine_torch.py, /usr/bin/python3) with the same shapes, at 1 and 2 threads each.
+# Also reports the share of our step spent in sgemm (the step's five GEMMs timed alone).
+#
+#   bench/engine.sh                     builds bench_engine in build/ if needed
+#   LZ_BUILD_DIR=build-x bench/engine.sh   another build folder
+#   BENCH_SECONDS=4 bench/engine.sh        longer timing per setting (default 2 s)
+#
+# Each side runs in its own process per thread count with OPENBLAS_NUM_THREADS (and, for
+# PyTorch, OMP_NUM_THREADS and torch.set_num_threads) set to that count: both link the same
+# OpenBLAS, and a second BLAS thread pool fighting the first would only measure contention.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${LZ_BUILD_DIR:-$repo/build}
+case $build in /*) ;; *) build=$repo/$build ;; esac
+seconds=${BENCH_SECONDS:-2}
+py=/usr/bin/python3
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$build" --target bench_engine -j2 >/dev/null
+bin=$build/bin/bench_engine
+
+echo "engine bench: 784-400-20 ReLU MLP, batch 128, float32, SGD step; ${seconds}s per setting, median of 5 blocks"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+declare -A ours peer share gemm_ms step_ms
+peer_ok=1
+for t in 1 2; do
+  line=$(OPENBLAS_NUM_THREADS=$t "$bin" --threads "$t" --seconds "$seconds" | grep "^ours threads=")
+  echo "$line"
+  ours[$t]=$(sed -n 's/.*steps_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
+  share[$t]=$(sed -n 's/.*sgemm_share=\([0-9.]*\).*/\1/p' <<<"$line")
+  gemm_ms[$t]=$(sed -n 's/.*sgemm_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+  step_ms[$t]=$(sed -n 's/.*step_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+  if [ $peer_ok = 1 ]; then
+    pline=$(OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$py" "$repo/bench/engine_torch.py" --threads "$t" --seconds "$seconds" 2>&1 \
+            | grep -E "^peer (threads=|skipped)" || echo "peer skipped: $py bench/engine_torch.py failed")
+    echo "$pline"
+    if [[ $pline == "peer skipped"* ]]; then peer_ok=0; else peer[$t]=$(sed -n 's/.*steps_per_s=\([0-9.]*\).*/\1/p' <<<"$pline"); fi
+  fi
+done
+
+for t in 1 2; do
+  echo "INFO engine_sgemm_share_${t}t ours=${share[$t]} (the step's 5 GEMMs alone take ${gemm_ms[$t]} ms of a ${step_ms[$t]} ms step)"
+done
+best_t=1; [ "$(awk -v a="${ours[2]}" -v b="${ours[1]}" 'BEGIN{print (a>b)}')" = 1 ] && best_t=2
+if [ $peer_ok = 1 ]; then
+  for t in 1 2; do
+    awk -v o="${ours[$t]}" -v p="${peer[$t]}" -v t="$t" \
+      'BEGIN{printf "RESULT engine_steps_per_s_%dt ours=%.2f peer=%.2f ratio=%.2f steps/s\n", t, o, p, o/p}'
+  done
+  pbest_t=1; [ "$(awk -v a="${peer[2]}" -v b="${peer[1]}" 'BEGIN{print (a>b)}')" = 1 ] && pbest_t=2
+  echo "best settings: ours ${best_t} thread(s), PyTorch ${pbest_t} thread(s)"
+  awk -v o="${ours[$best_t]}" -v p="${peer[$pbest_t]}" \
+    'BEGIN{printf "RESULT engine_steps_per_s_best ours=%.2f peer=%.2f ratio=%.2f steps/s\n", o, p, o/p}'
+else
+  echo "peer skipped: python3-torch not installed, no ratios"
+  for t in 1 2; do echo "RESULT engine_steps_per_s_${t}t ours=${ours[$t]} peer=skipped ratio=n/a steps/s"; done
+fi
