@@ -1,4 +1,4 @@
-// The E and M steps, written as the equations, on blocks of points (columns of Xt) so that each
+// The E and M steps, written as the equations, on blocks of points (columns of Xc) so that each
 // block and its per-component copy stay in cache while BLAS-3 calls (trsm, syrk, gemm) do the
 // heavy work and every other pass is a contiguous SIMD loop over points.
 #include "models/gmm_steps.hpp"
@@ -20,27 +20,16 @@ namespace lz::gmm {
 namespace {
 constexpr double kLog2Pi = 1.8378770664093453;  // log 2π
 
-// Yt[d, 0:B] = Xt[d, r0:r0+B] - c[d]: a block of points, shifted, as columns.
-void shifted_block(const Points& x, int64_t r0, int64_t B, const double* c, double* Yt) {
+// Yt[d, 0:B] = Xc[d, r0:r0+B] - m[d]: a block of centred points, shifted by m (itself centred).
+void shifted_block(const Points& x, int64_t r0, int64_t B, const double* m, double* Yt) {
   for (int64_t d = 0; d < x.D; ++d)
-    vec::zip_scalar_right(B, x.Xt.data() + d * x.N + r0, c[d], Yt + d * B, [](auto v, auto m) { return v - m; });
+    vec::zip_scalar_right(B, x.Xc.data() + d * x.N + r0, m[d], Yt + d * B, [](auto v, auto c) { return v - c; });
 }
 
 // q[n] = Σ_d Yt[d,n]²
 void column_sq(const double* Yt, int64_t B, int64_t D, double* q) {
   vec::map(B, Yt, q, [](auto y) { return y * y; });
   for (int64_t d = 1; d < D; ++d) vec::zip(B, Yt + d * B, q, q, [](auto y, auto acc) { return acc + y * y; });
-}
-
-// The mixture's mean: the centre the diag/spherical/tied formulas expand around. Any point gives
-// the same densities in exact arithmetic; this one keeps x² - 2xμ + μ² free of cancellation when
-// the data sit far from the origin.
-std::vector<double> mixture_centre(const GmmParams& p) {
-  const int64_t K = p.n_components(), D = p.n_features();
-  std::vector<double> c(D, 0.0);
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t d = 0; d < D; ++d) c[d] += p.weights[k] * p.means[k * D + d];
-  return c;
 }
 
 // lp [K,B] holds log w_k + log N(x_n; k); turn it into responsibilities in place:
@@ -103,9 +92,14 @@ Points points(const TensorD& X) {
   Points x;
   x.N = X.size(0);
   x.D = X.size(1);
-  x.Xt = TensorD::empty({x.D, x.N});
+  x.c.assign(x.D, 0.0);
+  for (int64_t n = 0; n < x.N; ++n)
+    for (int64_t d = 0; d < x.D; ++d) x.c[d] += X[n * x.D + d];
+  for (auto& v : x.c) v /= static_cast<double>(x.N);
+  x.Xc = TensorD::empty({x.D, x.N});
   for (int64_t d = 0; d < x.D; ++d)
-    for (int64_t n = 0; n < x.N; ++n) x.Xt[d * x.N + n] = X[n * x.D + d];
+    for (int64_t n = 0; n < x.N; ++n) x.Xc[d * x.N + n] = X[n * x.D + d] - x.c[d];
+  x.Xc2 = map(x.Xc, [](auto v) { return v * v; });
   return x;
 }
 
@@ -172,31 +166,34 @@ Factors factorize(const GmmParams& p) {
 
 // ---- E-step ------------------------------------------------------------------------------
 // log w_k + log N(x; μ_k, Σ_k) = log w_k - ½ (D log 2π + ||L_k^{-1}(x - μ_k)||²) - ½ log|Σ_k|
+// Every formula works on centred points x - c and means μ - c (M below): the densities are the
+// same, and diag/spherical's expanded x² - 2xμ + μ² keeps its digits when data sit far from 0.
 double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R, TensorD* log_px) {
   const int64_t N = x.N, D = x.D, K = p.n_components(), BR = block_rows(D);
-  std::vector<double> bias(K), M(K * D), c = mixture_centre(p);
+  std::vector<double> bias(K), M(K * D);
   for (int64_t k = 0; k < K; ++k) bias[k] = std::log(p.weights[k]) - 0.5 * D * kLog2Pi - f.half_logdet[k];
-  // Per-component rows every block reuses: μ-c (diag, spherical), L^{-1}(μ-c) (tied).
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t d = 0; d < D; ++d) M[k * D + d] = p.means[k * D + d] - c[d];
+  for (int64_t i = 0; i < K * D; ++i) M[i] = p.means[i] - x.c[i % D];
   std::vector<double> MP(K * D), muPmu(K, 0.0), mm(K, 0.0);  // (μ-c)∘P, Σ_d (μ-c)² P, ||μ-c||²
-  if (p.type == CovarianceType::tied)
-    cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, K, D, 1.0, f.chol.data(), D, M.data(),
-                D);
+  if (p.type == CovarianceType::tied)  // M becomes L^{-1}(μ-c), row by row
+    cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, K, D, 1.0, f.chol.data(), D,
+                M.data(), D);
   for (int64_t i = 0; i < K * D; ++i) {
     if (p.type == CovarianceType::diag) MP[i] = M[i] * f.prec[i];
     muPmu[i / D] += M[i] * MP[i];
     mm[i / D] += M[i] * M[i];
   }
+  const std::vector<double> zero(D, 0.0);
 
-  const std::vector<double> total = parallel_accumulate(N, BR, 1, [&](int64_t begin, int64_t end, double* acc) {
-    std::vector<double> lp(K * BR), lpx(BR), s(BR), Yt(D * BR), Y2(D * BR), q(BR);
+  auto part = [&](int64_t begin, int64_t end, double* total) {
+    std::vector<double> lp(K * BR), lpx(BR), s(BR), Yt(D * BR), q(BR);
     for (int64_t r0 = begin; r0 < end; r0 += BR) {
       const int64_t B = std::min(BR, end - r0);
+      const double* Xc = x.Xc.data() + r0;  // [D,B] block of columns, leading dimension N
+      const double* Xc2 = x.Xc2.data() + r0;
       switch (p.type) {
         case CovarianceType::full:  // columns of Yt: L_k^{-1}(x - μ_k), one left-side solve per component
           for (int64_t k = 0; k < K; ++k) {
-            shifted_block(x, r0, B, p.means.data() + k * D, Yt.data());
+            shifted_block(x, r0, B, M.data() + k * D, Yt.data());
             cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, D, B, 1.0,
                         f.chol.data() + k * D * D, D, Yt.data(), B);
             column_sq(Yt.data(), B, D, q.data());
@@ -205,37 +202,32 @@ double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R,
           }
           break;
         case CovarianceType::tied:  // one solve for all: ||L^{-1}(x-c) - L^{-1}(μ_k-c)||²
-          shifted_block(x, r0, B, c.data(), Yt.data());
+          shifted_block(x, r0, B, zero.data(), Yt.data());
           cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, D, B, 1.0, f.chol.data(), D,
                       Yt.data(), B);
           for (int64_t k = 0; k < K; ++k) {
             std::fill(q.begin(), q.begin() + B, 0.0);
             for (int64_t d = 0; d < D; ++d) {
               const double m = M[k * D + d];
-              vec::zip(B, Yt.data() + d * B, q.data(), q.data(),
-                       [m](auto y, auto acc) { return acc + (y - m) * (y - m); });
+              vec::zip(B, Yt.data() + d * B, q.data(), q.data(), [m](auto y, auto a) { return a + (y - m) * (y - m); });
             }
             const double b = bias[k];
             vec::map(B, q.data(), lp.data() + k * B, [b](auto v) { return b - 0.5 * v; });
           }
           break;
-        case CovarianceType::diag:  // Σ_d P_kd (x_d - μ_kd)² = P_k·(x∘x) - 2 (μ_k∘P_k)·x + μ_k·P_k μ_k
-          shifted_block(x, r0, B, c.data(), Yt.data());
-          vec::map(D * B, Yt.data(), Y2.data(), [](auto y) { return y * y; });
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, D, 1.0, f.prec.data(), D, Y2.data(), B, 0.0,
+        case CovarianceType::diag:  // Σ_d P_kd (x_d - μ_kd)² = P_k·(x∘x) - 2 (μ_k∘P_k)·x + μ_k·P_k μ_k: two GEMMs
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, D, 1.0, f.prec.data(), D, Xc2, N, 0.0,
                       lp.data(), B);
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, D, -2.0, MP.data(), D, Yt.data(), B, 1.0,
-                      lp.data(), B);
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, D, -2.0, MP.data(), D, Xc, N, 1.0, lp.data(), B);
           for (int64_t k = 0; k < K; ++k) {
             const double b = bias[k] - 0.5 * muPmu[k];
             vec::map(B, lp.data() + k * B, lp.data() + k * B, [b](auto v) { return b - 0.5 * v; });
           }
           break;
         case CovarianceType::spherical:  // P_k (||x||² - 2 μ_k·x + ||μ_k||²)
-          shifted_block(x, r0, B, c.data(), Yt.data());
-          column_sq(Yt.data(), B, D, q.data());
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, D, 1.0, M.data(), D, Yt.data(), B, 0.0,
-                      lp.data(), B);
+          std::copy(Xc2, Xc2 + B, q.data());
+          for (int64_t d = 1; d < D; ++d) vec::acc(B, Xc2 + d * N, q.data());
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, D, 1.0, M.data(), D, Xc, N, 0.0, lp.data(), B);
           for (int64_t k = 0; k < K; ++k) {
             const double b = bias[k], pk = f.prec[k], m2 = mm[k];
             vec::zip(B, lp.data() + k * B, q.data(), lp.data() + k * B,
@@ -244,13 +236,13 @@ double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R,
           break;
       }
       normalize_block(lp.data(), B, K, lpx.data(), s.data());
-      for (int64_t n = 0; n < B; ++n) *acc += lpx[n];
+      for (int64_t n = 0; n < B; ++n) *total += lpx[n];
       if (R)
         for (int64_t k = 0; k < K; ++k) std::copy(lp.data() + k * B, lp.data() + (k + 1) * B, R->data() + k * N + r0);
       if (log_px) std::copy(lpx.data(), lpx.data() + B, log_px->data() + r0);
     }
-  });
-  return total[0];
+  };
+  return parallel_accumulate(N, BR, 1, part)[0];
 }
 
 // ---- M-step ------------------------------------------------------------------------------
@@ -266,16 +258,16 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
   }
   p.weights = TensorD::empty({K});
   for (int64_t k = 0; k < K; ++k) p.weights[k] = nk[k] / total;
-  p.means = TensorD::empty({K, D});  // μ = R X / N_k  (R:[K,N], X = Xt^T)
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, N, 1.0, R.data(), N, x.Xt.data(), N, 0.0, p.means.data(),
-              D);
-  for (int64_t i = 0; i < K * D; ++i) p.means[i] /= nk[i / D];
+  // μ_k - c = Σ_n r_kn (x_n - c) / N_k: one GEMM, R:[K,N] times Xc^T:[N,D]
+  std::vector<double> M(K * D);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, N, 1.0, R.data(), N, x.Xc.data(), N, 0.0, M.data(), D);
+  for (int64_t i = 0; i < K * D; ++i) M[i] /= nk[i / D];
+  p.means = TensorD::empty({K, D});
+  for (int64_t i = 0; i < K * D; ++i) p.means[i] = M[i] + x.c[i % D];
 
-  std::vector<double> c(D);
-  for (int64_t d = 0; d < D; ++d) c[d] = vec::sum(N, x.Xt.data() + d * N) / static_cast<double>(N);
-  // Σ += Yt Yt^T for a [D,B] block of columns, lower triangle (then mirrored by symmetrize)
-  auto syrk = [&](const double* Yt, int64_t B, double alpha, double* S) {
-    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, D, B, alpha, Yt, B, 1.0, S, D);
+  // S += Y Y^T for a [D,B] block of columns Y (leading dimension ld), lower triangle
+  auto syrk = [&](const double* Y, int64_t B, int64_t ld, double* S) {
+    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, D, B, 1.0, Y, ld, 1.0, S, D);
   };
   auto symmetrize = [&](double* S, double scale) {
     for (int64_t i = 0; i < D; ++i) {
@@ -284,67 +276,50 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
     }
   };
   switch (p.type) {
-    case CovarianceType::full:  // Σ_k = (√r_k ∘ (X-μ_k)) (√r_k ∘ (X-μ_k))^T / N_k: one syrk per block
-      p.covariances =
-          TensorD::from(parallel_accumulate(N, BR, K * D * D,
-                                            [&](int64_t begin, int64_t end, double* S) {
-                                              std::vector<double> Yt(D * BR), w(BR);
-                                              for (int64_t r0 = begin; r0 < end; r0 += BR) {
-                                                const int64_t B = std::min(BR, end - r0);
-                                                for (int64_t k = 0; k < K; ++k) {
-                                                  vec::map(B, R.data() + k * N + r0, w.data(), [](auto r) {
-                                                    using std::sqrt;
-                                                    using xsimd::sqrt;
-                                                    return sqrt(r);
-                                                  });
-                                                  for (int64_t d = 0; d < D; ++d) {
-                                                    const double mu = p.means[k * D + d];
-                                                    vec::zip(B, x.Xt.data() + d * N + r0, w.data(), Yt.data() + d * B,
-                                                             [mu](auto v, auto sr) { return sr * (v - mu); });
-                                                  }
-                                                  syrk(Yt.data(), B, 1.0, S + k * D * D);
-                                                }
-                                              }
-                                            }),
-                        {K, D, D});
+    case CovarianceType::full: {  // Σ_k = (√r_k ∘ (X-μ_k)) (√r_k ∘ (X-μ_k))^T / N_k: one syrk per block
+      auto part = [&](int64_t begin, int64_t end, double* S) {
+        std::vector<double> Yt(D * BR), w(BR);
+        for (int64_t r0 = begin; r0 < end; r0 += BR) {
+          const int64_t B = std::min(BR, end - r0);
+          for (int64_t k = 0; k < K; ++k) {
+            vec::map(B, R.data() + k * N + r0, w.data(), [](auto r) {
+              using std::sqrt;
+              using xsimd::sqrt;
+              return sqrt(r);
+            });
+            for (int64_t d = 0; d < D; ++d) {
+              const double m = M[k * D + d];
+              vec::zip(B, x.Xc.data() + d * N + r0, w.data(), Yt.data() + d * B,
+                       [m](auto v, auto sr) { return sr * (v - m); });
+            }
+            syrk(Yt.data(), B, B, S + k * D * D);
+          }
+        }
+      };
+      p.covariances = TensorD::from(parallel_accumulate(N, BR, K * D * D, part), {K, D, D});
       for (int64_t k = 0; k < K; ++k) symmetrize(p.covariances.data() + k * D * D, 1.0 / nk[k]);
       break;
-    case CovarianceType::tied: {  // Σ = (Σ_n (x-c)(x-c)^T - Σ_k N_k (μ_k-c)(μ_k-c)^T) / N, c = data mean
-      p.covariances = TensorD::from(parallel_accumulate(N, BR, D * D,
-                                                        [&](int64_t begin, int64_t end, double* S) {
-                                                          std::vector<double> Yt(D * BR);
-                                                          for (int64_t r0 = begin; r0 < end; r0 += BR) {
-                                                            const int64_t B = std::min(BR, end - r0);
-                                                            shifted_block(x, r0, B, c.data(), Yt.data());
-                                                            syrk(Yt.data(), B, 1.0, S);
-                                                          }
-                                                        }),
-                                    {D, D});
-      std::vector<double> Mc(K * D);
-      for (int64_t i = 0; i < K * D; ++i) Mc[i] = std::sqrt(nk[i / D]) * (p.means[i] - c[i % D]);
-      cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, D, K, -1.0, Mc.data(), D, 1.0, p.covariances.data(), D);
+    }
+    case CovarianceType::tied: {  // Σ = (Σ_n (x-c)(x-c)^T - Σ_k N_k (μ_k-c)(μ_k-c)^T) / N
+      auto part = [&](int64_t begin, int64_t end, double* S) {
+        for (int64_t r0 = begin; r0 < end; r0 += BR) syrk(x.Xc.data() + r0, std::min(BR, end - r0), N, S);
+      };
+      p.covariances = TensorD::from(parallel_accumulate(N, BR, D * D, part), {D, D});
+      std::vector<double> Ms(K * D);
+      for (int64_t i = 0; i < K * D; ++i) Ms[i] = std::sqrt(nk[i / D]) * M[i];
+      cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, D, K, -1.0, Ms.data(), D, 1.0, p.covariances.data(), D);
       symmetrize(p.covariances.data(), 1.0 / total);
       break;
     }
     case CovarianceType::diag:
-    case CovarianceType::spherical: {  // σ²_kd = Σ_n r_kn (x_nd-c_d)² / N_k - (μ_kd-c_d)²
-      TensorD V =
-          TensorD::from(parallel_accumulate(N, BR, K * D,
-                                            [&](int64_t begin, int64_t end, double* acc) {
-                                              std::vector<double> Yt(D * BR);
-                                              for (int64_t r0 = begin; r0 < end; r0 += BR) {
-                                                const int64_t B = std::min(BR, end - r0);
-                                                shifted_block(x, r0, B, c.data(), Yt.data());
-                                                vec::map(D * B, Yt.data(), Yt.data(), [](auto y) { return y * y; });
-                                                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, B, 1.0,
-                                                            R.data() + r0, N, Yt.data(), B, 1.0, acc, D);
-                                              }
-                                            }),
-                        {K, D});
-      for (int64_t i = 0; i < K * D; ++i) {
-        const double m = p.means[i] - c[i % D];
-        V[i] = V[i] / nk[i / D] - m * m + reg_covar;
-      }
+    case CovarianceType::spherical: {  // σ²_kd = Σ_n r_kn (x_nd-c_d)² / N_k - (μ_kd-c_d)²: one GEMM
+      auto part = [&](int64_t begin, int64_t end, double* V) {
+        for (int64_t r0 = begin; r0 < end; r0 += BR)
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, std::min(BR, end - r0), 1.0, R.data() + r0, N,
+                      x.Xc2.data() + r0, N, 1.0, V, D);
+      };
+      TensorD V = TensorD::from(parallel_accumulate(N, BR, K * D, part), {K, D});
+      for (int64_t i = 0; i < K * D; ++i) V[i] = V[i] / nk[i / D] - M[i] * M[i] + reg_covar;
       if (p.type == CovarianceType::diag) {
         p.covariances = V;
       } else {

@@ -2,7 +2,7 @@
 // ascent variant. Internal to models/: a reader looking for the equations finds them in
 // gmm_steps.cpp.
 //
-// Layout: points are columns. The data are held transposed, Xt:[D,N], and responsibilities
+// Layout: points are columns. The data are held transposed, Xc:[D,N], and responsibilities
 // component-major, R:[K,N]. Then each per-component triangular solve is a left-side trsm over
 // many right-hand sides (about 3x faster in OpenBLAS than the right-side solve on rows), and
 // every elementwise pass (log-sum-exp over components, √r scaling) runs contiguously over points.
@@ -15,9 +15,11 @@
 
 namespace lz::gmm {
 
-// The data, transposed once per fit.
+// The data, centred and transposed once per fit: Xc[d,n] = x_nd - c_d with c the data mean, and
+// its square Xc2 (diag and spherical read it every iteration).
 struct Points {
-  TensorD Xt;  // [D,N]
+  TensorD Xc, Xc2;  // [D,N]
+  std::vector<double> c;
   int64_t N = 0, D = 0;
 };
 Points points(const TensorD& X);  // X:[N,D]
