@@ -5,6 +5,7 @@
 //   build/bin/vae --data digits --arch 200,200 --latent 50 --act tanh --k 50 --time-budget 7 --out runs/iwae50
 #include <malloc.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -106,10 +107,22 @@ void write_pictures(VAE<float>& m, const Dataset& test, const TensorF& xtest, co
       write_png(run.file("manifold.png"), image_grid(decode_mean(m, zg), h, w, g, 0, 1));
     }
   }
-  // test latent means (first two dimensions) coloured by label
+  // test latent means coloured by label, on the two dimensions whose means vary most (with Z > 2 many
+  // dimensions are inactive, and the first two may be among them)
   const int64_t n = std::min<int64_t>(5000, xtest.size(0));
   const TensorF mu = posterior_means(m, narrow(xtest, 0, 0, n));
-  const TensorF pts = Z >= 2 ? narrow(mu, 1, 0, 2) : concat(std::vector<TensorF>{mu, TensorF::zeros({n, 1})}, 1);
+  std::vector<std::pair<double, int64_t>> var;
+  for (int64_t u = 0; u < Z; ++u) {
+    double a = 0, b = 0;
+    for (int64_t i = 0; i < n; ++i) a += mu[i * Z + u], b += double(mu[i * Z + u]) * mu[i * Z + u];
+    var.push_back({b / n - (a / n) * (a / n), u});
+  }
+  std::sort(var.rbegin(), var.rend());
+  TensorF pts({n, 2});
+  for (int64_t i = 0; i < n; ++i) {
+    pts[2 * i] = mu[i * Z + var[0].second];
+    pts[2 * i + 1] = Z >= 2 ? mu[i * Z + var[1].second] : 0.f;
+  }
   std::vector<int64_t> labels(test.y.begin(), test.y.begin() + (test.labelled() ? n : 0));
   write_png(run.file("latent.png"), scatter(pts, labels, 640));
 }
@@ -144,7 +157,7 @@ json naive_table(VAE<float>& m, const TensorF& x, const std::vector<double>& is_
   if (have_gnuplot()) {
     std::ofstream gp(run.file("naive.gp"));
     gp << "set terminal pngcairo size 800,500\nset output '" << run.file("naive.png") << "'\n"
-       << "set xlabel 'log10 K (prior samples)'\nset ylabel 'mean test log p(x) estimate (nats)'\nset key bottom right\n"
+       << "set xlabel 'log10 K (prior samples)'\nset xrange [1.8:5.2]\nset ylabel 'mean test log p(x) estimate (nats)'\nset key bottom right\n"
        << "set title 'naive prior-sampling estimator vs importance sampling (k=5000 from q)'\n"
        << "plot '" << run.file("naive.dat") << "' u 1:2:3 w yerrorlines t 'naive: log mean_k p(x|z_k), z_k ~ p(z)', "
        << "'' u 1:4 w lines lw 2 t 'importance sampling with q(z|x)'\n";
