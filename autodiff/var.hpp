@@ -62,6 +62,7 @@ struct Node {
 template <typename T>
 class Var {
  public:
+  using value_type = T;
   Var() = default;
   // A leaf. requires_grad = true makes it a parameter/input whose gradient backward() fills.
   explicit Var(Tensor<T> value, bool requires_grad = false);

@@ -21,7 +21,11 @@ py=/usr/bin/python3
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
-cmake --build "$build" --target bench_engine -j2 >/dev/null
+if ! cmake --build "$build" --target bench_engine -j2 >"$build/bench_engine_build.log" 2>&1; then
+  cat "$build/bench_engine_build.log" >&2
+  echo "error: building bench_engine in $build failed (log above)" >&2
+  exit 1
+fi
 bin=$build/bin/bench_engine
 
 echo "engine bench: 784-400-20 ReLU MLP, batch 128, float32, SGD step; ${seconds}s per setting, median of 5 blocks"

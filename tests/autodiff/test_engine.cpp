@@ -199,8 +199,16 @@ BOOST_AUTO_TEST_CASE(float_matches_double) {
   for (int64_t i = 0; i < xd.numel(); ++i) xf[i] = static_cast<float>(xd[i]);
   for (int64_t i = 0; i < wd.numel(); ++i) wf[i] = static_cast<float>(wd[i]);
   auto loss = [](auto x, auto w) {
-    auto h = matmul(tanh(x), w);
-    return sum(logsumexp(h, 1)) + mean(softplus(h)) + sum(sigmoid(h) * log_softmax(h, 0));
+    using T = typename decltype(x)::value_type;
+    auto h = matmul(tanh(x), w);  // [7,5]
+    const auto parts = split(h, {2, 3}, 1);
+    Tensor<T> mask = Tensor<T>::zeros(h.shape());
+    for (int64_t i = 0; i < mask.numel(); i += 3) mask[i] = T(1);
+    return sum(logsumexp(h, 1)) + mean(softplus(h)) + sum(sigmoid(h) * log_softmax(h, 0)) +
+           sum(log_mean_exp(h, 0)) + mean(bce_with_logits(h, sigmoid(h * T(0.5)))) +
+           mean(gaussian_log_density(relu(h), leaky_relu(h, T(0.1)), clamp(h, T(-0.5), T(0.5)))) +
+           mean(kl_std_normal(parts[0], narrow(parts[1], 1, 0, 2))) + mse(softmax(h, 1), abs(h)) +
+           nll(log_softmax(h, 1), {0, 1, 2, 3, 4, 0, 1}) + sum(where(mask, log_sigmoid(h), square(h)));
   };
   VarD vxd(xd, true), vwd(wd, true);
   VarF vxf(xf, true), vwf(wf, true);

@@ -263,6 +263,17 @@ BOOST_AUTO_TEST_CASE(loss_closed_forms) {
   BOOST_TEST(b[1] == 0.0);
 }
 
+BOOST_AUTO_TEST_CASE(max_sends_the_gradient_to_the_first_maximum_only) {
+  // Ties are not differentiable; as PyTorch's max(dim) the first maximum takes the whole gradient.
+  VarD x(TensorD::from({1.0, 3.0, 3.0, 2.0, 5.0, 5.0}, {2, 3}), true);
+  VarD m = max(x, 1);
+  BOOST_TEST(m.value()[0] == 3.0);
+  BOOST_TEST(m.value()[1] == 5.0);
+  sum(m * VarD(TensorD::from({10.0, 20.0}))).backward();
+  const std::vector<double> want{0, 10, 0, 0, 20, 0};
+  for (int64_t i = 0; i < 6; ++i) BOOST_TEST(x.grad()[i] == want[i]);
+}
+
 // Runs last (Boost.Test keeps declaration order): every op declared in autodiff/ops.hpp was checked.
 BOOST_AUTO_TEST_CASE(every_declared_op_is_covered) {
   const std::vector<std::string> declared = {
