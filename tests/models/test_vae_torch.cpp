@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -37,8 +39,11 @@ double rel_inf(const std::vector<double>& a, const std::vector<double>& b) {
   return scale == 0 ? diff : diff / scale;
 }
 
+// Writes one case's input file and returns the check to run once torch has written `out_path`.
+// (All cases go to one python3 process: importing torch costs seconds each time.)
 template <typename T>
-void cross_check(VaeLikelihood lik, const std::string& act, bool learn_var, double tol) {
+std::function<void()> prepare_case(VaeLikelihood lik, const std::string& act, bool learn_var, double tol,
+                                   const std::string& in_path, const std::string& out_path) {
   const std::string what = std::string(sizeof(T) == 8 ? "double" : "float") + ", " +
                            (lik == VaeLikelihood::Bernoulli ? "Bernoulli" : learn_var ? "Gaussian(learned var)" : "Gaussian(fixed var)") +
                            ", " + act;
@@ -51,7 +56,7 @@ void cross_check(VaeLikelihood lik, const std::string& act, bool learn_var, doub
   c.learn_variance = learn_var;
   c.init_logvar = -0.4;
   Rng rng(11);
-  VAE<T> m(c, rng);
+  auto m = std::make_shared<VAE<T>>(c, rng);
   const int64_t B = 5, k = 6;
   Tensor<T> x = Tensor<T>::uniform({B, c.x_dim}, 0, 1, rng);
   if (lik == VaeLikelihood::Bernoulli)
@@ -68,44 +73,37 @@ void cross_check(VaeLikelihood lik, const std::string& act, bool learn_var, doub
              {"x", tensor_json(x)},
              {"eps_vae", tensor_json(eps1)},
              {"eps_iwae", tensor_json(epsk)}};
-  for (auto& [name, p] : m.named_parameters()) in["params"][name] = tensor_json(p.value());
-
-  const auto dir = std::filesystem::temp_directory_path();
-  const std::string stem = "lz_vae_torch_" + std::to_string(::getpid());
-  const std::string in_path = (dir / (stem + "_in.json")).string(), out_path = (dir / (stem + "_out.json")).string();
+  for (auto& [name, p] : m->named_parameters()) in["params"][name] = tensor_json(p.value());
   std::ofstream(in_path) << in.dump();
-  const std::string cmd = "/usr/bin/python3 " LZ_SOURCE_DIR "/tests/python/torch_vae_check.py " + in_path + " " + out_path;
-  const int rc = std::system(cmd.c_str());
-  BOOST_REQUIRE_MESSAGE(rc == 0, "torch_vae_check.py failed (" << rc << "): " << cmd);
-  const json out = json::parse(std::ifstream(out_path));
-  std::filesystem::remove(in_path);
-  std::filesystem::remove(out_path);
 
-  auto compare = [&](const char* loss_name, double ours_loss) {
-    const double theirs = out[std::string(loss_name) + "_loss"].get<double>();
-    BOOST_TEST(std::abs(ours_loss - theirs) <= tol * std::abs(theirs), what << " " << loss_name << " loss: ours "
-                                                                            << ours_loss << " torch " << theirs);
-    double worst = 0;
-    for (auto& [name, p] : m.named_parameters()) {
-      BOOST_REQUIRE_MESSAGE(p.grad().defined(), what << ": " << name << " got no gradient");
-      const std::vector<double> ours(p.grad().data(), p.grad().data() + p.numel());
-      const std::vector<double> theirs_g = out[std::string(loss_name) + "_grads"][name].template get<std::vector<double>>();
-      BOOST_REQUIRE(ours.size() == theirs_g.size());
-      const double r = rel_inf(ours, theirs_g);
-      worst = std::max(worst, r);
-      BOOST_TEST(r <= tol, what << " " << loss_name << " d/d" << name << ": relative difference " << r);
-    }
-    BOOST_TEST_MESSAGE(what << " " << loss_name << ": loss " << ours_loss << " vs " << theirs
-                            << ", worst gradient relative difference " << worst);
+  return [=] {
+    const json out = json::parse(std::ifstream(out_path));
+    auto compare = [&](const std::string& loss_name, double ours_loss) {
+      const double theirs = out[loss_name + "_loss"].get<double>();
+      BOOST_TEST(std::abs(ours_loss - theirs) <= tol * std::abs(theirs),
+                 what << " " << loss_name << " loss: ours " << ours_loss << " torch " << theirs);
+      double worst = 0;
+      for (auto& [name, p] : m->named_parameters()) {
+        BOOST_REQUIRE_MESSAGE(p.grad().defined(), what << ": " << name << " got no gradient");
+        const std::vector<double> ours(p.grad().data(), p.grad().data() + p.numel());
+        const std::vector<double> theirs_g = out[loss_name + "_grads"][name].template get<std::vector<double>>();
+        BOOST_REQUIRE(ours.size() == theirs_g.size());
+        const double r = rel_inf(ours, theirs_g);
+        worst = std::max(worst, r);
+        BOOST_TEST(r <= tol, what << " " << loss_name << " d/d" << name << ": relative difference " << r);
+      }
+      BOOST_TEST_MESSAGE(what << " " << loss_name << ": loss " << ours_loss << " vs " << theirs
+                              << ", worst gradient relative difference " << worst);
+    };
+    m->zero_grad();
+    const Var<T> lv = m->loss(Var<T>(x), eps1, beta);
+    lv.backward();
+    compare("vae", static_cast<double>(lv.item()));
+    m->zero_grad();
+    const Var<T> li = iwae_loss(*m, Var<T>(x), epsk);
+    li.backward();
+    compare("iwae", static_cast<double>(li.item()));
   };
-  m.zero_grad();
-  const Var<T> lv = m.loss(Var<T>(x), eps1, beta);
-  lv.backward();
-  compare("vae", static_cast<double>(lv.item()));
-  m.zero_grad();
-  const Var<T> li = iwae_loss(m, Var<T>(x), epsk);
-  li.backward();
-  compare("iwae", static_cast<double>(li.item()));
 }
 
 }  // namespace
@@ -115,10 +113,27 @@ BOOST_AUTO_TEST_CASE(vae_and_iwae_match_pytorch) {
     BOOST_TEST_MESSAGE("skipped: python3-torch not installed (/usr/bin/python3 -c 'import torch' failed)");
     return;
   }
-  cross_check<double>(VaeLikelihood::Bernoulli, "tanh", true, 1e-10);
-  cross_check<double>(VaeLikelihood::Gaussian, "relu", true, 1e-10);
-  cross_check<double>(VaeLikelihood::Gaussian, "tanh", false, 1e-10);
-  cross_check<float>(VaeLikelihood::Bernoulli, "tanh", true, 1e-4);
-  cross_check<float>(VaeLikelihood::Bernoulli, "relu", true, 1e-4);
-  cross_check<float>(VaeLikelihood::Gaussian, "tanh", true, 1e-4);
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string stem = (dir / ("lz_vae_torch_" + std::to_string(::getpid()) + "_")).string();
+  std::vector<std::string> files;
+  std::vector<std::function<void()>> checks;
+  auto add = [&](auto prepare) {
+    const std::string n = std::to_string(checks.size());
+    files.push_back(stem + n + "_in.json");
+    files.push_back(stem + n + "_out.json");
+    checks.push_back(prepare(files[files.size() - 2], files.back()));
+  };
+  using L = VaeLikelihood;
+  add([](auto i, auto o) { return prepare_case<double>(L::Bernoulli, "tanh", true, 1e-10, i, o); });
+  add([](auto i, auto o) { return prepare_case<double>(L::Gaussian, "relu", true, 1e-10, i, o); });
+  add([](auto i, auto o) { return prepare_case<double>(L::Gaussian, "tanh", false, 1e-10, i, o); });
+  add([](auto i, auto o) { return prepare_case<float>(L::Bernoulli, "tanh", true, 1e-4, i, o); });
+  add([](auto i, auto o) { return prepare_case<float>(L::Bernoulli, "relu", true, 1e-4, i, o); });
+  add([](auto i, auto o) { return prepare_case<float>(L::Gaussian, "tanh", true, 1e-4, i, o); });
+  std::string cmd = "/usr/bin/python3 " LZ_SOURCE_DIR "/tests/python/torch_vae_check.py";
+  for (const auto& f : files) cmd += " " + f;
+  const int rc = std::system(cmd.c_str());
+  BOOST_REQUIRE_MESSAGE(rc == 0, "torch_vae_check.py failed (" << rc << "): " << cmd);
+  for (auto& check : checks) check();
+  for (const auto& f : files) std::filesystem::remove(f);
 }

@@ -68,4 +68,8 @@ def main(inp_path, out_path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    args = sys.argv[1:]
+    if not args or len(args) % 2:
+        sys.exit("usage: torch_vae_check.py IN.json OUT.json [IN2.json OUT2.json ...]")
+    for i in range(0, len(args), 2):
+        main(args[i], args[i + 1])
