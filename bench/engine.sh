@@ -7,6 +7,7 @@
 #   bench/engine.sh                     builds bench_engine in build/ if needed
 #   LZ_BUILD_DIR=build-x bench/engine.sh   another build folder
 #   BENCH_SECONDS=4 bench/engine.sh        longer timing per setting (default 2 s)
+#   BENCH_ROUNDS=5 bench/engine.sh         more alternating ours/peer rounds (default 3)
 #
 # Each side runs in its own process per thread count with OPENBLAS_NUM_THREADS (and, for
 # PyTorch, OMP_NUM_THREADS and torch.set_num_threads) set to that count: both link the same
@@ -28,28 +29,43 @@ if ! cmake --build "$build" --target bench_engine -j2 >"$build/bench_engine_buil
 fi
 bin=$build/bin/bench_engine
 
-echo "engine bench: 784-400-20 ReLU MLP, batch 128, float32, SGD step; ${seconds}s per setting, median of 5 blocks"
+echo "engine bench: 784-400-20 ReLU MLP, batch 128, float32, SGD step; ${seconds}s per setting (median of 5 blocks), median of ${BENCH_ROUNDS:-3} alternating rounds"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-declare -A ours peer share gemm_ms step_ms
+# Other processes may share the cores and their load drifts, so the two sides alternate
+# (ours, peer, ours, peer, ...) over $rounds rounds and each figure is the median of its rounds.
+rounds=${BENCH_ROUNDS:-3}
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+declare -A o_runs p_runs s_runs g_runs st_runs
 peer_ok=1
+for r in $(seq 1 "$rounds"); do
+  for t in 1 2; do
+    line=$(OPENBLAS_NUM_THREADS=$t "$bin" --threads "$t" --seconds "$seconds" | grep "^ours threads=")
+    echo "round $r: $line"
+    o_runs[$t]+="$(field steps_per_s <<<"$line") "
+    s_runs[$t]+="$(field sgemm_share <<<"$line") "
+    g_runs[$t]+="$(field sgemm_ms <<<"$line") "
+    st_runs[$t]+="$(field step_ms <<<"$line") "
+    if [ $peer_ok = 1 ]; then
+      pline=$(OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$py" "$repo/bench/engine_torch.py" --threads "$t" --seconds "$seconds" 2>&1 \
+              | grep -E "^peer (threads=|skipped)" || echo "peer skipped: $py bench/engine_torch.py failed")
+      echo "round $r: $pline"
+      if [[ $pline == "peer skipped"* ]]; then peer_ok=0; else p_runs[$t]+="$(field steps_per_s <<<"$pline") "; fi
+    fi
+  done
+done
+declare -A ours peer share gemm_ms step_ms
 for t in 1 2; do
-  line=$(OPENBLAS_NUM_THREADS=$t "$bin" --threads "$t" --seconds "$seconds" | grep "^ours threads=")
-  echo "$line"
-  ours[$t]=$(sed -n 's/.*steps_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
-  share[$t]=$(sed -n 's/.*sgemm_share=\([0-9.]*\).*/\1/p' <<<"$line")
-  gemm_ms[$t]=$(sed -n 's/.*sgemm_ms=\([0-9.]*\).*/\1/p' <<<"$line")
-  step_ms[$t]=$(sed -n 's/.*step_ms=\([0-9.]*\).*/\1/p' <<<"$line")
-  if [ $peer_ok = 1 ]; then
-    pline=$(OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$py" "$repo/bench/engine_torch.py" --threads "$t" --seconds "$seconds" 2>&1 \
-            | grep -E "^peer (threads=|skipped)" || echo "peer skipped: $py bench/engine_torch.py failed")
-    echo "$pline"
-    if [[ $pline == "peer skipped"* ]]; then peer_ok=0; else peer[$t]=$(sed -n 's/.*steps_per_s=\([0-9.]*\).*/\1/p' <<<"$pline"); fi
-  fi
+  ours[$t]=$(median <<<"${o_runs[$t]}")
+  share[$t]=$(median <<<"${s_runs[$t]}")
+  gemm_ms[$t]=$(median <<<"${g_runs[$t]}")
+  step_ms[$t]=$(median <<<"${st_runs[$t]}")
+  if [ $peer_ok = 1 ]; then peer[$t]=$(median <<<"${p_runs[$t]}"); fi
 done
 
 for t in 1 2; do
-  echo "INFO engine_sgemm_share_${t}t ours=${share[$t]} (the step's 5 GEMMs alone take ${gemm_ms[$t]} ms of a ${step_ms[$t]} ms step)"
+  echo "INFO engine_sgemm_share_${t}t ours=${share[$t]} (the step's 5 GEMMs alone take ${gemm_ms[$t]} ms of a ${step_ms[$t]} ms step; medians)"
 done
 best_t=1; [ "$(awk -v a="${ours[2]}" -v b="${ours[1]}" 'BEGIN{print (a>b)}')" = 1 ] && best_t=2
 if [ $peer_ok = 1 ]; then
