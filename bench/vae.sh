@@ -3,6 +3,7 @@
 # Fashion-MNIST: training images/s, ours vs PyTorch, at 1 and 2 threads each; peak RSS of each
 # process; and the GEMM-only bound (the step's eleven matrix products alone) with our share of it.
 #   bench/vae.sh [SECONDS_PER_RUN=15]          (needs build/bin/bench_vae; LZ_BIN overrides the folder)
+# Both sides get OPENBLAS_NUM_THREADS=N: Debian's torch multiplies through the system OpenBLAS too.
 # RESULT lines follow DESIGN.md: ratio = ours/peer for speed, peer/ours for memory (>1: we are better).
 set -eu
 SECS=${1:-15}
@@ -20,7 +21,7 @@ for t in 1 2; do
   ours=$(echo "$o" | field images_per_s); ro=$(echo "$o" | field peak_rss_mb)
   echo "ours    threads=$t: $o"
   if [ "$have_torch" = 1 ]; then
-    p=$(OMP_NUM_THREADS=$t $PY "$ROOT/bench/vae_torch.py" "$t" "$SECS")
+    p=$(OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t $PY "$ROOT/bench/vae_torch.py" "$t" "$SECS")
     peer=$(echo "$p" | field images_per_s); rp=$(echo "$p" | field peak_rss_mb)
     echo "pytorch threads=$t: $p"
     echo "RESULT vae_train_${t}thread ours=$ours peer=$peer ratio=$(ratio "$ours" "$peer") images/s"
