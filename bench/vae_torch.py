@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """PyTorch's side of bench/vae.sh: the pytorch/examples VAE (784-400-20-400-784, ReLU, Bernoulli
-logits, Adam 1e-3, batch 128) trained on Fashion-MNIST; prints images/s and peak RSS.
+logits, Adam 1e-3, batch 128) trained on Fashion-MNIST; prints images/s (the best of 3 timing
+windows, as bench_vae does) and peak RSS.
 
   vae_torch.py THREADS SECONDS
 """
@@ -31,14 +32,14 @@ class VAE(nn.Module):  # pytorch/examples vae/main.py, with logits out (BCE-with
         return self.fc4(F.relu(self.fc3(z))), mu, logvar
 
 
-def main(threads, seconds):
+def main(threads, seconds, windows=3):
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     with gzip.open("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") as f:
         x = torch.from_numpy(np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784).astype(np.float32) / 255)
     model = VAE()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    images, warm, t0 = 0, 0, None
+    images, warm, t0, best, window = 0, 0, None, 0.0, 0
     while True:
         perm = torch.randperm(x.shape[0])
         for i in range(0, x.shape[0], 128):
@@ -56,10 +57,14 @@ def main(threads, seconds):
                     t0 = time.perf_counter()
                 continue
             images += xb.shape[0]
-            if time.perf_counter() - t0 >= seconds:
-                rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-                print(f"images_per_s={images / (time.perf_counter() - t0):.1f} peak_rss_mb={rss:.1f}")
-                return
+            if time.perf_counter() - t0 >= seconds / windows:  # best of `windows` timing windows
+                best = max(best, images / (time.perf_counter() - t0))
+                window += 1
+                if window == windows:
+                    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                    print(f"images_per_s={best:.1f} peak_rss_mb={rss:.1f}")
+                    return
+                images, t0 = 0, time.perf_counter()
 
 
 if __name__ == "__main__":
