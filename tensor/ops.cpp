@@ -339,6 +339,9 @@ Tensor<T> broadcast_to(const Tensor<T>& a, const Shape& shape) {
   } else if (detail::is_trailing_suffix(a.shape(), shape)) {
     const int64_t inner = a.numel();
     for (int64_t o = 0; o < out.numel(); o += inner) std::memcpy(out.data() + o, a.data(), sizeof(T) * inner);
+  } else if (detail::is_column_of(a.shape(), shape)) {  // the gradient of a sum over the last axis
+    const int64_t inner = shape.back();
+    for (int64_t r = 0; r < a.numel(); ++r) vec::fill(inner, out.data() + r * inner, a[r]);
   } else {
     const std::vector<int64_t> st = broadcast_strides(a.shape(), shape);
     const int64_t nd = static_cast<int64_t>(shape.size());

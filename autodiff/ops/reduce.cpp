@@ -32,7 +32,7 @@ Var<T> sum(const Var<T>& a, int64_t axis, bool keepdim) {
   const Shape in = a.shape();
   return Var<T>::record(lz::sum(a.value(), axis, keepdim), {a}, "sum_axis",
                         [in, axis](const Tensor<T>& g, GradSink<T>& s) {
-                          s.add(0, lz::add(Tensor<T>(in), unsqueeze_reduced(g, in, axis)));
+                          s.add(0, lz::broadcast_to(unsqueeze_reduced(g, in, axis), in));
                         });
 }
 
