@@ -61,8 +61,10 @@ Var<T>::Var(Tensor<T> value, bool requires_grad) : n_(std::make_shared<Node<T>>(
   n_->requires_grad = requires_grad;
 }
 
+// Both overloads of record() share this body: an initializer_list and a vector are both ranges.
 template <typename T>
-Var<T> Var<T>::record(Tensor<T> out, std::initializer_list<Var> inputs, const char* op, Vjp<T> vjp) {
+template <typename Range>
+Var<T> Var<T>::record_range(Tensor<T> out, const Range& inputs, const char* op, Vjp<T> vjp) {
   bool any = false;
   if (!g_no_grad)
     for (const Var& v : inputs) any = any || v.requires_grad();
@@ -78,19 +80,13 @@ Var<T> Var<T>::record(Tensor<T> out, std::initializer_list<Var> inputs, const ch
 }
 
 template <typename T>
+Var<T> Var<T>::record(Tensor<T> out, std::initializer_list<Var> inputs, const char* op, Vjp<T> vjp) {
+  return record_range(std::move(out), inputs, op, std::move(vjp));
+}
+
+template <typename T>
 Var<T> Var<T>::record(Tensor<T> out, const std::vector<Var>& inputs, const char* op, Vjp<T> vjp) {
-  bool any = false;
-  if (!g_no_grad)
-    for (const Var& v : inputs) any = any || v.requires_grad();
-  Var r(std::move(out), false);
-  r.n_->op = op;
-  if (!any) return r;
-  r.n_->requires_grad = true;
-  r.n_->is_leaf = false;
-  r.n_->inputs.reserve(inputs.size());
-  for (const Var& v : inputs) r.n_->inputs.push_back(v.requires_grad() ? v.n_ : nullptr);
-  r.n_->vjp = std::move(vjp);
-  return r;
+  return record_range(std::move(out), inputs, op, std::move(vjp));
 }
 
 template <typename T>

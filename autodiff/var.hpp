@@ -99,6 +99,8 @@ class Var {
   static Var record(Tensor<T> out, const std::vector<Var>& inputs, const char* op, Vjp<T> vjp);
 
  private:
+  template <typename Range>
+  static Var record_range(Tensor<T> out, const Range& inputs, const char* op, Vjp<T> vjp);
   std::shared_ptr<Node<T>> n_;
 };
 
