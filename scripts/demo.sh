@@ -15,10 +15,10 @@ step "1/4 the engine: an MLP classifier on the MNIST digits (784-256-10, Adam, 3
 "$bin/classify" --data digits --epochs 3 --out "$out/classify"
 
 step "2/4 a Gaussian mixture on 8 Gaussians: EM for K = 1..10, chosen by BIC, beside gradient ascent"
-"$bin/gmm" --toy eight_gaussians --n 4000 --k 1:10 --method both --out "$out/gmm"
+"$bin/gmm" --toy eight_gaussians --n 4000 --k 1:10 --n-init 3 --method both --out "$out/gmm"
 
 step "3/4 a VAE with a 2-D latent space on the digits (the latent manifold as a picture)"
-"$bin/vae" --data digits --binarize dynamic --arch 256 --latent 2 --act relu --epochs 10 \
+"$bin/vae" --data digits --binarize dynamic --arch 256 --latent 2 --act relu --epochs 30 \
   --eval-k 500 --eval-n 200 --naive-n 20 --out "$out/vae-2d"
 
 step "4/4 VAE vs IWAE (k = 5), 784-200-200-50, same budget, test log p(x) with 1000 importance samples"
