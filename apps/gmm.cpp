@@ -171,6 +171,11 @@ int main(int argc, char** argv) {
     std::string name;
     const TensorD X = load_data(o, rng, name);
     const int64_t N = X.size(0), D = X.size(1);
+    // Checked before the run folder exists, so a bad --k leaves nothing behind.
+    for (int64_t K : ks)
+      if (K > N)
+        throw std::invalid_argument("--k " + o.k + ": K = " + std::to_string(K) + " components but only " +
+                                    std::to_string(N) + " points (" + name + ")");
     RunDir run(flags.out);
     run.write_config(flags.values());
     std::cout << "data " << name << ": " << N << " points in " << D << "-D; run folder " << run.path() << "\n";
