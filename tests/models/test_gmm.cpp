@@ -8,6 +8,7 @@
 
 #include "models/gmm.hpp"
 #include "tensor/ops.hpp"
+#include "thrown.hpp"
 
 using namespace lz;
 
@@ -69,16 +70,6 @@ bool has_warning(const GmmFitReport& r, const std::string& needle) {
   for (const auto& w : r.warnings)
     if (w.find(needle) != std::string::npos) return true;
   return false;
-}
-
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace
@@ -220,12 +211,12 @@ BOOST_AUTO_TEST_CASE(bad_input_gives_clear_errors_or_warnings) {
   Rng rng(1);
   TensorD X = draw(truth(), 40, 2);
   // K larger than the number of points
-  BOOST_TEST(error_of([&] { GaussianMixture(opts(41, CovarianceType::full)).fit(X, rng); }) ==
+  BOOST_TEST(lz::test::thrown_message([&] { GaussianMixture(opts(41, CovarianceType::full)).fit(X, rng); }) ==
              "GaussianMixture::fit: n_components=41 exceeds the number of points N=40");
   // NaN in the data
   TensorD Xn = X.clone();
   Xn[5 * 2 + 1] = std::nan("");
-  BOOST_TEST(error_of([&] { GaussianMixture(opts(2, CovarianceType::full)).fit(Xn, rng); }) ==
+  BOOST_TEST(lz::test::thrown_message([&] { GaussianMixture(opts(2, CovarianceType::full)).fit(Xn, rng); }) ==
              "GaussianMixture::fit: X has a non-finite value (nan) at row 5, column 1");
   // a constant column: valid thanks to reg_covar, with a warning
   TensorD Xc = X.clone();
@@ -244,12 +235,12 @@ BOOST_AUTO_TEST_CASE(bad_input_gives_clear_errors_or_warnings) {
   BOOST_TEST(has_warning(r1, "column 0 is constant"));
   BOOST_TEST(one.params().covariances[0] == 1e-6, boost::test_tools::tolerance(1e-9));
   BOOST_TEST(one.params().means[0] == 1.5, boost::test_tools::tolerance(1e-12));
-  BOOST_TEST(error_of([&] { GaussianMixture(opts(2, CovarianceType::full)).fit(Xi, rng); }) ==
+  BOOST_TEST(lz::test::thrown_message([&] { GaussianMixture(opts(2, CovarianceType::full)).fit(Xi, rng); }) ==
              "GaussianMixture::fit: n_components=2 but X has only 1 distinct point(s)");
   // a covariance that is not positive definite
   GmmParams bad = truth();
   bad.covariances[1] = bad.covariances[2] = 2.0;  // [[1 2][2 1]]
-  BOOST_TEST(error_of([&] { GaussianMixture(opts(3, CovarianceType::full)).fit_from(X, bad); })
+  BOOST_TEST(lz::test::thrown_message([&] { GaussianMixture(opts(3, CovarianceType::full)).fit_from(X, bad); })
                  .starts_with("component 0: covariance is not positive definite"));
 }
 

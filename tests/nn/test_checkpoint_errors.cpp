@@ -11,20 +11,11 @@
 #include "nn/linear.hpp"
 #include "nn/mlp.hpp"
 #include "peer.hpp"
+#include "thrown.hpp"
 
 using namespace lz;
 
 namespace {
-
-template <typename F>
-std::string thrown_message(F f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
 
 bool has(const std::string& msg, const std::string& part) { return msg.find(part) != std::string::npos; }
 
@@ -68,7 +59,7 @@ BOOST_AUTO_TEST_CASE(wrong_shape_names_tensor_and_file) {
   Rng r(2);
   MLP<double> other({3, 8, 2}, Activation::Tanh, r);
   const TensorD before = other.layers()[1]->weight().value().clone();
-  const std::string msg = thrown_message([&] { load_checkpoint(path, other); });
+  const std::string msg = lz::test::thrown_message([&] { load_checkpoint(path, other); });
   BOOST_TEST(has(msg, path.string()), msg);
   BOOST_TEST(has(msg, "'fc1.weight'"), msg);
   BOOST_TEST(has(msg, "shape [7,3], expected [8,3]"), msg);
@@ -79,7 +70,7 @@ BOOST_AUTO_TEST_CASE(wrong_shape_names_tensor_and_file) {
 BOOST_AUTO_TEST_CASE(wrong_dtype) {
   Rng r(2);
   MLP<float> f({3, 7, 2}, Activation::Tanh, r);
-  const std::string msg = thrown_message([&] { load_checkpoint(path, f); });
+  const std::string msg = lz::test::thrown_message([&] { load_checkpoint(path, f); });
   BOOST_TEST(has(msg, path.string()), msg);
   BOOST_TEST(has(msg, "'fc1.weight' has dtype F64, expected F32"), msg);
 }
@@ -91,23 +82,23 @@ BOOST_AUTO_TEST_CASE(missing_and_unexpected) {
   const auto p1 = dir / "one.safetensors", p2 = dir / "two.safetensors";
   save_checkpoint(p1, one);
   save_checkpoint(p2, two);
-  const std::string missing = thrown_message([&] { load_checkpoint(p1, two); });
+  const std::string missing = lz::test::thrown_message([&] { load_checkpoint(p1, two); });
   BOOST_TEST(has(missing, p1.string() + ": missing tensor 'b.weight'"), missing);
-  const std::string unexpected = thrown_message([&] { load_checkpoint(p2, one); });
+  const std::string unexpected = lz::test::thrown_message([&] { load_checkpoint(p2, one); });
   BOOST_TEST(has(unexpected, p2.string() + ": unexpected tensor 'b."), unexpected);
 }
 
 BOOST_AUTO_TEST_CASE(truncated_file) {
   const std::string s = slurp(path);
   spit(path, s.substr(0, s.size() - 4));
-  const std::string msg = thrown_message([&] { load_checkpoint(path, mlp); });
+  const std::string msg = lz::test::thrown_message([&] { load_checkpoint(path, mlp); });
   BOOST_TEST(has(msg, path.string()), msg);
   BOOST_TEST(has(msg, "truncated: tensor 'fc2.bias'"), msg);  // the last tensor in the file
   spit(path, s.substr(0, 3));
-  const std::string tiny = thrown_message([&] { load_checkpoint(path, mlp); });
+  const std::string tiny = lz::test::thrown_message([&] { load_checkpoint(path, mlp); });
   BOOST_TEST(has(tiny, path.string() + ": file is 3 bytes, too short"), tiny);
   spit(path, "");
-  BOOST_TEST(has(thrown_message([&] { load_checkpoint(path, mlp); }), "file is 0 bytes"));
+  BOOST_TEST(has(lz::test::thrown_message([&] { load_checkpoint(path, mlp); }), "file is 0 bytes"));
 }
 
 BOOST_AUTO_TEST_CASE(bad_header) {
@@ -115,23 +106,23 @@ BOOST_AUTO_TEST_CASE(bad_header) {
   std::string corrupt = s;
   std::memset(corrupt.data(), 0xff, 8);
   spit(path, corrupt);
-  const std::string len = thrown_message([&] { load_checkpoint(path, mlp); });
+  const std::string len = lz::test::thrown_message([&] { load_checkpoint(path, mlp); });
   BOOST_TEST(has(len, path.string() + ": corrupt header length 18446744073709551615"), len);
   std::string json = s;
   json[8] = '!';  // the header's opening brace
   spit(path, json);
-  const std::string bad_json = thrown_message([&] { load_checkpoint(path, mlp); });
+  const std::string bad_json = lz::test::thrown_message([&] { load_checkpoint(path, mlp); });
   BOOST_TEST(has(bad_json, path.string() + ": header is not valid JSON"), bad_json);
   spit(path, raw_file("[1,2,3] ", ""));
-  BOOST_TEST(has(thrown_message([&] { load_checkpoint(path, mlp); }), "not an object"));
-  const std::string missing_file = thrown_message([&] { load_checkpoint(dir / "nope.safetensors", mlp); });
+  BOOST_TEST(has(lz::test::thrown_message([&] { load_checkpoint(path, mlp); }), "not an object"));
+  const std::string missing_file = lz::test::thrown_message([&] { load_checkpoint(dir / "nope.safetensors", mlp); });
   BOOST_TEST(has(missing_file, "nope.safetensors: cannot open"), missing_file);
 }
 
 BOOST_AUTO_TEST_CASE(bad_entries) {
   auto msg_for = [&](const std::string& header, const std::string& data) {
     spit(path, raw_file(header, data));
-    return thrown_message([&] { read_safetensors(path); });
+    return lz::test::thrown_message([&] { read_safetensors(path); });
   };
   const std::string f16 = msg_for(R"({"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}})", std::string(4, '\0'));
   BOOST_TEST(has(f16, "tensor 'w': unsupported dtype 'F16'"), f16);
@@ -156,15 +147,15 @@ BOOST_AUTO_TEST_CASE(bad_entries) {
 BOOST_AUTO_TEST_CASE(optimizer_and_rng_state) {
   Adam<double> adam(mlp);
   // Saved without optimizer or with the wrong kind.
-  const std::string none = thrown_message([&] { load_checkpoint(path, mlp, &adam); });
+  const std::string none = lz::test::thrown_message([&] { load_checkpoint(path, mlp, &adam); });
   BOOST_TEST(has(none, path.string() + ": no 'optim.type' in the metadata; the checkpoint was saved without an optimizer"),
              none);
   SGD<double> sgd(mlp, {.lr = 0.1, .momentum = 0.9});
   save_checkpoint(path, mlp, &sgd);  // no generator
-  const std::string kind = thrown_message([&] { load_checkpoint(path, mlp, &adam); });
+  const std::string kind = lz::test::thrown_message([&] { load_checkpoint(path, mlp, &adam); });
   BOOST_TEST(has(kind, "optimizer state is for 'sgd', loading into 'adam'"), kind);
   Rng r(5);
-  const std::string no_rng = thrown_message([&] { load_checkpoint(path, mlp, nullptr, &r); });
+  const std::string no_rng = lz::test::thrown_message([&] { load_checkpoint(path, mlp, nullptr, &r); });
   BOOST_TEST(has(no_rng, "no 'rng.state'"), no_rng);
 
   // An incomplete optimizer state: drop one slot from a real file.
@@ -178,7 +169,7 @@ BOOST_AUTO_TEST_CASE(optimizer_and_rng_state) {
     if (n != "optim.fc2.weight.exp_avg_sq") kept.emplace_back(n, st.tensors.at(n));
   write_safetensors(path, kept, st.metadata);
   Adam<double> fresh(mlp);
-  const std::string partial = thrown_message([&] { load_checkpoint(path, mlp, &fresh); });
+  const std::string partial = lz::test::thrown_message([&] { load_checkpoint(path, mlp, &fresh); });
   BOOST_TEST(has(partial, path.string() + ": optimizer state of 'fc2.weight' is incomplete: missing tensor "
                                           "'optim.fc2.weight.exp_avg_sq'"),
              partial);
@@ -193,13 +184,13 @@ BOOST_AUTO_TEST_CASE(optimizer_and_rng_state) {
       kept.emplace_back(n, st.tensors.at(n));
   }
   write_safetensors(path, kept, st.metadata);
-  const std::string shape = thrown_message([&] { load_checkpoint(path, mlp, &fresh); });
+  const std::string shape = lz::test::thrown_message([&] { load_checkpoint(path, mlp, &fresh); });
   BOOST_TEST(has(shape, "optimizer tensor 'optim.fc1.bias.exp_avg' has shape [3], expected [7]"), shape);
   kept.clear();
   for (const auto& n : st.order) kept.emplace_back(n, st.tensors.at(n));
   kept.emplace_back("optim.fc9.weight.exp_avg", TensorD::zeros({1}));
   write_safetensors(path, kept, st.metadata);
-  const std::string extra = thrown_message([&] { load_checkpoint(path, mlp, &fresh); });
+  const std::string extra = lz::test::thrown_message([&] { load_checkpoint(path, mlp, &fresh); });
   BOOST_TEST(has(extra, "unexpected optimizer tensor 'optim.fc9.weight.exp_avg'"), extra);
 
   // A corrupt generator state.
@@ -207,7 +198,7 @@ BOOST_AUTO_TEST_CASE(optimizer_and_rng_state) {
   meta["rng.state"] = "1 2 three 4";
   kept.pop_back();
   write_safetensors(path, kept, meta);
-  const std::string bad_rng = thrown_message([&] { load_checkpoint(path, mlp, &fresh, &r); });
+  const std::string bad_rng = lz::test::thrown_message([&] { load_checkpoint(path, mlp, &fresh, &r); });
   BOOST_TEST(has(bad_rng, "'rng.state' = 'three' is not a number"), bad_rng);
 }
 

@@ -9,20 +9,11 @@
 #include "nn/init.hpp"
 #include "nn/linear.hpp"
 #include "nn/mlp.hpp"
+#include "thrown.hpp"
 
 using namespace lz;
 
 namespace {
-
-template <typename F>
-std::string thrown_message(F f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
 
 // Two MLPs under one parent, itself placed under a grandparent after construction.
 struct Encoder : Module<double> {
@@ -80,7 +71,7 @@ BOOST_AUTO_TEST_CASE(nested_names_follow_the_tree) {
   BOOST_TEST(m.num_parameters() == 2 + 3 * 4 + 4 + 4 * 2 + 2);
   // The submodule still lists its own (relative) names.
   BOOST_TEST(m.encoder->named_parameters()[1].first == "body.fc1.weight");
-  const std::string msg = thrown_message([&] { m.parameter("encoder.body.fc3.weight"); });
+  const std::string msg = lz::test::thrown_message([&] { m.parameter("encoder.body.fc3.weight"); });
   BOOST_TEST(msg.find("encoder.body.fc3.weight") != std::string::npos, msg);
   BOOST_TEST(msg.find("encoder.body.fc2.bias") != std::string::npos, msg);  // lists what exists
 }
@@ -93,7 +84,7 @@ BOOST_AUTO_TEST_CASE(registration_errors) {
   BOOST_CHECK_THROW(m.register_parameter("a.b", TensorD::ones({2})), std::invalid_argument);
   BOOST_CHECK_THROW(m.register_parameter("", TensorD::ones({2})), std::invalid_argument);
   BOOST_CHECK_THROW(m.register_module("w", std::make_shared<Linear<double>>(2, 2, rng)), std::invalid_argument);
-  const std::string msg = thrown_message([&] { m.register_parameter("w", TensorD::ones({1})); });
+  const std::string msg = lz::test::thrown_message([&] { m.register_parameter("w", TensorD::ones({1})); });
   BOOST_TEST(msg.find("'w' is already a parameter") != std::string::npos, msg);
   BOOST_CHECK_THROW(Linear<double>(0, 3, rng), std::invalid_argument);
   BOOST_CHECK_THROW(MLP<double>({5}, Activation::ReLU, rng), std::invalid_argument);
@@ -166,7 +157,7 @@ BOOST_AUTO_TEST_CASE(linear_forward_and_backward) {
   BOOST_TEST(z.value().at({1, 0}) == ref, boost::test_tools::tolerance(1e-14));
 
   // Wrong width: the message names the layer's sizes and the input's shape.
-  const std::string msg = thrown_message([&] { fc(VarD(TensorD::ones({4, 5}))); });
+  const std::string msg = lz::test::thrown_message([&] { fc(VarD(TensorD::ones({4, 5}))); });
   BOOST_TEST(msg.find("Linear(3 -> 2)") != std::string::npos, msg);
   BOOST_TEST(msg.find("[4,5]") != std::string::npos, msg);
 }
@@ -185,7 +176,7 @@ BOOST_AUTO_TEST_CASE(activations) {
   BOOST_TEST((parse_activation("ReLU") == Activation::ReLU));
   BOOST_TEST((parse_activation("leaky_relu") == Activation::LeakyReLU));
   BOOST_TEST((parse_activation("softplus") == Activation::Softplus));
-  const std::string msg = thrown_message([] { parse_activation("gelu"); });
+  const std::string msg = lz::test::thrown_message([] { parse_activation("gelu"); });
   BOOST_TEST(msg.find("'gelu'") != std::string::npos, msg);
   BOOST_TEST(msg.find("identity, relu, tanh, sigmoid, leaky_relu, softplus") != std::string::npos, msg);
   for (Activation a : {Activation::Identity, Activation::ReLU, Activation::Tanh, Activation::Sigmoid,
