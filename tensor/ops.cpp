@@ -17,6 +17,26 @@ bool is_trailing_suffix(const Shape& small, const Shape& big) {
   return true;
 }
 
+// Calls f(e, src) for each element e (row-major) of `out`, src being the flat index in the
+// broadcast source whose strides (0 on broadcast axes) are `st`. The one walk behind sum_to and
+// broadcast_to.
+template <typename F>
+void walk_broadcast(const std::vector<int64_t>& st, const Shape& out, F f) {
+  const int64_t nd = static_cast<int64_t>(out.size()), n = shape_numel(out);
+  std::vector<int64_t> idx(nd, 0);
+  int64_t src = 0;
+  for (int64_t e = 0; e < n; ++e) {
+    f(e, src);
+    for (int64_t d = nd - 1; d >= 0; --d) {
+      ++idx[d];
+      src += st[d];
+      if (idx[d] < out[d]) break;
+      src -= st[d] * out[d];
+      idx[d] = 0;
+    }
+  }
+}
+
 bool is_column_of(const Shape& col, const Shape& big) {
   if (col.size() != big.size() || big.size() < 2 || col.back() != 1) return false;
   for (size_t i = 0; i + 1 < big.size(); ++i)
@@ -153,18 +173,7 @@ Tensor<T> sum_to(const Tensor<T>& a, const Shape& shape) {
     if (shape[i] != 1 && shape[i] != s[i + off])
       throw ShapeError("sum_to: " + shape_str(s) + " is not a broadcast of " + shape_str(shape));
   Tensor<T> out(shape);
-  std::vector<int64_t> idx(s.size(), 0);
-  int64_t src = 0;
-  for (int64_t e = 0; e < a.numel(); ++e) {
-    out[src] += a[e];
-    for (int64_t d = static_cast<int64_t>(s.size()) - 1; d >= 0; --d) {
-      ++idx[d];
-      src += st[d];
-      if (idx[d] < s[d]) break;
-      src -= st[d] * s[d];
-      idx[d] = 0;
-    }
-  }
+  detail::walk_broadcast(st, s, [&](int64_t e, int64_t src) { out[src] += a[e]; });
   return out;
 }
 
@@ -343,20 +352,8 @@ Tensor<T> broadcast_to(const Tensor<T>& a, const Shape& shape) {
     const int64_t inner = shape.back();
     for (int64_t r = 0; r < a.numel(); ++r) vec::fill(inner, out.data() + r * inner, a[r]);
   } else {
-    const std::vector<int64_t> st = broadcast_strides(a.shape(), shape);
-    const int64_t nd = static_cast<int64_t>(shape.size());
-    std::vector<int64_t> idx(nd, 0);
-    int64_t src = 0;
-    for (int64_t e = 0; e < out.numel(); ++e) {
-      out[e] = a[src];
-      for (int64_t d = nd - 1; d >= 0; --d) {
-        ++idx[d];
-        src += st[d];
-        if (idx[d] < shape[d]) break;
-        src -= st[d] * shape[d];
-        idx[d] = 0;
-      }
-    }
+    detail::walk_broadcast(broadcast_strides(a.shape(), shape), shape,
+                           [&](int64_t e, int64_t src) { out[e] = a[src]; });
   }
   return out;
 }
