@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set everything up (packages, data), build, and run the demo: a short tour of the zoo.
 # Every step writes a run folder under runs/demo/ (config.json, metrics.jsonl, summary.json, PNGs).
-#   scripts/demo.sh            the tour (about 5 minutes on 2 cores)
+#   scripts/demo.sh            the tour (under a minute once built)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 "$repo/scripts/setup.sh"
