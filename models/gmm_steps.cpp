@@ -55,30 +55,43 @@ void normalize_block(double* lp, int64_t B, int64_t K, double* log_px, double* s
     if (!std::isfinite(s[n]))
       for (int64_t k = 0; k < K; ++k) lp[k * B + n] = 1.0 / static_cast<double>(K);
 }
-// Threads for a pass over N points: the BLAS thread count (set deliberately by the caller, e.g.
-// OPENBLAS_NUM_THREADS or --threads), when there are enough blocks to share.
-int n_threads(int64_t N, int64_t BR) { return N >= 8 * BR ? std::max(1, blas_threads()) : 1; }
+// OpenBLAS's idle workers spin for a while after each threaded call. A threaded BLAS call just
+// before our own threads start (the M-step's GEMM did it) leaves a worker spinning on a core they
+// need: measured, 2 threads then ran no faster than 1 at twice the CPU time. So each step runs
+// BLAS single-threaded from start to end, and splits the points over threads of its own, as many
+// as BLAS was given (e.g. OPENBLAS_NUM_THREADS or --threads).
+class SerialBlas {
+ public:
+  SerialBlas() : threads_(std::max(1, blas_threads())) {
+    if (threads_ > 1) set_blas_threads(1);
+  }
+  ~SerialBlas() {
+    if (threads_ > 1) set_blas_threads(threads_);
+  }
+  SerialBlas(const SerialBlas&) = delete;
+  SerialBlas& operator=(const SerialBlas&) = delete;
+  // Threads for a pass over N points in blocks of BR: all of them when there are enough blocks to share.
+  int threads(int64_t N, int64_t BR) const { return N >= 8 * BR ? threads_ : 1; }
 
-// Runs fn(t, begin, end) for T contiguous ranges of [0,N) (whole blocks) on T threads, with BLAS
-// single-threaded inside them: our threads split the points, so BLAS must not split them again.
+ private:
+  int threads_;
+};
+
+// Runs fn(t, begin, end) for T contiguous ranges of [0,N) (whole blocks of BR) on T threads.
 template <typename F>
 void parallel_ranges(int64_t N, int64_t BR, int T, F fn) {
   if (T == 1) return fn(0, int64_t(0), N);
   const int64_t blocks = (N + BR - 1) / BR;
-  const int saved = blas_threads();
-  set_blas_threads(1);
   std::vector<std::thread> pool;
   for (int t = 0; t < T; ++t)
     pool.emplace_back(fn, t, std::min(N, blocks * t / T * BR), std::min(N, blocks * (t + 1) / T * BR));
   for (auto& th : pool) th.join();
-  set_blas_threads(saved);
 }
 
-// Σ over threads (in thread order, so a given thread count always gives the same bits) of
+// Σ over T threads (in thread order, so a given thread count always gives the same bits) of
 // part(begin, end, acc), each part adding into its own zeroed accumulator of `size` doubles.
 template <typename F>
-std::vector<double> parallel_accumulate(int64_t N, int64_t BR, int64_t size, F part) {
-  const int T = n_threads(N, BR);
+std::vector<double> parallel_accumulate(int64_t N, int64_t BR, int T, int64_t size, F part) {
   std::vector<std::vector<double>> acc(T, std::vector<double>(size, 0.0));
   parallel_ranges(N, BR, T, [&](int t, int64_t b, int64_t e) { part(b, e, acc[t].data()); });
   for (int t = 1; t < T; ++t)
@@ -119,6 +132,7 @@ TensorD cholesky(const TensorD& a, const std::string& what) {
 }
 
 Factors factorize(const GmmParams& p) {
+  const SerialBlas serial;
   const int64_t K = p.n_components(), D = p.n_features();
   Factors f;
   f.half_logdet.assign(K, 0.0);
@@ -169,7 +183,9 @@ Factors factorize(const GmmParams& p) {
 // Every formula works on centred points x - c and means μ - c (M below): the densities are the
 // same, and diag/spherical's expanded x² - 2xμ + μ² keeps its digits when data sit far from 0.
 double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R, TensorD* log_px) {
+  const SerialBlas serial;
   const int64_t N = x.N, D = x.D, K = p.n_components(), BR = block_rows(D);
+  const int T = serial.threads(N, BR);
   std::vector<double> bias(K), M(K * D);
   for (int64_t k = 0; k < K; ++k) bias[k] = std::log(p.weights[k]) - 0.5 * D * kLog2Pi - f.half_logdet[k];
   for (int64_t i = 0; i < K * D; ++i) M[i] = p.means[i] - x.c[i % D];
@@ -242,13 +258,15 @@ double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R,
       if (log_px) std::copy(lpx.data(), lpx.data() + B, log_px->data() + r0);
     }
   };
-  return parallel_accumulate(N, BR, 1, part)[0];
+  return parallel_accumulate(N, BR, T, 1, part)[0];
 }
 
 // ---- M-step ------------------------------------------------------------------------------
 // N_k = Σ_n r_kn, w_k = N_k/N, μ_k = Σ_n r_kn x_n / N_k, Σ_k = Σ_n r_kn (x_n-μ_k)(x_n-μ_k)^T / N_k + reg I
 std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, GmmParams& p) {
+  const SerialBlas serial;
   const int64_t N = x.N, D = x.D, K = R.size(0), BR = block_rows(D);
+  const int T = serial.threads(N, BR);
   const double tiny = 10 * std::numeric_limits<double>::epsilon();  // keeps an empty component finite
   std::vector<double> Nk(K), nk(K);
   double total = 0;
@@ -259,8 +277,10 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
   p.weights = TensorD::empty({K});
   for (int64_t k = 0; k < K; ++k) p.weights[k] = nk[k] / total;
   // μ_k - c = Σ_n r_kn (x_n - c) / N_k: one GEMM, R:[K,N] times Xc^T:[N,D]
-  std::vector<double> M(K * D);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, N, 1.0, R.data(), N, x.Xc.data(), N, 0.0, M.data(), D);
+  std::vector<double> M = parallel_accumulate(N, BR, T, K * D, [&](int64_t begin, int64_t end, double* acc) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, end - begin, 1.0, R.data() + begin, N,
+                x.Xc.data() + begin, N, 0.0, acc, D);
+  });
   for (int64_t i = 0; i < K * D; ++i) M[i] /= nk[i / D];
   p.means = TensorD::empty({K, D});
   for (int64_t i = 0; i < K * D; ++i) p.means[i] = M[i] + x.c[i % D];
@@ -296,7 +316,7 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
           }
         }
       };
-      p.covariances = TensorD::from(parallel_accumulate(N, BR, K * D * D, part), {K, D, D});
+      p.covariances = TensorD::from(parallel_accumulate(N, BR, T, K * D * D, part), {K, D, D});
       for (int64_t k = 0; k < K; ++k) symmetrize(p.covariances.data() + k * D * D, 1.0 / nk[k]);
       break;
     }
@@ -304,7 +324,7 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
       auto part = [&](int64_t begin, int64_t end, double* S) {
         for (int64_t r0 = begin; r0 < end; r0 += BR) syrk(x.Xc.data() + r0, std::min(BR, end - r0), N, S);
       };
-      p.covariances = TensorD::from(parallel_accumulate(N, BR, D * D, part), {D, D});
+      p.covariances = TensorD::from(parallel_accumulate(N, BR, T, D * D, part), {D, D});
       std::vector<double> Ms(K * D);
       for (int64_t i = 0; i < K * D; ++i) Ms[i] = std::sqrt(nk[i / D]) * M[i];
       cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, D, K, -1.0, Ms.data(), D, 1.0, p.covariances.data(), D);
@@ -318,7 +338,7 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
           cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, std::min(BR, end - r0), 1.0, R.data() + r0, N,
                       x.Xc2.data() + r0, N, 1.0, V, D);
       };
-      TensorD V = TensorD::from(parallel_accumulate(N, BR, K * D, part), {K, D});
+      TensorD V = TensorD::from(parallel_accumulate(N, BR, T, K * D, part), {K, D});
       for (int64_t i = 0; i < K * D; ++i) V[i] = V[i] / nk[i / D] - M[i] * M[i] + reg_covar;
       if (p.type == CovarianceType::diag) {
         p.covariances = V;
