@@ -81,6 +81,28 @@ inline void zip3(int64_t n, const T* a, const T* b, const T* c, T* out, F f) {
   for (; i < n; ++i) out[i] = f(a[i], b[i], c[i]);
 }
 
+// out[i] = f(a[idx[i]]): a gather through an index list (AVX2's vgatherqpd), then a map
+template <typename T, typename F>
+inline void gather_map(int64_t n, const T* a, const int64_t* idx, T* out, F f) {
+  using ibatch = xsimd::batch<int64_t>;
+  static_assert(ibatch::size == batch<T>::size, "gather_map: index and value batches differ in width");
+  int64_t i = 0;
+  for (; i + width<T> <= n; i += width<T>)
+    f(batch<T>::gather(a, ibatch::load_unaligned(idx + i))).store_unaligned(out + i);
+  for (; i < n; ++i) out[i] = f(a[idx[i]]);
+}
+
+// out[i] = f(a[idx[i]], b[i])
+template <typename T, typename F>
+inline void gather_zip(int64_t n, const T* a, const int64_t* idx, const T* b, T* out, F f) {
+  using ibatch = xsimd::batch<int64_t>;
+  static_assert(ibatch::size == batch<T>::size, "gather_zip: index and value batches differ in width");
+  int64_t i = 0;
+  for (; i + width<T> <= n; i += width<T>)
+    f(batch<T>::gather(a, ibatch::load_unaligned(idx + i)), batch<T>::load_unaligned(b + i)).store_unaligned(out + i);
+  for (; i < n; ++i) out[i] = f(a[idx[i]], b[i]);
+}
+
 // y[i] += alpha * x[i]
 template <typename T>
 inline void axpy(int64_t n, T alpha, const T* x, T* y) {

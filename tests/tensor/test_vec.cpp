@@ -70,3 +70,22 @@ BOOST_AUTO_TEST_CASE(max_propagates_nan_from_any_lane) {
   }
   BOOST_TEST(vec::max<float>(0, nullptr) == -std::numeric_limits<float>::infinity());
 }
+
+BOOST_AUTO_TEST_CASE(gathers_through_an_index_list_match_a_naive_loop) {  // double only: int64 indices
+  Rng rng(5);
+  const TensorD a = TensorD::normal({200}, 0, 1, rng);
+  for (int64_t n : kLengths) {
+    BOOST_TEST_CONTEXT("n = " << n) {
+      std::vector<int64_t> idx(n);
+      for (int64_t i = 0; i < n; ++i) idx[i] = static_cast<int64_t>(rng.below(200));  // repeats and any order
+      const TensorD w = TensorD::normal({n}, 0, 1, rng);
+      std::vector<double> out(n + 1, -7.0);
+      vec::gather_map(n, a.data(), idx.data(), out.data(), [](auto v) { return v - 1.0; });
+      for (int64_t i = 0; i < n; ++i) BOOST_TEST(out[i] == a[idx[i]] - 1.0);
+      BOOST_TEST(out[n] == -7.0);
+      vec::gather_zip(n, a.data(), idx.data(), w.data(), out.data(), [](auto v, auto s) { return s * (v - 1.0); });
+      for (int64_t i = 0; i < n; ++i) BOOST_TEST(out[i] == w[i] * (a[idx[i]] - 1.0));
+      BOOST_TEST(out[n] == -7.0);
+    }
+  }
+}
