@@ -1,6 +1,7 @@
 // The E and M steps, written as the equations, on blocks of points (columns of Xc) so that each
 // block and its per-component copy stay in cache while BLAS-3 calls (trsm, syrk, gemm) do the
-// heavy work and every other pass is a contiguous SIMD loop over points.
+// heavy work and every other pass is a SIMD loop over points. With full covariances the E-step
+// first screens out the (point, component) pairs too improbable to matter (see "Screening").
 #include "models/gmm_steps.hpp"
 
 #include <cblas.h>
@@ -12,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tensor/linalg.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/vec.hpp"
 
@@ -26,23 +28,14 @@ void shifted_block(const Points& x, int64_t r0, int64_t B, const double* m, doub
     vec::zip_scalar_right(B, x.Xc.data() + d * x.N + r0, m[d], Yt + d * B, [](auto v, auto c) { return v - c; });
 }
 
-// q[n] = Σ_d Yt[d,n]²
-void column_sq(const double* Yt, int64_t B, int64_t D, double* q) {
-  vec::map(B, Yt, q, [](auto y) { return y * y; });
-  for (int64_t d = 1; d < D; ++d) vec::zip(B, Yt + d * B, q, q, [](auto y, auto acc) { return acc + y * y; });
-}
-
-// q[s] = ||L^{-1}(x_n - m)||² for the points n = r0 + idx[s], s < S: their shifted columns are
-// gathered into Z [D,S] and solved together.
+// q[s] = ||L^{-1}(x_n - m)||² for the points n = r0 + idx[s], s < S: their columns are gathered
+// into Z [D,S] and solved together.
 void mahalanobis_gathered(const Points& x, int64_t r0, const std::vector<int64_t>& idx, const double* m,
                           const double* L, double* Z, double* q) {
   const int64_t D = x.D, S = static_cast<int64_t>(idx.size());
-  for (int64_t d = 0; d < D; ++d) {
-    const double md = m[d];
-    vec::gather_map(S, x.Xc.data() + d * x.N + r0, idx.data(), Z + d * S, [md](auto v) { return v - md; });
-  }
-  cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, D, S, 1.0, L, D, Z, S);
-  column_sq(Z, S, D, q);
+  for (int64_t d = 0; d < D; ++d)
+    vec::gather_map(S, x.Xc.data() + d * x.N + r0, idx.data(), Z + d * S, [](auto v) { return v; });
+  linalg::tri_solve_sq_norms(D, L, D, Z, S, m, S, q);
 }
 
 // ---- Screening the full-covariance log-terms -----------------------------------------------
@@ -59,9 +52,10 @@ void mahalanobis_gathered(const Points& x, int64_t r0, const std::vector<int64_t
 // log p(x) is the same to the last bit or two; a screened-out r_kn moves by less than 2e-22.
 constexpr double kScreenGap = 50;
 
-// Rows screened: none for small D, where a full solve is cheap; about 0.4 D otherwise (measured on
-// Fashion-MNIST's principal components, whose leading coordinates separate the most).
-int64_t screen_rows(int64_t D) { return D >= 16 ? (2 * D) / 5 : 0; }
+// Rows screened: about 0.4 D, and none below D = 32, where the bookkeeping costs more than the
+// solves it saves (bench_gmm, 1 thread: synth D = 16 takes 0.016 s per iteration screened, 0.014 s
+// not; fashion D = 50 takes 0.041 s screened, 0.065 s not).
+int64_t screen_rows(int64_t D) { return D >= 32 ? (2 * D) / 5 : 0; }
 
 struct ScreenScratch {
   std::vector<double> ub, Z, q;
@@ -75,12 +69,7 @@ void full_log_terms_screened(const Points& x, int64_t r0, int64_t B, int64_t K, 
   const int64_t D = x.D;
   const double* L = f.chol.data();
   for (int64_t k = 0; k < K; ++k) {  // 1. the bounds, from the leading m rows
-    for (int64_t d = 0; d < m; ++d)
-      vec::zip_scalar_right(B, x.Xc.data() + d * x.N + r0, M[k * D + d], s.Z.data() + d * B,
-                            [](auto v, auto c) { return v - c; });
-    cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, m, B, 1.0, L + k * D * D, D,
-                s.Z.data(), B);
-    column_sq(s.Z.data(), B, m, s.q.data());
+    linalg::tri_solve_sq_norms(m, L + k * D * D, D, x.Xc.data() + r0, x.N, M + k * D, B, s.q.data());
     const double b = bias[k];
     vec::map(B, s.q.data(), s.ub.data() + k * B, [b](auto v) { return b - 0.5 * v; });
   }
@@ -268,10 +257,11 @@ Factors factorize(const GmmParams& p) {
 // log w_k + log N(x; μ_k, Σ_k) = log w_k - ½ (D log 2π + ||L_k^{-1}(x - μ_k)||²) - ½ log|Σ_k|
 // Every formula works on centred points x - c and means μ - c (M below): the densities are the
 // same, and diag/spherical's expanded x² - 2xμ + μ² keeps its digits when data sit far from 0.
-double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R, TensorD* log_px, bool screen) {
+// m > 0: full covariances, screened on m leading rows.
+static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& f, TensorD* R, TensorD* log_px,
+                            int64_t m) {
   const SerialBlas serial;
   const int64_t N = x.N, D = x.D, K = p.n_components();
-  const int64_t m = p.type == CovarianceType::full && screen ? screen_rows(D) : 0;
   const int64_t BR = m > 0 ? 4 * block_rows(D) : block_rows(D);  // more points per gathered solve
   const int T = serial.threads(N, BR);
   std::vector<double> bias(K), M(K * D);
@@ -302,10 +292,7 @@ double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R,
             break;
           }
           for (int64_t k = 0; k < K; ++k) {
-            shifted_block(x, r0, B, M.data() + k * D, Yt.data());
-            cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, D, B, 1.0,
-                        f.chol.data() + k * D * D, D, Yt.data(), B);
-            column_sq(Yt.data(), B, D, q.data());
+            linalg::tri_solve_sq_norms(D, f.chol.data() + k * D * D, D, Xc, N, M.data() + k * D, B, q.data());
             const double b = bias[k];
             vec::map(B, q.data(), lp.data() + k * B, [b](auto v) { return b - 0.5 * v; });
           }
@@ -351,12 +338,17 @@ double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R,
       if (log_px) std::copy(lpx.data(), lpx.data() + B, log_px->data() + r0);
     }
   };
-  const double total = parallel_accumulate(N, BR, T, 1, part)[0];
+  return parallel_accumulate(N, BR, T, 1, part)[0];
+}
+
+double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R, TensorD* log_px, bool screen) {
+  const int64_t m = p.type == CovarianceType::full && screen ? screen_rows(x.D) : 0;
+  const double total = e_step_blocks(x, p, f, R, log_px, m);
   // Screening moves each r_kn by less than 2e-22: nothing next to a component's mass N_k unless
   // that mass is itself below one point's worth. Then the E-step is redone without screening.
   if (m > 0 && R)
-    for (int64_t k = 0; k < K; ++k)
-      if (vec::sum(N, R->data() + k * N) < 1.0) return e_step(x, p, f, R, log_px, false);
+    for (int64_t k = 0; k < p.n_components(); ++k)
+      if (vec::sum(x.N, R->data() + k * x.N) < 1.0) return e_step_blocks(x, p, f, R, log_px, 0);
   return total;
 }
 
@@ -385,9 +377,7 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
   for (int64_t i = 0; i < K * D; ++i) p.means[i] = M[i] + x.c[i % D];
 
   // S += Y Y^T for a [D,B] block of columns Y (leading dimension ld), lower triangle
-  auto syrk = [&](const double* Y, int64_t B, int64_t ld, double* S) {
-    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, D, B, 1.0, Y, ld, 1.0, S, D);
-  };
+  auto syrk = [&](const double* Y, int64_t B, int64_t ld, double* S) { linalg::syrk_lower_acc(D, Y, ld, B, S, D); };
   auto symmetrize = [&](double* S, double scale) {
     for (int64_t i = 0; i < D; ++i) {
       for (int64_t j = 0; j <= i; ++j) S[j * D + i] = S[i * D + j] = S[i * D + j] * scale;
@@ -396,7 +386,7 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
   };
   switch (p.type) {
     case CovarianceType::full: {  // Σ_k = (√r_k ∘ (X-μ_k)) (√r_k ∘ (X-μ_k))^T / N_k: one syrk per block,
-      // over the block's points with r_kn > 0 only (the E-step's screening leaves most at exactly 0)
+      // over the block's points with r_kn > 0 only when most are 0 (as the E-step's screening leaves them)
       const int64_t BF = 4 * BR;
       auto part = [&](int64_t begin, int64_t end, double* S) {
         std::vector<double> Yt(D * BF), w(BF);
@@ -412,6 +402,11 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
               n_in += r[n] > 0;
             }
             if (n_in == 0) continue;
+            const bool gather = 2 * n_in < B;  // else the zeros cost less than gathering around them
+            if (!gather) {
+              n_in = B;
+              std::copy(r, r + B, w.data());
+            }
             vec::map(n_in, w.data(), w.data(), [](auto v) {
               using std::sqrt;
               using xsimd::sqrt;
@@ -419,8 +414,12 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
             });
             for (int64_t d = 0; d < D; ++d) {
               const double m = M[k * D + d];
-              vec::gather_zip(n_in, x.Xc.data() + d * N + r0, idx.data(), w.data(), Yt.data() + d * n_in,
-                              [m](auto v, auto sr) { return sr * (v - m); });
+              const double* xd = x.Xc.data() + d * N + r0;
+              auto shift_scale = [m](auto v, auto sr) { return sr * (v - m); };
+              if (gather)
+                vec::gather_zip(n_in, xd, idx.data(), w.data(), Yt.data() + d * n_in, shift_scale);
+              else
+                vec::zip(n_in, xd, w.data(), Yt.data() + d * n_in, shift_scale);
             }
             syrk(Yt.data(), n_in, n_in, S + k * D * D);
           }

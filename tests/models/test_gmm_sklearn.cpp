@@ -179,7 +179,7 @@ BOOST_AUTO_TEST_CASE(agrees_with_sklearn_after_1_and_50_iterations) {
   check_against_sklearn(X, inits, iters, precisions);
 }
 
-// 20-D clusters far enough apart that the full-covariance E-step screens out most pairs
+// 32-D clusters far enough apart that the full-covariance E-step screens out most pairs
 // (models/gmm_steps.cpp): the result must still be scikit-learn's.
 BOOST_AUTO_TEST_CASE(agrees_with_sklearn_where_the_e_step_screens) {
   if (!sklearn_available()) {
@@ -187,7 +187,7 @@ BOOST_AUTO_TEST_CASE(agrees_with_sklearn_where_the_e_step_screens) {
     return;
   }
   Rng rng(8);
-  const int64_t N = 1200, D = 20, K = 4;
+  const int64_t N = 1200, D = 32, K = 4;
   TensorD X({N, D}), start_means({K, D});
   for (int64_t n = 0; n < N; ++n) {
     const int64_t k = n % K;  // centres 0, 3 e_0, 9 e_1, 9 e_0 + 9 e_1: soft between 0 and 1, far from 2 and 3
