@@ -100,7 +100,8 @@ void full_log_terms_screened(const Points& x, int64_t r0, int64_t B, int64_t K, 
   // A solved component that landed beyond the gap after all is dropped too, so that the rule is
   // exactly "r_kn = 0 below the gap" and the M-step skips every such pair.
   std::copy(lp, lp + B, s.q.data());  // the best log-term of each point
-  for (int64_t k = 1; k < K; ++k) vec::zip(B, lp + k * B, s.q.data(), s.q.data(), [](auto v, auto m) { return xsimd::max(v, m); });
+  for (int64_t k = 1; k < K; ++k)
+    vec::zip(B, lp + k * B, s.q.data(), s.q.data(), [](auto v, auto m) { return xsimd::max(v, m); });
   for (int64_t k = 0; k < K; ++k)
     vec::zip(B, lp + k * B, s.q.data(), lp + k * B, [](auto v, auto m) {
       return vec::select(v < m - kScreenGap, decltype(v)(-std::numeric_limits<double>::infinity()), v);

@@ -9,7 +9,7 @@
 namespace lz::linalg {
 
 // q[p] = ||L^{-1} (x_p - mu)||² for the P columns x_p of X, L lower triangular [D,D] (row stride
-// ldl, non-zero diagonal), mu [D] or nullptr for 0: a forward substitution on 8 points at a time
+// ldl, non-zero diagonal), mu [D] or nullptr for 0: a forward substitution on 12 points at a time
 // that keeps y = L^{-1}(x - mu) in L1 and only writes its squared norm.
 void tri_solve_sq_norms(int64_t D, const double* L, int64_t ldl, const double* X, int64_t ldx, const double* mu,
                         int64_t P, double* q);

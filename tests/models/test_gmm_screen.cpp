@@ -15,9 +15,10 @@ namespace {
 
 constexpr int64_t D = 32, K = 4;
 
-// Four full-covariance components in 32-D (screening starts at D = 32): 0 and 1 overlap (soft responsibilities), 2 lies about
-// 70 nats from them (its responsibilities for their points are tiny but not zero in double: the
-// pairs screening drops), and 3 is so far that its terms underflow to 0 either way.
+// Four full-covariance components in 32-D (screening starts at D = 32): 0 and 1 overlap (soft
+// responsibilities), 2 lies about 70 nats from them (its responsibilities for their points are
+// tiny but not zero in double: the pairs screening drops), and 3 is so far that its terms
+// underflow to 0 either way.
 GmmParams four_components(Rng& rng) {
   GmmParams p;
   p.type = CovarianceType::full;

@@ -98,14 +98,16 @@ void check_against_sklearn(const TensorD& X, const std::vector<GmmParams>& inits
   const int64_t D = X.size(1);
   json spec;
   spec["X"] = json::array();
-  for (int64_t n = 0; n < X.size(0); ++n) spec["X"].push_back(std::vector<double>(X.data() + n * D, X.data() + (n + 1) * D));
+  for (int64_t n = 0; n < X.size(0); ++n)
+    spec["X"].push_back(std::vector<double>(X.data() + n * D, X.data() + (n + 1) * D));
   for (size_t i = 0; i < inits.size(); ++i) {
     const GmmParams& p = inits[i];
     // flat arrays with their shapes; the script reshapes them to scikit-learn's layouts
     spec["cases"].push_back({{"covariance_type", to_string(p.type)}, {"max_iter", max_iter[i]}, {"reg_covar", 1e-6},
                              {"weights_init", p.weights.to_vector()},
                              {"means_init", p.means.to_vector()}, {"means_shape", p.means.shape()},
-                             {"precisions_init", precisions[i].to_vector()}, {"precisions_shape", precisions[i].shape()}});
+                             {"precisions_init", precisions[i].to_vector()},
+                             {"precisions_shape", precisions[i].shape()}});
   }
 
   const auto dir = std::filesystem::temp_directory_path();
@@ -163,7 +165,8 @@ BOOST_AUTO_TEST_CASE(agrees_with_sklearn_after_1_and_50_iterations) {
   std::vector<GmmParams> inits;
   std::vector<TensorD> precisions;
   std::vector<int> iters;
-  for (CovarianceType t : {CovarianceType::full, CovarianceType::diag, CovarianceType::spherical, CovarianceType::tied}) {
+  for (CovarianceType t :
+       {CovarianceType::full, CovarianceType::diag, CovarianceType::spherical, CovarianceType::tied}) {
     GmmParams p;
     p.type = t;
     p.weights = TensorD::from({0.2, 0.3, 0.5});
