@@ -8,6 +8,7 @@
 
 #include "models/gmm.hpp"
 #include "models/gmm_steps.hpp"
+#include "tensor/ops.hpp"
 
 using namespace lz;
 
@@ -113,4 +114,21 @@ BOOST_AUTO_TEST_CASE(a_component_screened_below_one_point_is_computed_in_full) {
     positive += dense.R[2 * X.size(0) + n] > 0;
   }
   BOOST_TEST(positive > 1000);  // the tiny responsibilities are there, and kept
+}
+
+BOOST_AUTO_TEST_CASE(two_threads_screen_as_one) {
+  // enough points for the screened E-step to split (8 blocks of 2048 for D = 32)
+  Rng rng(33);
+  const GmmParams p = four_components(rng);
+  const TensorD X = draw(p, 20000, rng);
+  set_blas_threads(1);
+  const Step one = e_step(X, p, true);
+  set_blas_threads(2);
+  const Step two = e_step(X, p, true);
+  set_blas_threads(1);
+  BOOST_TEST(two.total == one.total, boost::test_tools::tolerance(1e-13));
+  int64_t differ = 0;
+  for (int64_t i = 0; i < one.R.numel(); ++i) differ += one.R[i] != two.R[i];
+  for (int64_t n = 0; n < X.size(0); ++n) differ += one.log_px[n] != two.log_px[n];
+  BOOST_TEST(differ == 0);  // each point's terms do not depend on which thread computed them
 }
