@@ -43,8 +43,22 @@ void mahalanobis_gathered(const Points& x, int64_t r0, const std::vector<int64_t
 // not; fashion D = 50 takes 0.041 s screened, 0.065 s not).
 int64_t screen_rows(int64_t D) { return D >= 32 ? (2 * D) / 5 : 0; }
 
-void full_log_terms_screened(const Points& x, int64_t r0, int64_t B, int64_t K, const double* M, const Factors& f,
-                             const std::vector<double>& bias, int64_t m, double* lp, ScreenScratch& s) {
+int64_t drop_below_gap(double* lp, int64_t B, int64_t K, double* best) {
+  std::copy(lp, lp + B, best);
+  for (int64_t k = 1; k < K; ++k)
+    vec::zip(B, lp + k * B, best, best, [](auto v, auto m) { return xsimd::max(v, m); });
+  int64_t kept = 0;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t n = 0; n < B; ++n) {
+      const bool keep = lp[k * B + n] >= best[n] - kScreenGap;
+      if (!keep) lp[k * B + n] = -std::numeric_limits<double>::infinity();
+      kept += keep;
+    }
+  return kept;
+}
+
+int64_t full_log_terms_screened(const Points& x, int64_t r0, int64_t B, int64_t K, const double* M, const Factors& f,
+                                const std::vector<double>& bias, int64_t m, double* lp, ScreenScratch& s) {
   const int64_t D = x.D;
   const double* L = f.chol.data();
   for (int64_t k = 0; k < K; ++k) {  // 1. the bounds, from the leading m rows
@@ -63,6 +77,7 @@ void full_log_terms_screened(const Points& x, int64_t r0, int64_t B, int64_t K, 
     mahalanobis_gathered(x, r0, s.idx, M + k * D, L + k * D * D, s.Z.data(), s.q.data());
     for (size_t i = 0; i < s.idx.size(); ++i) lp[k * B + s.idx[i]] = bias[k] - 0.5 * s.q[i];
   };
+  int64_t solved = 0;
   for (int pass = 0; pass < 2; ++pass)  // 2. each point's best-looking component, 3. the others within reach
     for (int64_t k = 0; k < K; ++k) {
       s.idx.resize(B);
@@ -75,16 +90,12 @@ void full_log_terms_screened(const Points& x, int64_t r0, int64_t B, int64_t K, 
       }
       s.idx.resize(S);
       if (S > 0) solve(k);
+      solved += S;
     }
   // A solved component that landed beyond the gap after all is dropped too, so that the rule is
   // exactly "r_kn = 0 below the gap" and the M-step skips every such pair.
-  std::copy(lp, lp + B, s.q.data());  // the best log-term of each point
-  for (int64_t k = 1; k < K; ++k)
-    vec::zip(B, lp + k * B, s.q.data(), s.q.data(), [](auto v, auto m) { return xsimd::max(v, m); });
-  for (int64_t k = 0; k < K; ++k)
-    vec::zip(B, lp + k * B, s.q.data(), lp + k * B, [](auto v, auto m) {
-      return vec::select(v < m - kScreenGap, decltype(v)(-std::numeric_limits<double>::infinity()), v);
-    });
+  drop_below_gap(lp, B, K, s.q.data());
+  return solved;
 }
 
 }  // namespace lz::gmm

@@ -203,14 +203,16 @@ static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& 
   auto part = [&](int64_t begin, int64_t end, double* total) {
     std::vector<double> lp(K * BR), lpx(BR), s(BR), Yt(D * BR), q(BR);
     ScreenScratch scratch(K, D, m > 0 ? BR : 0);
+    bool screen_block = m > 0;  // decided block by block, from the last one (gmm_screen.hpp)
     for (int64_t r0 = begin; r0 < end; r0 += BR) {
       const int64_t B = std::min(BR, end - r0);
       const double* Xc = x.Xc.data() + r0;  // [D,B] block of columns, leading dimension N
       const double* Xc2 = x.Xc2.data() + r0;
       switch (p.type) {
-        case CovarianceType::full:  // columns of Yt: L_k^{-1}(x - μ_k), one left-side solve per component
-          if (m > 0) {
-            full_log_terms_screened(x, r0, B, K, M.data(), f, bias, m, lp.data(), scratch);
+        case CovarianceType::full:  // ||L_k^{-1}(x - μ_k)||², one triangular solve per component
+          if (screen_block) {
+            const int64_t solved = full_log_terms_screened(x, r0, B, K, M.data(), f, bias, m, lp.data(), scratch);
+            screen_block = screen_next(true, solved, K, B);
             break;
           }
           for (int64_t k = 0; k < K; ++k) {
@@ -218,6 +220,7 @@ static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& 
             const double b = bias[k];
             vec::map(B, q.data(), lp.data() + k * B, [b](auto v) { return b - 0.5 * v; });
           }
+          if (m > 0) screen_block = screen_next(false, drop_below_gap(lp.data(), B, K, q.data()), K, B);
           break;
         case CovarianceType::tied:  // one solve for all: ||L^{-1}(x-c) - L^{-1}(μ_k-c)||²
           shifted_block(x, r0, B, zero.data(), Yt.data());

@@ -4,9 +4,12 @@
 #define BOOST_TEST_MODULE gmm_screen
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "models/gmm.hpp"
+#include "models/gmm_screen.hpp"
 #include "models/gmm_steps.hpp"
 #include "tensor/ops.hpp"
 
@@ -131,4 +134,36 @@ BOOST_AUTO_TEST_CASE(two_threads_screen_as_one) {
   for (int64_t i = 0; i < one.R.numel(); ++i) differ += one.R[i] != two.R[i];
   for (int64_t n = 0; n < X.size(0); ++n) differ += one.log_px[n] != two.log_px[n];
   BOOST_TEST(differ == 0);  // each point's terms do not depend on which thread computed them
+}
+
+BOOST_AUTO_TEST_CASE(drop_below_gap_keeps_exactly_the_pairs_within_50_nats) {
+  const double inf = std::numeric_limits<double>::infinity();
+  // K = 3 components (rows) for B = 5 points (columns); exactly 50 below the best is kept
+  std::vector<double> lp = {-1.0, -10.0, 0.0,   -300.0, 5.0,     //
+                            -50.9, -60.5, -50.0, -3.0, -inf,     //
+                            -51.1, -10.0, -50.1, -1.0, 4.9};  // column 2: -50.0 kept, -50.1 not
+  std::vector<double> best(5);
+  BOOST_TEST(gmm::drop_below_gap(lp.data(), 5, 3, best.data()) == 10);
+  const std::vector<double> want = {-1.0, -10.0, 0.0, -inf, 5.0,   //
+                                    -50.9, -inf, -50.0, -3.0, -inf,  //
+                                    -inf, -10.0, -inf, -1.0, 4.9};
+  BOOST_TEST(lp == want, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(overlapping_components_switch_screening_off_and_agree) {
+  // Four copies of one component: every pair is within the gap, screening cannot pay, and after
+  // its first block the E-step solves in full; either way the result is the unscreened one.
+  Rng rng(34);
+  GmmParams p = four_components(rng);
+  for (int64_t k = 1; k < K; ++k) {
+    std::copy(p.means.data(), p.means.data() + D, p.means.data() + k * D);
+    std::copy(p.covariances.data(), p.covariances.data() + D * D, p.covariances.data() + k * D * D);
+  }
+  const TensorD X = draw(p, 6000, rng);  // 3 blocks of 2048
+  const Step dense = e_step(X, p, false), screened = e_step(X, p, true);
+  BOOST_TEST(screened.total == dense.total, boost::test_tools::tolerance(1e-13));
+  double worst = 0;
+  for (int64_t i = 0; i < dense.R.numel(); ++i) worst = std::max(worst, std::abs(screened.R[i] - dense.R[i]));
+  BOOST_TEST(worst < 1e-14);
+  BOOST_TEST(dense.R[0] == 0.3, boost::test_tools::tolerance(1e-12));  // the copies share each point by weight
 }
