@@ -179,7 +179,8 @@ Factors factorize(const GmmParams& p) {
 // log w_k + log N(x; μ_k, Σ_k) = log w_k - ½ (D log 2π + ||L_k^{-1}(x - μ_k)||²) - ½ log|Σ_k|
 // Every formula works on centred points x - c and means μ - c (M below): the densities are the
 // same, and diag/spherical's expanded x² - 2xμ + μ² keeps its digits when data sit far from 0.
-// m > 0: full covariances, screened on m leading rows.
+//
+// m > 0 (full covariances only): screen on the m leading rows where it pays (gmm_screen.hpp).
 static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& f, TensorD* R, TensorD* log_px,
                             int64_t m) {
   const SerialBlas serial;
