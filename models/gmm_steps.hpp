@@ -42,7 +42,7 @@ TensorD cholesky(const TensorD& a, const std::string& what);
 
 // E-step over all points. Fills R [K,N] (r_kn) and log_px [N] (log p(x_n)) when given, and
 // returns Σ_n log p(x_n). With full covariances, `screen` skips the solves of components too far
-// below a point's best to matter (r_kn < 2e-22 becomes 0; see gmm_steps.cpp); false computes all.
+// below a point's best to matter (r_kn < 2e-22 becomes 0; see gmm_screen.cpp); false computes all.
 double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R, TensorD* log_px,
               bool screen = true);
 

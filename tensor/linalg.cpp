@@ -10,17 +10,16 @@ namespace {
 
 using batch = xsimd::batch<double>;
 constexpr int64_t W = batch::size;
-// Tile shapes, measured on this machine (Zen 4, AVX2 FMA; bench/linalg.cpp
-// compares each with OpenBLAS): 3 rows x 3 batches of points for the solve, 3x3 entries for syrk. Each keeps
-// 9 accumulators and its operands within the 16 ymm registers once -O3 unrolls the fixed loops.
+// Tile shapes, measured on this machine (Zen 4, AVX2 FMA; bench/linalg.cpp compares each with
+// OpenBLAS): 3 rows x 3 batches of points for the solve, 3x3 entries for syrk. Each keeps 9
+// accumulators and its operands within the 16 ymm registers once -O3 unrolls the fixed loops.
 constexpr int kSolveRows = 3, kSolveBatches = 3;
 constexpr int kSyrkRows = 3, kSyrkCols = 3;
 
 // Forward substitution for V batches of points (V*W columns of X), R rows of L at a time so that
 // each y_j loaded serves R rows: a[r] = x_{i+r} - mu - Σ_{j<i} L_{i+r,j} y_j, then the R×R triangle
 // in order, y_i = a_i / L_ii. R*V accumulators are independent FMA chains (2 FMA units x 4 cycles
-// of latency want at least 8).
-// y: scratch of D*V batches.
+// of latency want at least 8). y: scratch of D*V batches.
 template <int R, int V>
 void solve_tile(int64_t D, const double* L, int64_t ldl, const double* inv, const double* X, int64_t ldx,
                 const double* mu, batch* y, double* q) {
