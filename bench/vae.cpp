@@ -21,6 +21,7 @@
 #include "nn/optim.hpp"
 #include "train/batch.hpp"
 #include "train/idx.hpp"
+#include "train/trainer.hpp"
 
 using namespace lz;
 using Clock = std::chrono::steady_clock;
@@ -73,23 +74,26 @@ struct GemmOnly {
   }
 };
 
+// A training step exactly as the drivers take it: through the trainer's step (train/trainer.hpp).
 struct Training {
   Dataset data = load_fashion_mnist("train");
   Rng rng{1};
   VAE<float> model{VaeConfig{.x_dim = kD, .hidden = {kH}, .z_dim = kZ, .activation = "relu"}, rng};
   Adam<float> opt{model, AdamOptions{.lr = 1e-3}};
+  Trainer<float> trainer{model, opt, rng, TrainerOptions{.label = "bench_vae", .batch = kBatch}};
+  Trainer<float>::LossFn loss = [this](const std::vector<int64_t>& rows, const StepContext&) {
+    const Batch b = make_batch(data, rows);
+    return model.loss(VarF(b.x), standard_normal<float>({b.x.size(0), kZ}, rng));
+  };
   std::vector<std::vector<int64_t>> batches;
   size_t next = 0;
+  int64_t steps = 0;
   void step() {
     if (next == batches.size()) {
       batches = epoch_batches(data.size(), kBatch, rng);
       next = 0;
     }
-    const Batch b = make_batch(data, batches[next++]);
-    const VarF loss = model.loss(VarF(b.x), standard_normal<float>({b.x.size(0), kZ}, rng));
-    opt.zero_grad();
-    loss.backward();
-    opt.step();
+    trainer.step(batches[next++], loss, StepContext{.step = ++steps, .rng = &rng});
   }
 };
 

@@ -55,7 +55,8 @@ std::filesystem::path checkpoint_config_path(const std::filesystem::path& checkp
 
 template <typename T>
 void save_checkpoint(const std::filesystem::path& path, const Module<T>& module,
-                     std::type_identity_t<const Optimizer<T>*> optimizer, const Rng* rng, const nlohmann::json& config) {
+                     std::type_identity_t<const Optimizer<T>*> optimizer, const Rng* rng, const nlohmann::json& config,
+                     const std::map<std::string, std::string>& extra) {
   if (path.extension() == ".json")
     throw std::invalid_argument(path.string() + ": a checkpoint path must not end in .json (its config goes there)");
   std::vector<std::pair<std::string, AnyTensor>> tensors;
@@ -73,6 +74,10 @@ void save_checkpoint(const std::filesystem::path& path, const Module<T>& module,
         std::to_string(s[0]) + " " + std::to_string(s[1]) + " " + std::to_string(s[2]) + " " + std::to_string(s[3]);
   }
   if (!config.is_null()) meta["config"] = config.dump();
+  for (const auto& [k, v] : extra) {
+    if (meta.count(k)) throw std::invalid_argument("save_checkpoint: extra metadata key '" + k + "' is reserved");
+    meta[k] = v;
+  }
   write_safetensors(path, tensors, meta);
   if (!config.is_null()) write_file_atomic(checkpoint_config_path(path), config.dump(2) + "\n");
 }
@@ -167,9 +172,9 @@ nlohmann::json load_checkpoint_config(const std::filesystem::path& checkpoint) {
 }
 
 template void save_checkpoint<float>(const std::filesystem::path&, const Module<float>&, const Optimizer<float>*,
-                                     const Rng*, const nlohmann::json&);
+                                     const Rng*, const nlohmann::json&, const std::map<std::string, std::string>&);
 template void save_checkpoint<double>(const std::filesystem::path&, const Module<double>&, const Optimizer<double>*,
-                                      const Rng*, const nlohmann::json&);
+                                      const Rng*, const nlohmann::json&, const std::map<std::string, std::string>&);
 template std::map<std::string, std::string> load_checkpoint<float>(const std::filesystem::path&, Module<float>&,
                                                                    Optimizer<float>*, Rng*);
 template std::map<std::string, std::string> load_checkpoint<double>(const std::filesystem::path&, Module<double>&,

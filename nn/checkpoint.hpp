@@ -28,10 +28,12 @@ std::filesystem::path checkpoint_config_path(const std::filesystem::path& checkp
 
 // (The optimizer parameter is not deduced, so `nullptr` may be passed for it.)
 // Write the checkpoint (and, if `config` is not null, the config beside it), each atomically.
+// `extra` adds string metadata (a trainer's counters), in the same file as the tensors, so the
+// two can never come from different moments.
 template <typename T>
 void save_checkpoint(const std::filesystem::path& path, const Module<T>& module,
                      std::type_identity_t<const Optimizer<T>*> optimizer = nullptr, const Rng* rng = nullptr,
-                     const nlohmann::json& config = nullptr);
+                     const nlohmann::json& config = nullptr, const std::map<std::string, std::string>& extra = {});
 
 // Load into existing objects. The file must hold exactly the module's parameters (missing or
 // unexpected names, wrong shapes and wrong dtypes are errors naming the tensor and the file);

@@ -104,6 +104,21 @@ Shape Optimizer<T>::slot_shape(size_t i, const std::string&) const {
 }
 
 template <typename T>
+std::string Optimizer<T>::first_non_finite() const {
+  // x − x is 0 for every finite x and NaN for NaN and ±inf, so one sum tells.
+  auto finite = [](const Tensor<T>& t) {
+    return vec::map_sum(t.numel(), t.data(), [](auto x) { return x - x; }) == T(0);
+  };
+  const auto sl = slots();
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!finite(params_[i].value())) return names_[i];
+    for (size_t s = 0; s < state_[i].size(); ++s)
+      if (!finite(state_[i][s])) return "optim." + names_[i] + "." + sl[s];
+  }
+  return "";
+}
+
+template <typename T>
 std::vector<std::pair<std::string, Tensor<T>>> Optimizer<T>::state_tensors(const std::string& prefix) const {
   std::vector<std::pair<std::string, Tensor<T>>> out;
   const auto sl = slots();

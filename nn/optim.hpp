@@ -38,6 +38,9 @@ class Optimizer {
   const std::vector<Var<T>>& params() const { return params_; }
   const std::vector<std::string>& param_names() const { return names_; }
   virtual std::string type() const = 0;  // "sgd", "adam", "adamw": checked when loading state
+  // The name of the first parameter or state tensor holding a NaN or inf ("decoder.fc1.weight",
+  // "optim.decoder.fc1.weight.exp_avg_sq"), or "" when everything is finite. One SIMD pass.
+  std::string first_non_finite() const;
 
   // The state as named tensors (copies), parameters in order, slots in slot order.
   std::vector<std::pair<std::string, Tensor<T>>> state_tensors(const std::string& prefix = "") const;

@@ -8,6 +8,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 bin="$repo/build/bin"
 out="$repo/runs/demo"
+rm -rf "$out"  # each tour replaces the last (a run folder refuses a second run)
 mkdir -p "$out"
 step() { printf '\n=== %s ===\n' "$*"; }
 

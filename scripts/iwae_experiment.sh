@@ -21,6 +21,12 @@ mkdir -p "$OUT"
 for k in 1 5 50; do
   name=$( [ "$k" = 1 ] && echo vae || echo "iwae$k" )
   if [ -f "$OUT/$name/summary.json" ]; then echo "== $name: already done ($OUT/$name)"; continue; fi
+  if [ -f "$OUT/$name/checkpoint.safetensors" ]; then  # killed earlier: continue it exactly
+    echo "== $name: resuming $OUT/$name"
+    "$BIN/vae" --resume "$OUT/$name" 2>>"$OUT/$name.log"
+    continue
+  fi
+  rm -rf "$OUT/$name"
   echo "== $name: k=$k, $EPOCHS epochs =="
   "$BIN/vae" --data digits --binarize dynamic --arch 200,200 --latent 50 --act tanh --k "$k" \
     --batch 100 --lr 1e-3 --epochs "$EPOCHS" --eval-k 5000 --eval-n "$EVAL_N" \

@@ -27,7 +27,8 @@ std::string default_digits_dir();
 // All 10,000 digits, label = file digit, in file order (0s first).
 Dataset load_digits_all(const std::string& dir = default_digits_dir());
 
-// The standard latentzoo split: a seeded stratified split into 8,000 train / 2,000 test.
+// The standard latentzoo split: a seeded stratified split into 8,000 train / 2,000 test (a folder
+// with fewer than 10,000 digits holds out a fifth of them).
 std::pair<Dataset, Dataset> load_digits(const std::string& dir = default_digits_dir(), uint64_t seed = 0,
                                         int64_t n_test = 2000);
 

@@ -21,7 +21,9 @@ Flags::Flags(const std::string& description, const std::string& run_prefix) : ap
 }
 
 CLI::Option* Flags::flag(const std::string& name, bool& var, const std::string& help) {
-  return app_.add_flag(name, var, help)->capture_default_str();
+  CLI::Option* o = app_.add_flag(name, var, help)->capture_default_str();
+  switches_[o->get_lnames().at(0)] = &var;
+  return o;
 }
 
 namespace {
@@ -86,6 +88,14 @@ std::optional<int> Flags::parse(int argc, const char* const* argv) {
       return 2;
     }
   }
+  if (!resume.empty()) {
+    try {
+      apply_resume();
+    } catch (const std::exception& e) {
+      std::cerr << "error: " << e.what() << "\n";
+      return 2;
+    }
+  }
   if (out.empty()) out = default_run_dir(run_prefix_);
   set_blas_threads(threads);
   return std::nullopt;
@@ -96,6 +106,10 @@ nlohmann::json Flags::values() const {
   for (const CLI::Option* o : app_.get_options()) {
     const auto& ln = o->get_lnames();
     if (ln.empty() || ln[0] == "help") continue;
+    if (auto sw = switches_.find(ln[0]); sw != switches_.end()) {  // a switch is true or false, given or not
+      j[ln[0]] = *sw->second;
+      continue;
+    }
     std::vector<std::string> res = o->count() > 0 ? o->results() : std::vector<std::string>{o->get_default_str()};
     if (ln[0] == "out") res = {out};
     auto to_json = [](const std::string& s) -> nlohmann::json {

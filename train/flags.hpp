@@ -13,8 +13,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -51,14 +53,32 @@ class Flags {
   // Keys already given on the command line are left alone.
   void apply_config(const nlohmann::json& j, const std::string& where);
 
+  // Gradient-trained drivers call this before parse(): it adds --resume RUN_DIR|CHECKPOINT. With
+  // it, parse() reads the run's config from the checkpoint and applies it to every flag not given
+  // (so `vae --resume runs/x` alone continues the run as it was started); a given flag whose
+  // value differs from the run's is refused naming it, unless it is in `may_change` (--epochs,
+  // --time-budget, ...), which is applied and recorded. --out, if given, must be the run's folder.
+  // (Defined in train/resume.cpp.)
+  void enable_resume(std::vector<std::string> may_change);
+  bool resuming() const { return !resume.empty(); }
+  std::string resume;             // --resume as given
+  std::string resume_checkpoint;  // the checkpoint file it names
+
+  // The config a run records in config.json and its checkpoints, and that --config replays:
+  // every flag's value except out, config and resume.
+  nlohmann::json run_config() const;
+
   std::string out;          // --out: the run folder
   uint64_t seed = 0;        // --seed
   int threads = 1;          // --threads
   std::string config_path;  // --config
 
  private:
+  void apply_resume();
   CLI::App app_;
   std::string run_prefix_;
+  std::vector<std::string> may_change_;
+  std::map<std::string, const bool*> switches_;  // long name -> variable of each flag(): values() reads it
 };
 
 // Runs a driver's body; an exception becomes "error: <message>" on stderr and exit code 1.

@@ -1,0 +1,373 @@
+#include "train/trainer.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+
+#include <unistd.h>
+
+#include "autodiff/var.hpp"
+#include "nn/checkpoint.hpp"
+#include "nn/safetensors.hpp"
+#include "train/batch.hpp"
+#include "train/progress.hpp"
+
+namespace lz {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// ---- signals: the handler only records which signal came; the loop acts on it between steps.
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_stop_signal(int sig) {
+  if (g_signal != 0) _exit(128 + sig);  // a second Ctrl-C: stop now (checkpoints are atomic)
+  g_signal = sig;
+}
+
+class SignalGuard {
+ public:
+  SignalGuard() {
+    g_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~SignalGuard() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+// ---- counters in checkpoint metadata: decimal integers, and doubles in their shortest exact form.
+std::string exact(double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+std::string rng_words(const std::array<uint64_t, 4>& s) {
+  return std::to_string(s[0]) + " " + std::to_string(s[1]) + " " + std::to_string(s[2]) + " " + std::to_string(s[3]);
+}
+
+struct Meta {
+  const std::map<std::string, std::string>& m;
+  const std::string& where;
+
+  const std::string& text(const std::string& key) const {
+    auto it = m.find(key);
+    if (it == m.end())
+      throw std::runtime_error(where + ": no '" + key + "' in the metadata (not a checkpoint written by the trainer)");
+    return it->second;
+  }
+  template <typename N>
+  N number(const std::string& key, N lo, N hi) const {
+    const std::string& s = text(key);
+    N v{};
+    auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (r.ec != std::errc() || r.ptr != s.data() + s.size() || !(v >= lo && v <= hi))
+      throw std::runtime_error(where + ": metadata '" + key + "' = '" + s + "' is not a number in [" + exact(double(lo)) +
+                               ", " + exact(double(hi)) + "]");
+    return v;
+  }
+  std::array<uint64_t, 4> rng(const std::string& key) const {
+    std::istringstream is(text(key));
+    std::array<uint64_t, 4> s{};
+    for (auto& w : s)
+      if (!(is >> w)) throw std::runtime_error(where + ": metadata '" + key + "' is not four integers");
+    return s;
+  }
+};
+
+// Fault injection for the kill-and-resume tests: LZ_FAULT_AFTER_STEP="<step>:<KILL|INT|TERM>"
+// sends that signal to this process once step <step> and its bookkeeping (record, checkpoint)
+// are done. KILL cannot be caught: it is the power cut that resume must survive.
+struct Fault {
+  int64_t step = -1;
+  int sig = 0;
+  static Fault from_env() {
+    Fault f;
+    const char* e = std::getenv("LZ_FAULT_AFTER_STEP");
+    if (!e) return f;
+    const std::string s = e;
+    const size_t colon = s.find(':');
+    const std::string what = colon == std::string::npos ? "" : s.substr(colon + 1);
+    f.sig = what == "KILL" ? SIGKILL : what == "INT" ? SIGINT : what == "TERM" ? SIGTERM : 0;
+    auto r = std::from_chars(s.data(), s.data() + (colon == std::string::npos ? 0 : colon), f.step);
+    if (f.sig == 0 || r.ec != std::errc())
+      throw std::invalid_argument("LZ_FAULT_AFTER_STEP='" + s + "': expected <step>:KILL, :INT or :TERM");
+    return f;
+  }
+  void at(int64_t step) const {
+    if (step == this->step) std::raise(sig);
+  }
+};
+
+const char* signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal"; }
+
+}  // namespace
+
+std::string resolve_checkpoint(const std::string& resume) {
+  const fs::path p = fs::is_directory(resume) ? fs::path(resume) / "checkpoint.safetensors" : fs::path(resume);
+  if (!fs::is_regular_file(p))
+    throw std::runtime_error("--resume " + resume + ": " + p.string() + " does not exist" +
+                             (fs::is_directory(resume) ? " (the run stopped before its first checkpoint; start it again)"
+                                                       : ""));
+  return p.string();
+}
+
+template <typename T>
+Trainer<T>::Trainer(Module<T>& model, Optimizer<T>& opt, Rng& rng, TrainerOptions options, RunDir* run,
+                    nlohmann::json config)
+    : model_(model), opt_(opt), rng_(rng), o_(std::move(options)), run_(run), config_(std::move(config)) {
+  if (o_.epochs < 1 || o_.batch < 1 || o_.log_every < 1 || o_.checkpoint_every < 0)
+    throw std::invalid_argument("Trainer: epochs, batch and log_every must be >= 1, checkpoint_every >= 0");
+  if (!(o_.time_budget_seconds >= 0) || !(o_.clip_norm >= 0))
+    throw std::invalid_argument("Trainer: time budget and clip norm must be >= 0");
+}
+
+template <typename T>
+double Trainer<T>::train_seconds() const {
+  return seconds_before_ + (timing_ ? std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count() : 0.0);
+}
+
+template <typename T>
+std::string Trainer<T>::checkpoint_path() const {
+  return run_ ? run_->file("checkpoint.safetensors") : "";
+}
+
+template <typename T>
+void Trainer<T>::check_state(const std::string& when) const {
+  const std::string bad = opt_.first_non_finite();
+  if (bad.empty()) return;
+  throw std::runtime_error("'" + bad + "' holds nan or inf " + when + "; " +
+                           (last_checkpoint_.empty() ? std::string("no checkpoint saved yet")
+                                                     : "last good checkpoint: " + last_checkpoint_ + " (step " +
+                                                           std::to_string(last_checkpoint_step_) + ")"));
+}
+
+template <typename T>
+void Trainer<T>::save(const std::string& path_in) {
+  const std::string path = path_in.empty() ? checkpoint_path() : path_in;
+  if (path.empty()) return;
+  check_state("at step " + std::to_string(step_) + ", so no checkpoint was written");
+  const std::map<std::string, std::string> meta{
+      {"train.driver", o_.label},
+      {"train.step", std::to_string(step_)},
+      {"train.epochs_done", std::to_string(epochs_done_)},
+      {"train.pos", std::to_string(pos_)},
+      {"train.per_epoch", std::to_string(per_epoch_)},
+      {"train.rng_epoch", rng_words(rng_epoch_)},
+      {"train.window_sum", exact(window_sum_)},
+      {"train.window_n", std::to_string(window_n_)},
+      {"train.epoch_sum", exact(epoch_sum_)},
+      {"train.epoch_n", std::to_string(epoch_n_)},
+      {"train.records", std::to_string(run_ ? run_->records() : 0)},
+      {"train.seconds", exact(train_seconds())},
+      {"train.last_eval", last_eval_.dump()},
+      {"config", config_.dump()}};
+  save_checkpoint<T>(path, model_, &opt_, &rng_, nullptr, meta);
+  last_checkpoint_ = path;
+  last_checkpoint_step_ = step_;
+}
+
+template <typename T>
+void Trainer<T>::resume(const std::string& path, int64_t train_size) {
+  // Everything is read and checked first; only then do the model, optimizer and generator change.
+  const SafeTensors file = read_safetensors(path);
+  const Meta m{file.metadata, path};
+  const std::string driver = m.text("train.driver");
+  if (driver != o_.label)
+    throw std::runtime_error(path + " was written by '" + driver + "', not by '" + o_.label + "'");
+  constexpr int64_t big = int64_t(1) << 62;
+  const int64_t per_epoch = batches_per_epoch(train_size, o_.batch);
+  const int64_t step = m.number<int64_t>("train.step", 0, big);
+  const int64_t epochs_done = m.number<int64_t>("train.epochs_done", 0, big);
+  const int64_t saved_per_epoch = m.number<int64_t>("train.per_epoch", 1, big);
+  if (saved_per_epoch != per_epoch)
+    throw std::runtime_error(path + ": written with " + std::to_string(saved_per_epoch) + " batches per epoch; this run has " +
+                             std::to_string(per_epoch) + " (the batch size or the training set changed)");
+  const int64_t pos = m.number<int64_t>("train.pos", 0, per_epoch - 1);
+  if (step != epochs_done * per_epoch + pos)
+    throw std::runtime_error(path + ": counters disagree: step " + std::to_string(step) + " is not " +
+                             std::to_string(epochs_done) + " epochs of " + std::to_string(per_epoch) + " batches + " +
+                             std::to_string(pos));
+  if (epochs_done > o_.epochs || (epochs_done == o_.epochs && pos > 0))
+    throw std::runtime_error(path + " has done " + std::to_string(epochs_done) + " epochs; --epochs " +
+                             std::to_string(o_.epochs) + " is fewer");
+  const double lr = m.number<double>("optim.lr", 0.0, 1e6);
+  if (!(lr > 0)) throw std::runtime_error(path + ": metadata 'optim.lr' = " + exact(lr) + " is not a positive learning rate");
+  const auto rng_epoch = m.rng("train.rng_epoch");
+  const double window_sum = m.number<double>("train.window_sum", -1e300, 1e300);
+  const int64_t window_n = m.number<int64_t>("train.window_n", 0, o_.log_every);
+  const double epoch_sum = m.number<double>("train.epoch_sum", -1e300, 1e300);
+  const int64_t epoch_n = m.number<int64_t>("train.epoch_n", 0, per_epoch);
+  const int64_t records = m.number<int64_t>("train.records", 0, big);
+  const double seconds = m.number<double>("train.seconds", 0.0, 1e12);
+  nlohmann::json last_eval;
+  try {
+    last_eval = nlohmann::json::parse(m.text("train.last_eval"));
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(path + ": metadata 'train.last_eval' is not JSON: " + e.what());
+  }
+
+  load_checkpoint<T>(path, model_, &opt_, &rng_);  // validates tensors and shapes before changing anything
+  if (run_) run_->resume_at(records);
+  step_ = step, epochs_done_ = epochs_done, pos_ = pos, per_epoch_ = per_epoch, rng_epoch_ = rng_epoch;
+  window_sum_ = window_sum, window_n_ = window_n, epoch_sum_ = epoch_sum, epoch_n_ = epoch_n;
+  seconds_before_ = seconds;
+  last_eval_ = std::move(last_eval);
+  last_checkpoint_ = path;
+  last_checkpoint_step_ = step;
+}
+
+template <typename T>
+double Trainer<T>::step(const std::vector<int64_t>& rows, const LossFn& loss_fn, const StepContext& ctx) {
+  if (o_.lr_at) opt_.set_lr(o_.lr_at(ctx.step));
+  const Var<T> loss = loss_fn(rows, ctx);
+  const double value = static_cast<double>(loss.item());
+  check_finite(value, ctx.step, ctx.batch + 1,
+               last_checkpoint_.empty() ? "" : last_checkpoint_ + " (step " + std::to_string(last_checkpoint_step_) + ")");
+  opt_.zero_grad();
+  loss.backward();
+  // (Data-parallel training averages the gradients across ranks here, before clipping.)
+  if (o_.clip_norm > 0) {
+    const double norm = static_cast<double>(clip_grad_norm(opt_.params(), o_.clip_norm));
+    if (!std::isfinite(norm))
+      throw std::runtime_error("gradient norm is " + exact(norm) + " at step " + std::to_string(ctx.step) +
+                               " (batch " + std::to_string(ctx.batch + 1) + "); last good checkpoint: " +
+                               (last_checkpoint_.empty() ? "none yet" : last_checkpoint_));
+  }
+  opt_.step();
+  return value;
+}
+
+template <typename T>
+nlohmann::json Trainer<T>::eval_record(int64_t epoch, const EvalFn& eval_fn) {
+  nlohmann::json rec = {{"step", step_}, {"epoch", epoch}, {"train_loss", epoch_sum_ / double(std::max<int64_t>(1, epoch_n_))}};
+  if (eval_fn) {
+    const nlohmann::json ev = eval_fn(epoch);
+    try {
+      require_finite(ev, "the evaluation after epoch " + std::to_string(epoch));
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(std::string(e.what()) + "; last good checkpoint: " +
+                               (last_checkpoint_.empty() ? "none yet" : last_checkpoint_));
+    }
+    for (const auto& [k, v] : ev.items()) rec[k] = v;
+  }
+  return rec;
+}
+
+template <typename T>
+TrainResult Trainer<T>::fit(int64_t train_size, const LossFn& loss_fn, const EvalFn& eval_fn) {
+  if (train_size < 1) throw std::invalid_argument("Trainer::fit: empty training set");
+  per_epoch_ = batches_per_epoch(train_size, o_.batch);
+  SignalGuard signals;
+  const Fault fault = Fault::from_env();
+  const int64_t first_step = step_;
+  Progress progress(o_.label, o_.epochs * per_epoch_ - step_, o_.batch);
+  t0_ = std::chrono::steady_clock::now();
+  timing_ = true;
+  auto seconds = [&] { return train_seconds(); };
+  TrainResult r;
+  r.stopped = "epochs";
+  // A signal or the time budget ends the run between two steps, with a checkpoint to resume from.
+  auto stop_here = [&]() -> bool {
+    const bool out_of_time = o_.time_budget_seconds > 0 && seconds() >= o_.time_budget_seconds;
+    if (!g_signal && !out_of_time) return false;
+    save();
+    r.stopped = g_signal ? signal_name(g_signal) : "time budget";
+    r.exit_code = g_signal ? 128 + g_signal : 0;
+    const std::string where = "at step " + std::to_string(step_) + " (epoch " + std::to_string(epochs_done_ + 1) +
+                              ", batch " + std::to_string(pos_) + " of " + std::to_string(per_epoch_) + ")";
+    if (run_)
+      progress.note(o_.label + ": stopped by " + r.stopped + " " + where + "; checkpoint " + checkpoint_path() +
+                    "; resume with: " + o_.label + " --resume " + run_->path());
+    else
+      progress.note(o_.label + ": stopped by " + r.stopped + " " + where);
+    return true;
+  };
+
+  bool stopped = false;
+  for (int64_t epoch = epochs_done_ + 1; epoch <= o_.epochs && !stopped; ++epoch) {
+    // The epoch's order is drawn from the generator; a resumed epoch redraws it from the state
+    // saved before the draw, then continues the stream where the checkpoint left it.
+    std::vector<std::vector<int64_t>> batches;
+    if (pos_ == 0) {
+      rng_epoch_ = rng_.state();
+      batches = epoch_batches(train_size, o_.batch, rng_);
+    } else {
+      const auto now = rng_.state();
+      rng_.set_state(rng_epoch_);
+      batches = epoch_batches(train_size, o_.batch, rng_);
+      rng_.set_state(now);
+    }
+    for (; pos_ < per_epoch_; ) {
+      StepContext ctx{step_ + 1, epoch, pos_, o_.weight_at ? o_.weight_at(step_) : 1.0, &rng_};
+      const double loss = step(batches[static_cast<size_t>(pos_)], loss_fn, ctx);
+      ++step_, ++pos_;
+      window_sum_ += loss, ++window_n_, epoch_sum_ += loss, ++epoch_n_;
+      progress.update(epoch, step_ - first_step, loss);
+      if (step_ % o_.log_every == 0) {
+        check_state("after step " + std::to_string(step_));
+        nlohmann::json rec = {{"step", step_}, {"epoch", epoch}, {"loss", window_sum_ / double(window_n_)},
+                              {"lr", opt_.lr()}};
+        if (o_.weight_at) rec["weight"] = ctx.weight;
+        rec["seconds"] = seconds();
+        if (run_) run_->log(rec);
+        window_sum_ = 0, window_n_ = 0;
+      }
+      if (pos_ == per_epoch_) break;  // the epoch's end below checkpoints anyway
+      if (o_.checkpoint_every > 0 && step_ % o_.checkpoint_every == 0) save();
+      fault.at(step_);
+      if ((stopped = stop_here())) break;
+    }
+    if (stopped) break;
+    epochs_done_ = epoch, pos_ = 0;
+    nlohmann::json rec = eval_record(epoch, eval_fn);
+    rec["seconds"] = seconds();
+    if (run_) run_->log(rec);
+    rec.erase("seconds");
+    last_eval_ = rec;
+    epoch_sum_ = 0, epoch_n_ = 0;
+    std::string note = "epoch " + std::to_string(epoch) + ":";
+    for (const auto& [k, v] : rec.items())
+      if (k != "step" && k != "epoch" && v.is_number_float()) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, " %s %.4f", k.c_str(), static_cast<double>(v));
+        note += buf;
+      }
+    progress.note(note);
+    save();
+    fault.at(step_);
+    stopped = epoch < o_.epochs && stop_here();
+  }
+  progress.finish();
+  seconds_before_ = train_seconds();
+  timing_ = false;
+  r.steps = step_;
+  r.epochs_done = epochs_done_;
+  r.train_seconds = seconds_before_;
+  r.last_eval = last_eval_;
+  if (last_eval_.contains("train_loss")) r.last_epoch_loss = last_eval_["train_loss"].get<double>();
+  return r;
+}
+
+template class Trainer<float>;
+template class Trainer<double>;
+
+}  // namespace lz
