@@ -4,9 +4,11 @@
 #define BOOST_TEST_MODULE transforms
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <numeric>
+#include <type_traits>
 
 #include "models/transform.hpp"
 #include "nn/linear.hpp"
@@ -236,6 +238,9 @@ BOOST_AUTO_TEST_CASE(affine_and_permutation_closed_forms) {
   const std::vector<double> want{std::exp(0.5) + 1, 2 * std::exp(-1.0) + 2, 0.0, -std::exp(0.5) + 1, 2.0, 1.0};
   for (int64_t i = 0; i < 6; ++i) BOOST_TEST(y.value()[i] == want[i], boost::test_tools::tolerance(1e-14));
   BOOST_TEST(ld.value().to_vector() == std::vector<double>({-0.5, -0.5}), boost::test_tools::per_element());
+  // A transform that takes no condition ignores one (a Composite hands c to every step).
+  const auto yc = a.forward(VarD(TensorD::from({1.0, 2.0, 3.0}, {1, 3})), VarD(TensorD::zeros({1, 7}))).out.value();
+  BOOST_TEST(yc[0] == want[0], boost::test_tools::tolerance(1e-14));
 
   auto p = Permutation<double>::reverse(3);
   const auto [py, pld] = p->forward(VarD(TensorD::from({1.0, 2.0, 3.0, 4.0, 5.0, 6.0}, {2, 3})));
