@@ -161,8 +161,8 @@ template <typename T>
 Var<T> MixtureOfDiagGaussians<T>::component_log_prob(const Var<T>& x) const {
   const int64_t N = rows(), D = dim();
   if (x.dim() < 2 || x.size(-1) != D || (N != 1 && x.size(-2) != N))
-    throw ShapeError("MixtureOfDiagGaussians::log_prob: expected x:[..., " + std::to_string(N) + ", " +
-                     std::to_string(D) + "], got " + shape_str(x.shape()));
+    throw ShapeError("MixtureOfDiagGaussians::log_prob: expected x:[..., " + (N == 1 ? "n" : std::to_string(N)) +
+                     ", " + std::to_string(D) + "], got " + shape_str(x.shape()));
   // x:[..., N, D] -> [..., N, 1, D] against the components' [N, M, D].
   Shape s = x.shape();
   s.insert(s.end() - 1, 1);
