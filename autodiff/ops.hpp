@@ -89,6 +89,12 @@ template <typename T> Var<T> mse(const Var<T>& a, const Var<T>& b);
 // logp:[N,C] log-probabilities, labels:[N] -> [] mean negative log-likelihood
 template <typename T> Var<T> nll(const Var<T>& logp, const std::vector<int64_t>& labels);
 
+// ---- ops/likelihood.cpp ------------------------------------------------------------------
+// log Bernoulli(x | σ(logits)) summed over the last axis = −Σ_j BCE(l_j, x_j), as one node.
+// logits:[..., D], x:[..., D] broadcasting against it (x:[N, D] with logits:[k, N, D]) -> logits'
+// shape minus D. x may be any value in [0, 1] (the continuous-Bernoulli normaliser is not included).
+template <typename T> Var<T> bernoulli_log_prob(const Var<T>& logits, const Var<T>& x);
+
 // ---- operators ---------------------------------------------------------------------------
 template <typename T> Var<T> operator+(const Var<T>& a, const Var<T>& b) { return add(a, b); }
 template <typename T> Var<T> operator-(const Var<T>& a, const Var<T>& b) { return sub(a, b); }

@@ -247,6 +247,22 @@ BOOST_AUTO_TEST_CASE(losses) {
   check("nll", [](const V& v) { return nll(log_softmax(v[0], 1), {2, 0, 1, 1, 2}); }, {randn(s, rng)});
 }
 
+BOOST_AUTO_TEST_CASE(likelihoods) {
+  Rng rng(9);
+  const TensorD x = TensorD::uniform({3, 4}, 0, 1, rng);
+  // x a constant (data): the fused node, for logits of x's shape and for k = 2 samples sharing x.
+  const auto fused = [x](const V& v) { return bernoulli_log_prob(v[0], VarD(x)); };
+  BOOST_TEST(std::string(fused({VarD(randn({2, 3, 4}, rng), true)}).op()) == "bernoulli_log_prob");
+  check("bernoulli_log_prob", fused, {scale(randn({3, 4}, rng), 3.0)});
+  check("bernoulli_log_prob", fused, {randn({2, 3, 4}, rng)});
+  const TensorD t = TensorD::from({0.0, 1.0, 0.5, 1.0, 0.0, 1.0, 0.0, 0.3}, {2, 4});  // far tails of both signs
+  check("bernoulli_log_prob", [t](const V& v) { return bernoulli_log_prob(v[0], VarD(t)); },
+        {TensorD::from({-60.0, -30.0, -1.0, 0.0, 1.0, 30.0, 60.0, 2.0}, {2, 4})});
+  // x differentiable as well: the composed path, gradients to both.
+  check("bernoulli_log_prob", [](const V& v) { return bernoulli_log_prob(v[0], v[1]); },
+        {randn({2, 3, 4}, rng), TensorD::uniform({3, 4}, 0, 1, rng)});
+}
+
 BOOST_AUTO_TEST_CASE(loss_closed_forms) {
   // gaussian_log_density against the textbook formula; kl against the integral's closed form.
   const VarD x(TensorD::from({0.3, -1.2}), false), m(TensorD::from({0.1, 0.4}), false), lv(TensorD::from({-0.5, 1.3}), false);
@@ -283,7 +299,8 @@ BOOST_AUTO_TEST_CASE(every_declared_op_is_covered) {
       "sum", "sum_axis", "mean", "mean_axis", "max", "logsumexp", "log_mean_exp", "log_softmax", "softmax",
       "matmul", "linear", "transpose",                                                          // linalg
       "reshape", "narrow", "concat", "split", "chunk", "index_select", "gather", "expand",      // shape
-      "bce_with_logits", "gaussian_log_density", "kl_std_normal", "mse", "nll"};                // loss
+      "bce_with_logits", "gaussian_log_density", "kl_std_normal", "mse", "nll",                 // loss
+      "bernoulli_log_prob"};                                                                    // likelihood
   for (const auto& op : declared) BOOST_TEST(covered().count(op) == 1u, "op not gradchecked: " << op);
   BOOST_TEST(covered().size() == declared.size());
   BOOST_TEST_MESSAGE(covered().size() << " ops in the suite (every op of autodiff/ops.hpp gradchecked in double)");

@@ -6,6 +6,7 @@
 
 #include "autodiff/gradcheck.hpp"
 #include "models/distributions.hpp"
+#include "thrown.hpp"
 
 using namespace lz;
 
@@ -13,6 +14,16 @@ namespace {
 const double kLog2Pi = std::log(2.0 * std::numbers::pi);
 
 double sigmoid_ref(double l) { return 1.0 / (1.0 + std::exp(-l)); }
+
+// Sample mean and (n−1)-variance of column j of a row-major [n, cols] tensor.
+std::pair<double, double> column_moments(const TensorD& x, int64_t cols, int64_t j) {
+  const int64_t n = x.numel() / cols;
+  double m = 0, v = 0;
+  for (int64_t i = 0; i < n; ++i) m += x[i * cols + j];
+  m /= static_cast<double>(n);
+  for (int64_t i = 0; i < n; ++i) v += (x[i * cols + j] - m) * (x[i * cols + j] - m);
+  return {m, v / static_cast<double>(n - 1)};
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(diag_gaussian_log_prob_matches_formula) {
@@ -162,4 +173,96 @@ BOOST_AUTO_TEST_CASE(gradchecks) {
   auto r6 = gradcheck([](const std::vector<VarD>& v) { return log_mean_exp_of(v[0], 0); },
                       {TensorD::normal({5, 3}, 0, 3, rng)}, "log_mean_exp_of");
   BOOST_TEST(r6.ok, r6.message);
+}
+
+BOOST_AUTO_TEST_CASE(standard_normal_closed_form_moments_and_shapes) {
+  const StandardNormal<double> p{3};
+  const TensorD x = TensorD::from({0.5, -1.0, 2.0, 0.0, 0.0, 0.0}, {2, 3});
+  const TensorD lp = p.log_prob(VarD(x)).value();
+  BOOST_TEST(lp.shape() == (Shape{2}));
+  BOOST_TEST(lp[0] == -1.5 * kLog2Pi - 0.5 * (0.25 + 1.0 + 4.0), boost::test_tools::tolerance(1e-14));
+  BOOST_TEST(lp[1] == -1.5 * kLog2Pi, boost::test_tools::tolerance(1e-14));
+  // ε passes through unchanged: the base of a flow has no parameters to differentiate.
+  BOOST_TEST(p.rsample(x).value().to_vector() == x.to_vector());
+  Rng rng(11);
+  const int64_t n = 100000;
+  const TensorD s = p.sample(n, rng);
+  BOOST_TEST(s.shape() == (Shape{n, 3}));
+  for (int64_t j = 0; j < 3; ++j) {
+    const auto [m, v] = column_moments(s, 3, j);
+    BOOST_TEST(std::abs(m) < 4 * std::sqrt(1.0 / n));
+    BOOST_TEST(std::abs(v - 1) < 4 * std::sqrt(2.0 / (n - 1)));
+  }
+  BOOST_TEST(test::thrown_message([&] { p.log_prob(VarD(TensorD::zeros({2, 4}))); }) ==
+             "StandardNormal::log_prob: expected x:[...,3], got [2,4]");
+}
+
+BOOST_AUTO_TEST_CASE(diag_gaussian_sample_per_row_has_the_right_moments) {
+  // Two rows with different parameters, as an encoder gives them: sample(n) -> [n, 2, 2].
+  const TensorD mu = TensorD::from({1.5, -0.5, -3.0, 0.25}, {2, 2}), lv = TensorD::from({0.4, -1.0, 1.2, -2.5}, {2, 2});
+  const DiagGaussian<double> q = diag_gaussian_from_output(VarD(concat<double>({VarD(mu), VarD(lv)}, 1)));
+  BOOST_TEST(q.mean.value().to_vector() == mu.to_vector());
+  BOOST_TEST(q.logvar.value().to_vector() == lv.to_vector());
+  Rng rng(12);
+  const int64_t n = 100000;
+  const TensorD s = q.sample(n, rng);
+  BOOST_TEST(s.shape() == (Shape{n, 2, 2}));
+  BOOST_TEST(q.rsample(3, rng).shape() == (Shape{3, 2, 2}));
+  for (int64_t j = 0; j < 4; ++j) {
+    const auto [m, v] = column_moments(s, 4, j);
+    const double var = std::exp(lv[j]);
+    BOOST_TEST(std::abs(m - mu[j]) < 4 * std::sqrt(var / n));
+    BOOST_TEST(std::abs(v - var) < 4 * std::sqrt(2.0 / (n - 1)) * var);
+  }
+  BOOST_TEST(test::thrown_message([] { diag_gaussian_from_output(VarD(TensorD::zeros({2, 5}))); }) ==
+             "diag_gaussian_from_output: expected out:[..., 2Z] (mean then logvar), got [2,5]");
+}
+
+BOOST_AUTO_TEST_CASE(bernoulli_class_closed_form_and_sample_frequencies) {
+  const TensorD l = TensorD::from({-2.0, 0.0, 1.5}, {1, 3});
+  const Bernoulli<double> b{VarD(l)};
+  const TensorD x = TensorD::from({0.0, 1.0, 1.0}, {1, 3});
+  const double p0 = sigmoid_ref(-2.0), p2 = sigmoid_ref(1.5);
+  BOOST_TEST(b.log_prob(VarD(x)).item() == std::log(1 - p0) + std::log(0.5) + std::log(p2),
+             boost::test_tools::tolerance(1e-14));
+  Rng rng(13);
+  const int64_t n = 100000;
+  const TensorD s = b.sample(n, rng);
+  BOOST_TEST(s.shape() == (Shape{n, 1, 3}));
+  const TensorD p = b.probs();
+  for (int64_t j = 0; j < 3; ++j) {
+    const double m = column_moments(s, 3, j).first;
+    BOOST_TEST(p[j] == sigmoid_ref(l[j]), boost::test_tools::tolerance(1e-15));
+    BOOST_TEST(std::abs(m - p[j]) < 4 * std::sqrt(p[j] * (1 - p[j]) / n));
+  }
+  int64_t not_binary = 0;
+  for (int64_t i = 0; i < s.numel(); ++i) not_binary += s[i] != 0.0 && s[i] != 1.0;
+  BOOST_TEST(not_binary == 0);
+}
+
+BOOST_AUTO_TEST_CASE(log_prob_gradcheck_in_every_parameter_and_x) {
+  Rng rng(14);
+  const TensorD x = TensorD::normal({3, 2}, 0, 1, rng);
+  auto r1 = gradcheck([](const std::vector<VarD>& v) { return DiagGaussian<double>{v[1], v[2]}.log_prob(v[0]); },
+                      {x, TensorD::normal({3, 2}, 0, 1, rng), TensorD::normal({3, 2}, 0, 0.5, rng)},
+                      "DiagGaussian::log_prob(x; mean, logvar)");
+  BOOST_TEST(r1.ok, r1.message);
+  auto r2 = gradcheck([](const std::vector<VarD>& v) { return StandardNormal<double>{2}.log_prob(v[0]); }, {x},
+                      "StandardNormal::log_prob");
+  BOOST_TEST(r2.ok, r2.message);
+  auto r3 = gradcheck([](const std::vector<VarD>& v) { return Bernoulli<double>{v[0]}.log_prob(v[1]); },
+                      {TensorD::normal({4, 3, 2}, 0, 2, rng), TensorD::uniform({3, 2}, 0, 1, rng)},
+                      "Bernoulli::log_prob(x; logits)");
+  BOOST_TEST(r3.ok, r3.message);
+  // A conditional prior p(z | c): a network of c whose output is split into mean and logvar.
+  const TensorD c = TensorD::normal({3, 4}, 0, 1, rng);
+  auto r4 = gradcheck(
+      [&](const std::vector<VarD>& v) {
+        const Conditional<DiagGaussian<double>, double> prior = [&](const VarD& cond) {
+          return diag_gaussian_from_output(linear(cond, v[0], v[1]));
+        };
+        return prior(VarD(c)).log_prob(v[2]);
+      },
+      {TensorD::normal({4, 4}, 0, 0.5, rng), TensorD::normal({4}, 0, 0.5, rng), x}, "conditional prior log_prob");
+  BOOST_TEST(r4.ok, r4.message);
 }
