@@ -162,6 +162,8 @@ GmmParams m_step(const TensorD& X, const TensorD& resp, CovarianceType type, dou
   // μ_k = Σ_n r_nk x_n / N_k, all components at once: R^T X:[K,D], row k divided by N_k
   p.means = div(matmul(resp, X, true, false), Nk.reshape({K, 1}));
 
+  // reg_covar I keeps each Σ_k positive definite when a component sits on fewer than D + 1
+  // points, or on data with a constant column; it is added after dividing by N_k, as scikit-learn does.
   switch (type) {
     case CovarianceType::full:  // Σ_k = Σ_n r_nk (x_n - μ_k)(x_n - μ_k)^T / N_k + reg_covar I
       p.covariances = TensorD::empty({K, D, D});

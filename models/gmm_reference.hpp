@@ -5,6 +5,13 @@
 // Whole-tensor code through tensor/ops.hpp, one component at a time, no threads, no screening.
 // Points are rows, as the equations write them: X:[N,D], responsibilities r:[N,K]. It is slower
 // than gmm_steps.cpp and makes an [N,D] temporary per component; fit with GaussianMixture.
+//
+// EM alternates the two until log L = Σ_n log p(x_n) stops rising (it never falls):
+//   GmmParams p = GaussianMixture(opt).initialize(X, rng);
+//   for (int it = 0; it < 100; ++it) {
+//     const EStep e = e_step(X, p);                // r_nk under the current parameters
+//     p = m_step(X, e.resp, p.type, 1e-6);         // the parameters that best explain them
+//   }
 #pragma once
 
 #include "models/gmm.hpp"
