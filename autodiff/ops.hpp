@@ -59,6 +59,9 @@ template <typename T> Var<T> matmul(const Var<T>& a, const Var<T>& b);
 template <typename T> Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b);
 // swaps the last two dimensions
 template <typename T> Var<T> transpose(const Var<T>& a);
+// L:[K,D,D] (only the lower triangle is read) Y:[K,N,D] -> Z:[K,N,D] with Z_k = Y_k L_k^{-T},
+// i.e. each row z = L^{-1} y, by cblas_?trsm. VJP: gY = G L^{-1}, gL = -tril(gY^T Z).
+template <typename T> Var<T> tri_solve_rows(const Var<T>& L, const Var<T>& Y);
 
 // ---- ops/shape.cpp -----------------------------------------------------------------------
 template <typename T> Var<T> reshape(const Var<T>& a, Shape s);  // a view; one -1 allowed

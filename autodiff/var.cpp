@@ -1,12 +1,22 @@
 #include "autodiff/var.hpp"
 
-#include <cstring>
 #include <atomic>
+#include <cstring>
+#include <mutex>
 
 namespace lz {
 
+// Threads. Two graphs may be built and backpropagated at the same time on two threads: every
+// node an op records belongs to the thread that built it, NoGrad is per thread, and the
+// traversal stamp is unique across threads. What threads may share are leaves: read freely,
+// and a leaf that requires a gradient accumulates from both threads under g_leaf_mutex (one
+// uncontended lock per leaf per backward). Contributions then add in arrival order, so a shared
+// leaf's gradient equals the serial one up to rounding, not bit for bit; give each thread its own
+// leaves (a replica) for reproducible sums. Not supported: one non-leaf node (an intermediate
+// result) used by graphs on two threads, or one graph walked by two backward() calls at once.
 namespace {
 thread_local bool g_no_grad = false;
+std::mutex g_leaf_mutex;
 }
 
 NoGrad::NoGrad() : prev_(g_no_grad) { g_no_grad = true; }
@@ -36,16 +46,33 @@ const Tensor<T>& GradSink<T>::input_value(size_t i) const {
   return node_.inputs[i]->value;
 }
 
+namespace {
+// Does `from` broadcast to exactly `to` (NumPy's rules, `to` the larger side)?
+bool broadcasts_to(const Shape& from, const Shape& to) {
+  if (from.size() > to.size()) return false;
+  const size_t lead = to.size() - from.size();
+  for (size_t d = 0; d < from.size(); ++d)
+    if (from[d] != to[lead + d] && from[d] != 1) return false;
+  return true;
+}
+}  // namespace
+
 template <typename T>
 void GradSink<T>::add(size_t i, Tensor<T> g) {
   if (!needs(i)) return;
   Node<T>& in = *node_.inputs[i];
   if (g.shape() != in.value.shape()) {
-    if (g.numel() == in.value.numel())
-      g = g.reshape(in.value.shape());
-    else
-      g = sum_to(g, in.value.shape());
+    // Only a broadcast gradient may differ in shape: it is summed back. A gradient of another
+    // shape is a VJP's bug (a transposed one has the right element count, so reshaping would
+    // hide it); the check runs only off the common equal-shape path.
+    if (!broadcasts_to(in.value.shape(), g.shape()))
+      throw AutodiffError(std::string("backward: the VJP of '") + node_.op + "' returned a gradient of shape " +
+                          shape_str(g.shape()) + " for its input " + std::to_string(i) + " of shape " +
+                          shape_str(in.value.shape()));
+    g = sum_to(g, in.value.shape());
   }
+  std::unique_lock<std::mutex> lock;
+  if (in.is_leaf) lock = std::unique_lock<std::mutex>(g_leaf_mutex);  // leaves may be shared by threads
   if (!in.grad.defined()) {
     // Take the buffer if nobody else holds it (the common case), else copy: a gradient
     // buffer shared with another input would be corrupted by a later in-place +=.
@@ -109,6 +136,15 @@ void Var<T>::backward(const Tensor<T>& seed) const {
   if (!n_->requires_grad)
     throw AutodiffError(std::string("backward: output of '") + n_->op +
                         "' does not require a gradient (no input requires one, or it was computed under NoGrad)");
+
+  if (n_->is_leaf) {  // backward from a leaf: its gradient is the seed; there is no graph to walk
+    std::lock_guard<std::mutex> lock(g_leaf_mutex);
+    if (n_->grad.defined())
+      vec::acc(seed.numel(), seed.data(), n_->grad.data());
+    else
+      n_->grad = seed.clone();
+    return;
+  }
 
   // Iterative post-order DFS: a node is emitted after all of its inputs.
   // `order` owns its nodes: freeing a node's edges below must not destroy nodes not yet visited.

@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <stdexcept>
+
+#include "tensor/math.hpp"
 
 namespace lz {
 
@@ -82,27 +83,12 @@ BoundEstimates estimate_bounds(VAE<T>& model, const Tensor<T>& x, int64_t k, con
   return r;
 }
 
-namespace {
-// Running log Σ exp over a stream of values, one accumulator per example.
-struct StreamingLse {
-  double m = -std::numeric_limits<double>::infinity(), s = 0;
-  void add(double v) {
-    if (v <= m) {
-      s += std::exp(v - m);
-    } else {
-      s = s * std::exp(m - v) + 1.0;
-      m = v;
-    }
-  }
-};
-}  // namespace
-
 template <typename T>
 std::vector<double> naive_log_px(VAE<T>& model, const Tensor<T>& x, int64_t K, Rng& rng, int64_t chunk) {
   if (K < 1) throw std::invalid_argument("naive_log_px: K must be >= 1, got " + std::to_string(K));
   NoGrad ng;
   const int64_t N = x.size(0), D = x.size(1), Z = model.config().z_dim;
-  std::vector<StreamingLse> acc(N);
+  std::vector<math::StreamingLogSumExp> acc(N);  // one per example
   const bool bernoulli = model.config().likelihood == VaeLikelihood::Bernoulli;
   for (int64_t k0 = 0; k0 < K; k0 += chunk) {
     const int64_t c = std::min(chunk, K - k0);
@@ -111,18 +97,7 @@ std::vector<double> naive_log_px(VAE<T>& model, const Tensor<T>& x, int64_t K, R
     if (bernoulli) {
       // log p(x|z) = Σ_j x_j l_j − softplus(l_j): one GEMM x·Lᵀ for all rows and samples.
       const Tensor<T>& L = out.value();
-      const Tensor<T> sp = sum(lz::map(L, [](auto l) {
-                                 using std::abs;
-                                 using std::exp;
-                                 using std::log1p;
-                                 using xsimd::abs;
-                                 using xsimd::exp;
-                                 using xsimd::log1p;
-                                 using xsimd::max;
-                                 using std::max;
-                                 return max(l, decltype(l)(0)) + log1p(exp(-abs(l)));
-                               }),
-                               1);  // [c]
+      const Tensor<T> sp = sum(lz::map(L, [](auto l) { return math::softplus(l); }), 1);  // [c]
       const Tensor<T> xl = matmul(x, L, false, true);  // [N, c]
       for (int64_t n = 0; n < N; ++n)
         for (int64_t i = 0; i < c; ++i) acc[n].add(static_cast<double>(xl[n * c + i]) - static_cast<double>(sp[i]));

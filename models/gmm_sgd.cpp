@@ -1,7 +1,5 @@
 #include "models/gmm_sgd.hpp"
 
-#include <cblas.h>
-
 #include <chrono>
 #include <limits>
 #include <cmath>
@@ -10,50 +8,9 @@
 #include "autodiff/ops.hpp"
 #include "models/gmm_steps.hpp"
 #include "nn/optim.hpp"
+#include "tensor/math.hpp"
 
 namespace lz {
-
-namespace {
-constexpr double kLog2Pi = 1.8378770664093453;
-
-// Z = Z L^{-T} in place for a row-major [n,D] block (Side Right, Lower, Trans) or, with
-// `plain`, Z = Z L^{-1} (Side Right, Lower, NoTrans).
-template <typename T>
-void trsm_rows(const T* L, T* Z, int64_t n, int64_t D, bool plain) {
-  const CBLAS_TRANSPOSE tr = plain ? CblasNoTrans : CblasTrans;
-  if constexpr (std::is_same_v<T, double>)
-    cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, tr, CblasNonUnit, n, D, 1.0, L, D, Z, D);
-  else
-    cblas_strsm(CblasRowMajor, CblasRight, CblasLower, tr, CblasNonUnit, n, D, 1.0f, L, D, Z, D);
-}
-}  // namespace
-
-template <typename T>
-Var<T> tri_solve_rows(const Var<T>& L, const Var<T>& Y) {
-  const Tensor<T> Lv = L.value();
-  if (Lv.dim() != 3 || Lv.size(1) != Lv.size(2) || Y.dim() != 3 || Y.size(0) != Lv.size(0) || Y.size(2) != Lv.size(2))
-    throw ShapeError("tri_solve_rows: expected L:[K,D,D] Y:[K,N,D], got L:" + shape_str(Lv.shape()) +
-                     " Y:" + shape_str(Y.shape()));
-  const int64_t K = Y.size(0), N = Y.size(1), D = Y.size(2);
-  Tensor<T> Z = Y.value().clone();
-  for (int64_t k = 0; k < K; ++k) trsm_rows(Lv.data() + k * D * D, Z.data() + k * N * D, N, D, false);
-  return Var<T>::record(Z, {L, Y}, "tri_solve_rows", [Lv, Z, K, N, D](const Tensor<T>& g, GradSink<T>& s) {
-    // Y = Z L^T: gY = G L^{-1}; gL = -gY^T Z restricted to the lower triangle (the part read).
-    Tensor<T> gY = g.clone();
-    for (int64_t k = 0; k < K; ++k) trsm_rows(Lv.data() + k * D * D, gY.data() + k * N * D, N, D, true);
-    if (s.needs(0)) {
-      Tensor<T> gL = lz::matmul(gY, Z, true, false);  // [K,N,D]^T x [K,N,D] -> [K,D,D]
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t i = 0; i < D; ++i)
-          for (int64_t j = 0; j < D; ++j) gL[(k * D + i) * D + j] = j <= i ? -gL[(k * D + i) * D + j] : T(0);
-      s.add(0, std::move(gL));
-    }
-    if (s.needs(1)) s.add(1, std::move(gY));
-  });
-}
-
-template Var<float> tri_solve_rows(const Var<float>&, const Var<float>&);
-template Var<double> tri_solve_rows(const Var<double>&, const Var<double>&);
 
 VarD gmm_mean_log_likelihood(const TensorD& X, const VarD& logits, const VarD& means, const VarD& off,
                              const VarD& log_diag) {
@@ -72,7 +29,7 @@ VarD gmm_mean_log_likelihood(const TensorD& X, const VarD& logits, const VarD& m
   } else {
     maha = sum(square(diff * reshape(exp(-log_diag), {K, 1, D})), 2);
   }
-  const VarD log_norm = sum(log_diag, 1, true) + 0.5 * static_cast<double>(D) * kLog2Pi;  // [K,1]
+  const VarD log_norm = sum(log_diag, 1, true) + 0.5 * static_cast<double>(D) * math::kLog2Pi;  // [K,1]
   const VarD lp = reshape(log_softmax(logits, 0), {K, 1}) - 0.5 * maha - log_norm;      // [K,N]
   return mean(logsumexp(lp, 0));
 }

@@ -19,11 +19,6 @@
 
 namespace lz {
 
-// L:[K,D,D] (only the lower triangle is read) Y:[K,N,D] -> Z:[K,N,D] with Z_k = Y_k L_k^{-T},
-// i.e. each row z = L^{-1} y, by cblas_?trsm. VJP: gY = G L^{-1}, gL = -tril(gY^T Z).
-template <typename T>
-Var<T> tri_solve_rows(const Var<T>& L, const Var<T>& Y);
-
 // The mean log-likelihood above as a graph. `off` undefined (Var()) means diagonal covariances.
 VarD gmm_mean_log_likelihood(const TensorD& X, const VarD& logits, const VarD& means, const VarD& off,
                              const VarD& log_diag);

@@ -15,14 +15,13 @@
 
 #include "models/gmm_screen.hpp"
 #include "tensor/linalg.hpp"
+#include "tensor/math.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/vec.hpp"
 
 namespace lz::gmm {
 
 namespace {
-constexpr double kLog2Pi = 1.8378770664093453;  // log 2π
-
 // Yt[d, 0:B] = Xc[d, r0:r0+B] - m[d]: a block of centred points, shifted by m (itself centred).
 void shifted_block(const Points& x, int64_t r0, int64_t B, const double* m, double* Yt) {
   for (int64_t d = 0; d < x.D; ++d)
@@ -32,20 +31,9 @@ void shifted_block(const Points& x, int64_t r0, int64_t B, const double* m, doub
 // lp [K,B] holds log w_k + log N(x_n; k); turn it into responsibilities in place:
 // log p(x_n) = logsumexp_k lp[k,n],  r_kn = exp(lp[k,n] - log p(x_n)).
 void normalize_block(double* lp, int64_t B, int64_t K, double* log_px, double* s) {
-  std::copy(lp, lp + B, log_px);  // running max over components
-  for (int64_t k = 1; k < K; ++k)
-    vec::zip(B, lp + k * B, log_px, log_px, [](auto v, auto m) { return xsimd::max(v, m); });
-  for (int64_t n = 0; n < B; ++n)  // a point no component explains (all -inf): uniform, log p = -inf
-    if (!std::isfinite(log_px[n])) log_px[n] = 0.0;
-  for (int64_t k = 0; k < K; ++k)
-    vec::zip(B, lp + k * B, log_px, lp + k * B, [](auto v, auto m) {
-      using std::exp;
-      using xsimd::exp;
-      return exp(v - m);
-    });
-  std::copy(lp, lp + B, s);
-  for (int64_t k = 1; k < K; ++k) vec::acc(B, lp + k * B, s);
-  for (int64_t n = 0; n < B; ++n) log_px[n] += std::log(s[n]);
+  // lp becomes exp(lp - max_k), s their sum over k; a point no component explains (all -inf)
+  // gets log p = -inf and, below, uniform responsibilities.
+  math::logsumexp_cols(K, B, lp, log_px, s, lp);
   vec::map(B, s, s, [](auto v) { return 1.0 / v; });  // s = 0 (all -inf) gives inf, caught below
   for (int64_t k = 0; k < K; ++k) vec::zip(B, lp + k * B, s, lp + k * B, [](auto r, auto inv) { return r * inv; });
   for (int64_t n = 0; n < B; ++n)
@@ -188,7 +176,7 @@ static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& 
   const int64_t BR = m > 0 ? 4 * block_rows(D) : block_rows(D);  // more points per gathered solve
   const int T = serial.threads(N, BR);
   std::vector<double> bias(K), M(K * D);
-  for (int64_t k = 0; k < K; ++k) bias[k] = std::log(p.weights[k]) - 0.5 * D * kLog2Pi - f.half_logdet[k];
+  for (int64_t k = 0; k < K; ++k) bias[k] = std::log(p.weights[k]) - 0.5 * D * math::kLog2Pi - f.half_logdet[k];
   for (int64_t i = 0; i < K * D; ++i) M[i] = p.means[i] - x.c[i % D];
   std::vector<double> MP(K * D), muPmu(K, 0.0), mm(K, 0.0);  // (μ-c)∘P, Σ_d (μ-c)² P, ||μ-c||²
   if (p.type == CovarianceType::tied)  // M becomes L^{-1}(μ-c), row by row

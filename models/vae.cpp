@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "nn/mlp.hpp"
+#include "tensor/math.hpp"
 
 namespace lz {
 
@@ -96,11 +97,7 @@ Var<T> VAE<T>::elbo_sampled_kl(const Var<T>& x, const Tensor<T>& eps) {
 template <typename T>
 Tensor<T> VAE<T>::mean_of_output(const Var<T>& out) const {
   if (cfg_.likelihood == VaeLikelihood::Gaussian) return out.value();
-  return lz::map(out.value(), [](auto l) {
-    using std::exp;
-    using xsimd::exp;
-    return decltype(l)(1) / (decltype(l)(1) + exp(-l));
-  });
+  return lz::map(out.value(), [](auto l) { return math::sigmoid(l); });
 }
 
 double kl_weight(int64_t step, int64_t warmup_steps, double beta) {

@@ -65,25 +65,6 @@ T sum_all(const Tensor<T>& a) {
   return vec::sum(a.numel(), a.data());
 }
 
-namespace {
-// View a tensor as [outer, n, inner] around `axis`.
-struct AxisSplit {
-  int64_t outer = 1, n = 1, inner = 1;
-  Shape kept, squeezed;
-};
-AxisSplit split_axis(const Shape& s, int64_t axis, const char* op) {
-  AxisSplit r;
-  axis = normalize_axis(axis, static_cast<int64_t>(s.size()), op);
-  for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d) {
-    if (d < axis) r.outer *= s[d];
-    if (d > axis) r.inner *= s[d];
-    r.kept.push_back(d == axis ? 1 : s[d]);
-    if (d != axis) r.squeezed.push_back(s[d]);
-  }
-  r.n = s[axis];
-  return r;
-}
-}  // namespace
 
 template <typename T>
 Tensor<T> sum(const Tensor<T>& a, int64_t axis, bool keepdim) {

@@ -3,6 +3,10 @@
 // Its algorithm is fixed here (not std::normal_distribution, whose output differs between
 // standard libraries), so the same seed gives the same numbers bit for bit on every machine.
 // Everything random takes an Rng& explicitly; there is no global generator.
+//
+// Parallel workers and ranks each take their own stream: Rng::stream(seed, i) is the seeded
+// generator jumped i times, 2^128 draws apart, so no two streams overlap in any feasible run
+// (Blackman & Vigna's recommended way to parallelise xoshiro256**).
 #pragma once
 
 #include <array>
@@ -32,6 +36,21 @@ class Rng {
     return result;
   }
 
+  // Advance the state by 2^128 draws (jump) or 2^192 draws (long_jump), by Blackman & Vigna's
+  // jump polynomials (xoshiro256starstar.c); tests/tensor/test_rng.cpp holds them to the reference.
+  void jump() { apply_jump(kJump); }
+  void long_jump() { apply_jump(kLongJump); }
+
+  // Stream `index` of `seed`: the generator seeded with `seed`, then jumped `index` times.
+  // Worker/rank i uses stream(seed, i); stream(seed, 0) is Rng(seed). Costs index * 256 draws.
+  // Up to 2^64 streams of 2^128 draws each; for a second level (ranks of workers) take
+  // long_jump() once per rank and jump() once per worker inside it.
+  static Rng stream(uint64_t seed, uint64_t index) {
+    Rng r(seed);
+    for (uint64_t i = 0; i < index; ++i) r.jump();
+    return r;
+  }
+
   // Uniform in [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
@@ -56,6 +75,22 @@ class Rng {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
+  }
+  // The state after 2^128 (2^192) steps is a fixed GF(2)-linear function of the state: the xor of
+  // the states at the steps where the jump polynomial has a 1 bit.
+  static constexpr std::array<uint64_t, 4> kJump = {0x180ec6d33cfd0abaULL, 0xd5a61266f0c9392cULL,
+                                                    0xa9582618e03fc9aaULL, 0x39abdc4529b1661cULL};
+  static constexpr std::array<uint64_t, 4> kLongJump = {0x76e15d3efefdcbbfULL, 0xc5004e441c522fb3ULL,
+                                                        0x77710069854ee241ULL, 0x39109bb02acbe635ULL};
+  void apply_jump(const std::array<uint64_t, 4>& poly) {
+    std::array<uint64_t, 4> acc{};
+    for (uint64_t word : poly)
+      for (int b = 0; b < 64; ++b) {
+        if (word & (uint64_t{1} << b))
+          for (int i = 0; i < 4; ++i) acc[i] ^= s_[i];
+        next_u64();
+      }
+    s_ = acc;
   }
   std::array<uint64_t, 4> s_{};
 };

@@ -33,6 +33,19 @@ int64_t normalize_axis(int64_t axis, int64_t ndim, const char* op) {
   return a;
 }
 
+AxisSplit split_axis(const Shape& s, int64_t axis, const char* op) {
+  AxisSplit r;
+  r.axis = normalize_axis(axis, static_cast<int64_t>(s.size()), op);
+  for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d) {
+    if (d < r.axis) r.outer *= s[d];
+    if (d > r.axis) r.inner *= s[d];
+    r.kept.push_back(d == r.axis ? 1 : s[d]);
+    if (d != r.axis) r.squeezed.push_back(s[d]);
+  }
+  r.n = s[r.axis];
+  return r;
+}
+
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   const size_t n = std::max(a.size(), b.size());
   Shape out(n);

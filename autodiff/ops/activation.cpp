@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "autodiff/ops.hpp"
+#include "tensor/math.hpp"
 
 namespace lz {
 
@@ -14,23 +15,17 @@ B zero_like(B) {
   return B(0);
 }
 
-// softplus(x) = max(x,0) + log1p(e^{-|x|}): no overflow for large x, no loss of e^x for small x.
+// The formulas live in tensor/math.hpp; these wrap them for lz::map and lz::zip.
 struct Softplus {
   template <typename B>
   B operator()(B x) const {
-    using std::abs, std::exp, std::log1p, std::max;
-    using xsimd::abs, xsimd::exp, xsimd::log1p, xsimd::max;
-    return max(x, B(0)) + log1p(exp(-abs(x)));
+    return math::softplus(x);
   }
 };
-
-// sigmoid(x) = 1/(1+e^{-x}); e^{-x} overflows to inf for x < -710, giving exactly 0, never NaN.
 struct Sigmoid {
   template <typename B>
   B operator()(B x) const {
-    using std::exp;
-    using xsimd::exp;
-    return B(1) / (B(1) + exp(-x));
+    return math::sigmoid(x);
   }
 };
 }  // namespace
@@ -95,7 +90,7 @@ Var<T> softplus(const Var<T>& a) {
 template <typename T>
 Var<T> log_sigmoid(const Var<T>& a) {
   const Tensor<T> av = a.value();
-  return Var<T>::record(lz::map(av, [](auto x) { return -Softplus{}(-x); }), {a}, "log_sigmoid",
+  return Var<T>::record(lz::map(av, [](auto x) { return math::log_sigmoid(x); }), {a}, "log_sigmoid",
                         [av](const Tensor<T>& g, GradSink<T>& s) {
                           s.add(0, lz::zip(g, av, [](auto gi, auto x) { return gi * Sigmoid{}(-x); }, "log_sigmoid"));
                         });

@@ -1,8 +1,25 @@
-// Matrix products. Gradients use GEMM's transpose flags, never a materialised transpose:
-//   C = A B  =>  dA = dC B^T,  dB = A^T dC.
+// Matrix products and a triangular solve. Product gradients use GEMM's transpose flags, never a
+// materialised transpose:  C = A B  =>  dA = dC B^T,  dB = A^T dC.
+#include <cblas.h>
+
+#include <type_traits>
+
 #include "autodiff/ops.hpp"
 
 namespace lz {
+
+namespace {
+// Z = Z L^{-T} in place for a row-major [n,D] block (Side Right, Lower, Trans) or, with
+// `plain`, Z = Z L^{-1} (Side Right, Lower, NoTrans).
+template <typename T>
+void trsm_rows(const T* L, T* Z, int64_t n, int64_t D, bool plain) {
+  const CBLAS_TRANSPOSE tr = plain ? CblasNoTrans : CblasTrans;
+  if constexpr (std::is_same_v<T, double>)
+    cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, tr, CblasNonUnit, n, D, 1.0, L, D, Z, D);
+  else
+    cblas_strsm(CblasRowMajor, CblasRight, CblasLower, tr, CblasNonUnit, n, D, 1.0f, L, D, Z, D);
+}
+}  // namespace
 
 template <typename T>
 Var<T> matmul(const Var<T>& a, const Var<T>& b) {
@@ -48,10 +65,36 @@ Var<T> transpose(const Var<T>& a) {
                         [](const Tensor<T>& g, GradSink<T>& s) { s.add(0, lz::transpose(g)); });
 }
 
+// L:[K,D,D] (lower triangle read) Y:[K,N,D] -> Z:[K,N,D], Z_k = Y_k L_k^{-T}
+template <typename T>
+Var<T> tri_solve_rows(const Var<T>& L, const Var<T>& Y) {
+  const Tensor<T> Lv = L.value();
+  if (Lv.dim() != 3 || Lv.size(1) != Lv.size(2) || Y.dim() != 3 || Y.size(0) != Lv.size(0) || Y.size(2) != Lv.size(2))
+    throw ShapeError("tri_solve_rows: expected L:[K,D,D] Y:[K,N,D], got L:" + shape_str(Lv.shape()) +
+                     " Y:" + shape_str(Y.shape()));
+  const int64_t K = Y.size(0), N = Y.size(1), D = Y.size(2);
+  Tensor<T> Z = Y.value().clone();
+  for (int64_t k = 0; k < K; ++k) trsm_rows(Lv.data() + k * D * D, Z.data() + k * N * D, N, D, false);
+  return Var<T>::record(Z, {L, Y}, "tri_solve_rows", [Lv, Z, K, N, D](const Tensor<T>& g, GradSink<T>& s) {
+    // Y = Z L^T: gY = G L^{-1}; gL = -gY^T Z restricted to the lower triangle (the part read).
+    Tensor<T> gY = g.clone();
+    for (int64_t k = 0; k < K; ++k) trsm_rows(Lv.data() + k * D * D, gY.data() + k * N * D, N, D, true);
+    if (s.needs(0)) {
+      Tensor<T> gL = lz::matmul(gY, Z, true, false);  // [K,N,D]^T x [K,N,D] -> [K,D,D]
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t i = 0; i < D; ++i)
+          for (int64_t j = 0; j < D; ++j) gL[(k * D + i) * D + j] = j <= i ? -gL[(k * D + i) * D + j] : T(0);
+      s.add(0, std::move(gL));
+    }
+    if (s.needs(1)) s.add(1, std::move(gY));
+  });
+}
+
 #define LZ_INSTANTIATE(T)                                                \
   template Var<T> matmul(const Var<T>&, const Var<T>&);                  \
   template Var<T> linear(const Var<T>&, const Var<T>&, const Var<T>&);   \
-  template Var<T> transpose(const Var<T>&);
+  template Var<T> transpose(const Var<T>&);                              \
+  template Var<T> tri_solve_rows(const Var<T>&, const Var<T>&);
 LZ_INSTANTIATE(float)
 LZ_INSTANTIATE(double)
 

@@ -3,40 +3,25 @@
 #include <cmath>
 
 #include "autodiff/ops.hpp"
+#include "tensor/math.hpp"
 
 namespace lz {
-
-namespace {
-constexpr double kLog2Pi = 1.8378770664093454835606594728112353;  // log(2π)
-
-template <typename B>
-B sigmoid_b(B x) {
-  using std::exp;
-  using xsimd::exp;
-  return B(1) / (B(1) + exp(-x));
-}
-}  // namespace
 
 // x, t broadcast -> S: max(x,0) - x t + log1p(e^{-|x|});  dx = g (σ(x) - t), dt = -g x
 template <typename T>
 Var<T> bce_with_logits(const Var<T>& logits, const Var<T>& targets) {
   const Tensor<T> xv = logits.value(), tv = targets.value();
-  Tensor<T> out = lz::zip(xv, tv, [](auto x, auto t) {
-    using B = decltype(x);
-    using std::abs, std::exp, std::log1p, std::max;
-    using xsimd::abs, xsimd::exp, xsimd::log1p, xsimd::max;
-    return max(x, B(0)) - x * t + log1p(exp(-abs(x)));
-  }, "bce_with_logits");
+  Tensor<T> out = lz::zip(xv, tv, [](auto x, auto t) { return math::bce_with_logits(x, t); }, "bce_with_logits");
   return Var<T>::record(std::move(out), {logits, targets}, "bce_with_logits",
                         [xv, tv](const Tensor<T>& g, GradSink<T>& s) {
                           if (s.needs(0)) {
                             if (xv.shape() == g.shape() && tv.shape() == g.shape()) {
                               Tensor<T> r = Tensor<T>::empty(g.shape());
                               vec::zip3(g.numel(), g.data(), xv.data(), tv.data(), r.data(),
-                                        [](auto gi, auto x, auto t) { return gi * (sigmoid_b(x) - t); });
+                                        [](auto gi, auto x, auto t) { return gi * (math::sigmoid(x) - t); });
                               s.add(0, std::move(r));
                             } else {
-                              s.add(0, lz::mul(g, lz::zip(xv, tv, [](auto x, auto t) { return sigmoid_b(x) - t; },
+                              s.add(0, lz::mul(g, lz::zip(xv, tv, [](auto x, auto t) { return math::sigmoid(x) - t; },
                                                           "bce_with_logits")));
                             }
                           }
@@ -54,7 +39,7 @@ Var<T> gaussian_log_density(const Var<T>& x, const Var<T>& mean, const Var<T>& l
     using B = decltype(di);
     using std::exp;
     using xsimd::exp;
-    return B(-0.5) * (B(static_cast<T>(kLog2Pi)) + l + di * di * exp(-l));
+    return B(-0.5) * (B(static_cast<T>(math::kLog2Pi)) + l + di * di * exp(-l));
   }, "gaussian_log_density");
   return Var<T>::record(std::move(out), {x, mean, logvar}, "gaussian_log_density",
                         [d, lv](const Tensor<T>& g, GradSink<T>& s) {

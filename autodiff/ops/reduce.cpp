@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "autodiff/ops.hpp"
+#include "tensor/math.hpp"
 
 namespace lz {
 
@@ -50,72 +51,26 @@ Var<T> mean(const Var<T>& a, int64_t axis, bool keepdim) {
 }
 
 namespace {
-// A tensor seen as [outer, n, inner] around the reduced axis.
-struct Split3 {
-  int64_t outer = 1, n = 1, inner = 1, axis = 0;
-  Shape kept, squeezed;
-};
-Split3 split3(const Shape& s, int64_t axis, const char* op) {
-  Split3 r;
-  r.axis = normalize_axis(axis, static_cast<int64_t>(s.size()), op);
-  for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d) {
-    if (d < r.axis) r.outer *= s[d];
-    if (d > r.axis) r.inner *= s[d];
-    r.kept.push_back(d == r.axis ? 1 : s[d]);
-    if (d != r.axis) r.squeezed.push_back(s[d]);
-  }
-  r.n = s[r.axis];
-  return r;
-}
-
-// The shift that makes Σ exp(x - shift) safe: the slice maximum when finite, else 0
-// (an all -inf slice then sums to 0 and gives log 0 = -inf; a +inf entry gives +inf; no inf - inf).
+// out[o,k] = log Σ_j exp(x[o,j,k]) - offset (tensor/math.hpp's kernels, one slice at a time).
 template <typename T>
-T finite_or_zero(T m) {
-  return std::isfinite(m) ? m : T(0);
-}
-
-// out[o,k] = log Σ_j exp(x[o,j,k]) - offset, shifted by the slice maximum.
-template <typename T>
-void logsumexp_kernel(const T* x, T* out, const Split3& sp, T offset) {
+void logsumexp_kernel(const T* x, T* out, const AxisSplit& sp, T offset) {
   if (sp.inner == 1) {
-    for (int64_t o = 0; o < sp.outer; ++o) {
-      const T* row = x + o * sp.n;
-      const T m = finite_or_zero(vec::max(sp.n, row));
-      const T sum = vec::map_sum(sp.n, row, [m](auto v) {
-        using std::exp;
-        using xsimd::exp;
-        return exp(v - decltype(v)(m));
-      });
-      out[o] = m + std::log(sum) - offset;
-    }
+    for (int64_t o = 0; o < sp.outer; ++o) out[o] = math::logsumexp(sp.n, x + o * sp.n) - offset;
     return;
   }
-  std::vector<T> m(sp.inner), acc(sp.inner);
+  std::vector<T> sums(sp.inner);
   for (int64_t o = 0; o < sp.outer; ++o) {
-    const T* base = x + o * sp.n * sp.inner;
-    std::copy(base, base + sp.inner, m.begin());
-    for (int64_t j = 1; j < sp.n; ++j)
-      for (int64_t k = 0; k < sp.inner; ++k) {
-        const T v = base[j * sp.inner + k];
-        if (v > m[k] || std::isnan(v)) m[k] = v;
-      }
-    for (int64_t k = 0; k < sp.inner; ++k) m[k] = finite_or_zero(m[k]);
-    std::fill(acc.begin(), acc.end(), T(0));
-    for (int64_t j = 0; j < sp.n; ++j)
-      vec::zip3(sp.inner, acc.data(), base + j * sp.inner, m.data(), acc.data(), [](auto s, auto v, auto mk) {
-        using std::exp;
-        using xsimd::exp;
-        return s + exp(v - mk);
-      });
-    for (int64_t k = 0; k < sp.inner; ++k) out[o * sp.inner + k] = m[k] + std::log(acc[k]) - offset;
+    T* r = out + o * sp.inner;
+    math::logsumexp_cols(sp.n, sp.inner, x + o * sp.n * sp.inner, r, sums.data());
+    if (offset != T(0))
+      for (int64_t k = 0; k < sp.inner; ++k) r[k] -= offset;
   }
 }
 
 // Gradient of out = log Σ exp(x) - offset: g * exp(x - y) with y = out + offset, broadcast over the axis.
 // Where y = -inf (every entry -inf) the gradient is 0, not exp(-inf + inf) = NaN.
 template <typename T>
-Tensor<T> logsumexp_grad(const Tensor<T>& g, const Tensor<T>& x, const Tensor<T>& out, const Split3& sp, T offset) {
+Tensor<T> logsumexp_grad(const Tensor<T>& g, const Tensor<T>& x, const Tensor<T>& out, const AxisSplit& sp, T offset) {
   const Tensor<T> y_kept = offset == T(0) ? out : lz::map(out, [offset](auto v) { return v + decltype(v)(offset); });
   Tensor<T> r = Tensor<T>::empty(x.shape());
   const T* gp = g.data();
@@ -150,7 +105,7 @@ Tensor<T> logsumexp_grad(const Tensor<T>& g, const Tensor<T>& x, const Tensor<T>
 
 template <typename T>
 Var<T> logsumexp_like(const Var<T>& a, int64_t axis, bool keepdim, T offset, const char* op) {
-  const Split3 sp = split3(a.shape(), axis, op);
+  const AxisSplit sp = split_axis(a.shape(), axis, op);
   if (sp.n == 0) throw ShapeError(std::string(op) + ": reduction over an empty axis of shape " + shape_str(a.shape()));
   Tensor<T> out = Tensor<T>::empty(keepdim ? sp.kept : sp.squeezed);
   logsumexp_kernel(a.value().data(), out.data(), sp, offset);
@@ -164,7 +119,7 @@ Var<T> logsumexp_like(const Var<T>& a, int64_t axis, bool keepdim, T offset, con
 // a:[..., n, ...] -> [..., (1), ...]; the gradient goes to the first maximum of each slice.
 template <typename T>
 Var<T> max(const Var<T>& a, int64_t axis, bool keepdim) {
-  const Split3 sp = split3(a.shape(), axis, "max");
+  const AxisSplit sp = split_axis(a.shape(), axis, "max");
   if (sp.n == 0) throw ShapeError("max: reduction over an empty axis of shape " + shape_str(a.shape()));
   const T* p = a.value().data();
   Tensor<T> out = Tensor<T>::empty(keepdim ? sp.kept : sp.squeezed);
@@ -203,7 +158,7 @@ Var<T> log_mean_exp(const Var<T>& a, int64_t axis, bool keepdim) {
 // y = x - logsumexp(x);  dx = g - softmax(x) Σ_axis g, with softmax = exp(y)
 template <typename T>
 Var<T> log_softmax(const Var<T>& a, int64_t axis) {
-  const Split3 sp = split3(a.shape(), axis, "log_softmax");
+  const AxisSplit sp = split_axis(a.shape(), axis, "log_softmax");
   Tensor<T> lse = Tensor<T>::empty(sp.kept);
   logsumexp_kernel(a.value().data(), lse.data(), sp, T(0));
   Tensor<T> out = sp.inner == 1 ? Tensor<T>::empty(a.shape()) : lz::sub(a.value(), lse);
@@ -239,7 +194,7 @@ Var<T> log_softmax(const Var<T>& a, int64_t axis) {
 // y = exp(x - logsumexp(x));  dx = y (g - Σ_axis g y)
 template <typename T>
 Var<T> softmax(const Var<T>& a, int64_t axis) {
-  const Split3 sp = split3(a.shape(), axis, "softmax");
+  const AxisSplit sp = split_axis(a.shape(), axis, "softmax");
   Tensor<T> lse = Tensor<T>::empty(sp.kept);
   logsumexp_kernel(a.value().data(), lse.data(), sp, T(0));
   auto expdiff = [](auto x, auto l) {

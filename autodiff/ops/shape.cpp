@@ -10,9 +10,10 @@ namespace lz {
 // a:[...] -> s (same number of elements): a view, no copy
 template <typename T>
 Var<T> reshape(const Var<T>& a, Shape s) {
-  // GradSink::add views a gradient of the output's shape back as the input's shape.
+  // The gradient is the output gradient viewed as the input's shape (a view, no copy).
+  const Shape in = a.shape();
   return Var<T>::record(a.value().reshape(std::move(s)), {a}, "reshape",
-                        [](const Tensor<T>& g, GradSink<T>& sink) { sink.add(0, g); });
+                        [in](const Tensor<T>& g, GradSink<T>& sink) { sink.add(0, g.reshape(in)); });
 }
 
 // a:[..., n, ...] -> [..., len, ...]

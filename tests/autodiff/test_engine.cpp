@@ -154,6 +154,36 @@ VarD bad_mul(const VarD& a, const VarD& b) {
 }
 }  // namespace
 
+namespace {
+// a:[M,N] -> 2a, whose VJP returns the gradient transposed, [N,M]: the element count is right.
+VarD transposed_vjp(const VarD& a) {
+  const auto twice = [](auto v) { return v + v; };
+  return VarD::record(lz::map(a.value(), twice), {a}, "transposed_double",
+                      [twice](const TensorD& g, GradSink<double>& s) { s.add(0, lz::transpose(lz::map(g, twice))); });
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_gradient_of_the_wrong_shape_is_an_error_naming_op_and_shapes) {
+  VarD a(TensorD::from({1, 2, 3, 4, 5, 6}, {2, 3}), true);
+  require_autodiff_error([&] { sum(transposed_vjp(a)).backward(); },
+                         "the VJP of 'transposed_double' returned a gradient of shape [3,2] for its input 0 of shape [2,3]");
+  // A square input would be transposed silently by any shape rule; a broadcast gradient is still summed back.
+  VarD b(TensorD::from({1.0, 2.0, 3.0}, {1, 3}), true);
+  sum(b * VarD(TensorD::ones({4, 3}))).backward();
+  BOOST_TEST(b.grad().shape() == Shape({1, 3}));
+  BOOST_TEST(b.grad()[2] == 4.0);
+}
+
+BOOST_AUTO_TEST_CASE(backward_from_a_leaf_seeds_its_gradient) {
+  VarD x(TensorD::from({1.0, 2.0}), true);
+  x.backward(TensorD::from({3.0, 4.0}));
+  x.backward(TensorD::from({1.0, 1.0}));
+  BOOST_TEST(x.grad()[0] == 4.0);
+  BOOST_TEST(x.grad()[1] == 5.0);
+  sum(x * x).backward();  // the leaf is still usable in a graph afterwards
+  BOOST_TEST(x.grad()[1] == 9.0);
+}
+
 BOOST_AUTO_TEST_CASE(gradcheck_catches_a_wrong_vjp) {
   const TensorD x = TensorD::from({1.5, -0.5, 2.0});
   const GradcheckResult r = gradcheck([](const std::vector<VarD>& v) { return sum(bad_square(v[0])); }, {x}, "bad_square");

@@ -195,6 +195,29 @@ BOOST_AUTO_TEST_CASE(linear_algebra) {
   check("transpose", [](const V& v) { return transpose(v[0]); }, {randn({2, 3, 4}, rng)});
 }
 
+BOOST_AUTO_TEST_CASE(triangular_solve) {
+  Rng rng(1);
+  TensorD L = TensorD::normal({2, 3, 3}, 0.0, 0.3, rng);
+  for (int64_t k = 0; k < 2; ++k)
+    for (int64_t i = 0; i < 3; ++i) L[(k * 3 + i) * 3 + i] = 1.0 + 0.5 * i;  // well conditioned
+  const TensorD Y = TensorD::normal({2, 4, 3}, 0.0, 1.0, rng);
+  // the forward solves: L_k z = y for every row
+  const VarD Z = tri_solve_rows(VarD(L), VarD(Y));
+  for (int64_t k = 0; k < 2; ++k)
+    for (int64_t n = 0; n < 4; ++n)
+      for (int64_t i = 0; i < 3; ++i) {
+        double s = 0;
+        for (int64_t j = 0; j <= i; ++j) s += L[(k * 3 + i) * 3 + j] * Z.value()[(k * 4 + n) * 3 + j];
+        BOOST_TEST(s == Y[(k * 4 + n) * 3 + i], boost::test_tools::tolerance(1e-12));
+      }
+  check("tri_solve_rows", [](const V& v) { return tri_solve_rows(v[0], v[1]); }, {L, Y});
+  // the strict upper triangle is never read, so its gradient is exactly zero
+  VarD Lv(L, true), Yv(Y, true);
+  sum(tri_solve_rows(Lv, Yv)).backward();
+  BOOST_TEST(Lv.grad()[1] == 0.0);
+  BOOST_TEST(Lv.grad()[9 + 5] == 0.0);
+}
+
 BOOST_AUTO_TEST_CASE(shape_ops) {
   Rng rng(7);
   const TensorD x = randn({4, 6}, rng);
@@ -297,7 +320,7 @@ BOOST_AUTO_TEST_CASE(every_declared_op_is_covered) {
       "abs", "square",                                                                          // elementwise
       "tanh", "sigmoid", "relu", "leaky_relu", "softplus", "log_sigmoid", "clamp", "where",     // activation
       "sum", "sum_axis", "mean", "mean_axis", "max", "logsumexp", "log_mean_exp", "log_softmax", "softmax",
-      "matmul", "linear", "transpose",                                                          // linalg
+      "matmul", "linear", "transpose", "tri_solve_rows",                                        // linalg
       "reshape", "narrow", "concat", "split", "chunk", "index_select", "gather", "expand",      // shape
       "bce_with_logits", "gaussian_log_density", "kl_std_normal", "mse", "nll",                 // loss
       "bernoulli_log_prob"};                                                                    // likelihood

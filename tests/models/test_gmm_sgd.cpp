@@ -1,5 +1,5 @@
-// The Gaussian mixture as an autodiff graph: gradcheck of the triangular solve and of the whole
-// mean log-likelihood, agreement with EM's closed-form density, and Adam climbing to EM's optimum.
+// The Gaussian mixture as an autodiff graph: gradcheck of the whole mean log-likelihood (the
+// triangular solve it uses is in tests/autodiff/test_ops_gradcheck.cpp), agreement with EM's closed-form density, and Adam climbing to EM's optimum.
 #define BOOST_TEST_MODULE gmm_sgd
 #include <boost/test/unit_test.hpp>
 
@@ -29,31 +29,6 @@ TensorD data(int64_t n, uint64_t seed) {
 }
 
 }  // namespace
-
-BOOST_AUTO_TEST_CASE(tri_solve_rows_gradcheck) {
-  Rng rng(1);
-  TensorD L = TensorD::normal({2, 3, 3}, 0.0, 0.3, rng);
-  for (int64_t k = 0; k < 2; ++k)
-    for (int64_t i = 0; i < 3; ++i) L[(k * 3 + i) * 3 + i] = 1.0 + 0.5 * i;  // well conditioned
-  const TensorD Y = TensorD::normal({2, 4, 3}, 0.0, 1.0, rng);
-  // the forward solves: L_k z = y for every row
-  const VarD Z = tri_solve_rows(VarD(L), VarD(Y));
-  for (int64_t k = 0; k < 2; ++k)
-    for (int64_t n = 0; n < 4; ++n)
-      for (int64_t i = 0; i < 3; ++i) {
-        double s = 0;
-        for (int64_t j = 0; j <= i; ++j) s += L[(k * 3 + i) * 3 + j] * Z.value()[(k * 4 + n) * 3 + j];
-        BOOST_TEST(s == Y[(k * 4 + n) * 3 + i], boost::test_tools::tolerance(1e-12));
-      }
-  const auto r = gradcheck([](const std::vector<VarD>& in) { return tri_solve_rows(in[0], in[1]); }, {L, Y},
-                           "tri_solve_rows");
-  BOOST_TEST(r.ok, r.message);
-  // the strict upper triangle is never read, so its gradient is exactly zero
-  VarD Lv(L, true), Yv(Y, true);
-  sum(tri_solve_rows(Lv, Yv)).backward();
-  BOOST_TEST(Lv.grad()[1] == 0.0);
-  BOOST_TEST(Lv.grad()[9 + 5] == 0.0);
-}
 
 BOOST_AUTO_TEST_CASE(mean_log_likelihood_gradcheck_full_and_diag) {
   const TensorD X = data(20, 3);

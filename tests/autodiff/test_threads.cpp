@@ -1,0 +1,94 @@
+// Two graphs built and backpropagated at the same time on two threads give the gradients they
+// give serially: bit for bit in thread-local leaves, up to rounding in a leaf both accumulate
+// into (autodiff/var.cpp says what threads may share).
+#define BOOST_TEST_MODULE autodiff_threads
+#include <boost/test/unit_test.hpp>
+
+#include <thread>
+#include <vector>
+
+#include "autodiff/ops.hpp"
+
+using namespace lz;
+namespace tt = boost::test_tools;
+
+namespace {
+// A small MLP-shaped loss that exercises matmul, broadcasting, activations, reductions and a
+// value used twice; `shared` is read by every thread.
+VarD loss(const VarD& x, const VarD& w1, const VarD& b1, const VarD& w2, const VarD& shared) {
+  const VarD h = tanh(matmul(x, w1) + b1);                       // [N,H]
+  const VarD y = matmul(h, w2) * shared;                         // [N,1] * [1] broadcast
+  return mean(square(y)) + sum(logsumexp(h * shared, 1)) + sum(softplus(h));
+}
+
+struct Replica {
+  VarD w1, b1, w2;
+  explicit Replica(uint64_t seed) {
+    Rng rng(seed);
+    w1 = VarD(TensorD::normal({6, 5}, 0, 0.5, rng), true);
+    b1 = VarD(TensorD::normal({5}, 0, 0.5, rng), true);
+    w2 = VarD(TensorD::normal({5, 1}, 0, 0.5, rng), true);
+  }
+  std::vector<TensorD> grads() const { return {w1.grad().clone(), b1.grad().clone(), w2.grad().clone()}; }
+};
+
+// Many steps per thread, so the two backward passes really overlap.
+void run(Replica& r, const VarD& shared, uint64_t seed, int steps) {
+  Rng rng(seed);
+  for (int s = 0; s < steps; ++s) {
+    const VarD x(TensorD::normal({32, 6}, 0, 1, rng));
+    loss(x, r.w1, r.b1, r.w2, shared).backward();  // accumulates over the steps
+  }
+}
+
+void require_equal(const std::vector<TensorD>& a, const std::vector<TensorD>& b) {
+  for (size_t p = 0; p < a.size(); ++p) {
+    BOOST_REQUIRE(a[p].shape() == b[p].shape());
+    for (int64_t i = 0; i < a[p].numel(); ++i) BOOST_REQUIRE(a[p][i] == b[p][i]);
+  }
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(two_threads_thread_local_leaves_and_a_shared_constant_match_serial_bit_for_bit) {
+  const VarD shared(TensorD::from({0.7}));  // read by both, no gradient
+  const int steps = 200;
+  Replica s1(1), s2(2);
+  run(s1, shared, 11, steps);
+  run(s2, shared, 12, steps);
+  Replica p1(1), p2(2);
+  std::thread t1([&] { run(p1, shared, 11, steps); });
+  std::thread t2([&] { run(p2, shared, 12, steps); });
+  t1.join();
+  t2.join();
+  require_equal(p1.grads(), s1.grads());
+  require_equal(p2.grads(), s2.grads());
+  BOOST_TEST(!shared.grad().defined());
+}
+
+BOOST_AUTO_TEST_CASE(two_threads_accumulating_into_one_shared_leaf_match_serial_up_to_rounding) {
+  const int steps = 200;
+  const VarD serial_shared(TensorD::from({0.7}), true);
+  Replica s1(1), s2(2);
+  run(s1, serial_shared, 11, steps);
+  run(s2, serial_shared, 12, steps);
+  const VarD shared(TensorD::from({0.7}), true);
+  Replica p1(1), p2(2);
+  std::thread t1([&] { run(p1, shared, 11, steps); });
+  std::thread t2([&] { run(p2, shared, 12, steps); });
+  t1.join();
+  t2.join();
+  require_equal(p1.grads(), s1.grads());
+  require_equal(p2.grads(), s2.grads());
+  BOOST_TEST(shared.grad()[0] == serial_shared.grad()[0], tt::tolerance(1e-12));
+  BOOST_TEST(std::abs(shared.grad()[0]) > 1.0);  // 400 contributions arrived, not a lost update's worth
+}
+
+BOOST_AUTO_TEST_CASE(no_grad_is_per_thread) {
+  const VarD w(TensorD::from({2.0}), true);
+  NoGrad ng;  // on this thread only
+  bool other_records = false;
+  std::thread t([&] { other_records = (w * w).requires_grad(); });
+  t.join();
+  BOOST_TEST(other_records);
+  BOOST_TEST(!(w * w).requires_grad());
+}
