@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "tensor/math.hpp"
+
 namespace lz {
 
 namespace {
@@ -30,7 +32,7 @@ Tensor<T> standard_normal(const Shape& shape, Rng& rng) {
 
 template <typename T>
 Var<T> std_normal_log_prob(const Var<T>& z) {
-  const T log_2pi = static_cast<T>(std::log(2.0 * std::numbers::pi));
+  const T log_2pi = static_cast<T>(math::kLog2Pi);
   const T dim = static_cast<T>(z.size(-1));
   return sum(square(z), -1) * T(-0.5) - T(0.5) * dim * log_2pi;
 }
@@ -118,12 +120,7 @@ DiagGaussian<T> diag_gaussian_from_output(const Var<T>& out) {
 
 template <typename T>
 Tensor<T> Bernoulli<T>::probs() const {
-  return lz::map(logits.value(), [](auto l) {
-    using B = decltype(l);
-    using std::exp;
-    using xsimd::exp;
-    return B(1) / (B(1) + exp(-l));
-  });
+  return lz::map(logits.value(), [](auto l) { return math::sigmoid(l); });
 }
 
 template <typename T>
@@ -246,11 +243,7 @@ MixtureOfDiagGaussians<T> mixture_from_output(const Var<T>& out, int64_t M, int6
 
 double log_mean_exp_values(const double* a, int64_t n) {
   if (n <= 0) throw std::invalid_argument("log_mean_exp_values: need at least one value, got n = " + std::to_string(n));
-  const double m = *std::max_element(a, a + n);
-  if (!std::isfinite(m)) return m;  // all -inf stays -inf; +inf or NaN propagates
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += std::exp(a[i] - m);
-  return m + std::log(s / static_cast<double>(n));
+  return math::logsumexp(n, a) - std::log(static_cast<double>(n));
 }
 
 #define LZ_INSTANTIATE(T)                                                                        \

@@ -10,13 +10,14 @@
 #include <string>
 
 #include "models/gmm_steps.hpp"  // cholesky
+#include "tensor/math.hpp"
 #include "tensor/ops.hpp"
 
 namespace lz::gmm::reference {
 
 namespace {
 
-constexpr double kLog2Pi = 1.8378770664093453;  // log 2π
+using math::kLog2Pi;  // log 2π, one constant for the whole engine
 
 TensorD exp_of(const TensorD& a) {
   return map(a, [](auto v) {
