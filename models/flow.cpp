@@ -261,6 +261,27 @@ Tensor<T> Flow<T>::sample(int64_t n, Rng& rng, const Tensor<T>& c) {
 }
 
 template <typename T>
+std::vector<double> Flow<T>::log_prob_values(const Tensor<T>& x, const Tensor<T>& c) {
+  NoGrad ng;
+  if (x.dim() != 2) throw ShapeError(describe() + "::log_prob_values: expected x [N,D], got " + shape_str(x.shape()));
+  const int64_t n = x.size(0), d = x.size(1), cd = c.defined() ? c.size(1) : 0, chunk = 4096;
+  std::vector<double> out;
+  out.reserve(static_cast<size_t>(n));
+  for (int64_t s = 0; s < n; s += chunk) {
+    const int64_t m = std::min(chunk, n - s);
+    Tensor<T> xs({m, d}), cs;
+    std::copy(x.data() + s * d, x.data() + (s + m) * d, xs.data());
+    if (c.defined()) {
+      cs = Tensor<T>({m, cd});
+      std::copy(c.data() + s * cd, c.data() + (s + m) * cd, cs.data());
+    }
+    const Tensor<T> lp = log_prob(Var<T>(xs), c.defined() ? Var<T>(cs) : Var<T>()).value();
+    for (int64_t i = 0; i < m; ++i) out.push_back(static_cast<double>(lp[i]));
+  }
+  return out;
+}
+
+template <typename T>
 Tensor<T> Flow<T>::push_forward(const Tensor<T>& x, const Tensor<T>& c) {
   NoGrad ng;
   return this->forward(Var<T>(x), c.defined() ? Var<T>(c) : Var<T>()).out.value();

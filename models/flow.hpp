@@ -148,6 +148,8 @@ class Flow : public Composite<T> {
   Var<T> log_prob(const Var<T>& x, const Var<T>& c = Var<T>());
   // -> [n, D]: f^{-1}(z; c), z ~ N(0, I), without a graph. c:[n, C] when the flow is conditional.
   Tensor<T> sample(int64_t n, Rng& rng, const Tensor<T>& c = Tensor<T>());
+  // log p(x_n | c_n) per row of x:[N,D], in chunks of 4096 rows, without a graph (evaluation).
+  std::vector<double> log_prob_values(const Tensor<T>& x, const Tensor<T>& c = Tensor<T>());
   // The data pushed into z-space: f(x; c), without a graph.
   Tensor<T> push_forward(const Tensor<T>& x, const Tensor<T>& c = Tensor<T>());
   // The ActNorm layers' data-dependent initialisation from x, in order (each sees its input):
