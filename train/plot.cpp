@@ -20,23 +20,49 @@ namespace lz {
 
 bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
 
-namespace {
-// gnuplot single-quoted string: a quote is doubled.
-std::string gq(const std::string& s) {
+std::string gnuplot_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
   return out + "'";
 }
+
+namespace {
+std::string gq(const std::string& s) { return gnuplot_quote(s); }
 }  // namespace
+
+bool warn_if_no_gnuplot(const std::string& png_path) {
+  if (have_gnuplot()) return false;
+  static bool warned = false;
+  if (!warned) std::cerr << "warning: gnuplot not found; skipping " << png_path << " (apt-get install gnuplot-nox)\n";
+  warned = true;
+  return true;
+}
+
+void run_gnuplot(const std::string& script, const std::string& png_tmp, const std::string& png_path) {
+  const std::string err_path = script + ".err";
+  const int rc = std::system(("gnuplot " + gq(script) + " 2>" + gq(err_path)).c_str());
+  std::string err;
+  {
+    std::ifstream e(err_path);
+    std::stringstream ss;
+    ss << e.rdbuf();
+    err = ss.str();
+  }
+  std::remove(script.c_str());
+  std::remove(err_path.c_str());
+  if (rc != 0 || !std::filesystem::exists(png_tmp)) {
+    std::remove(png_tmp.c_str());
+    throw std::runtime_error("gnuplot failed to draw " + png_path + ": " + err);
+  }
+  if (std::rename(png_tmp.c_str(), png_path.c_str()) != 0) {
+    std::remove(png_tmp.c_str());
+    throw std::runtime_error("cannot rename the plot to " + png_path);
+  }
+}
 
 bool plot_metrics(const std::string& metrics_jsonl, const std::vector<std::string>& keys, const std::string& png_path,
                   const PlotOptions& opt) {
-  if (!have_gnuplot()) {
-    static bool warned = false;
-    if (!warned) std::cerr << "warning: gnuplot not found; skipping " << png_path << " (apt-get install gnuplot-nox)\n";
-    warned = true;
-    return false;
-  }
+  if (warn_if_no_gnuplot(png_path)) return false;
   std::ifstream f(metrics_jsonl);
   if (!f) throw std::runtime_error("cannot open " + metrics_jsonl);
   std::map<std::string, std::vector<std::pair<double, double>>> series;
@@ -90,25 +116,13 @@ bool plot_metrics(const std::string& metrics_jsonl, const std::vector<std::strin
     }
     s << "\n";
   }
-  const int rc = std::system(("gnuplot " + gq(script) + " 2>" + gq(base + ".err")).c_str());
-  std::string err;
-  {
-    std::ifstream e(base + ".err");
-    std::stringstream ss;
-    ss << e.rdbuf();
-    err = ss.str();
+  try {
+    run_gnuplot(script, png_tmp, png_path);
+  } catch (...) {
+    std::remove(data.c_str());
+    throw;
   }
   std::remove(data.c_str());
-  std::remove(script.c_str());
-  std::remove((base + ".err").c_str());
-  if (rc != 0 || !std::filesystem::exists(png_tmp)) {
-    std::remove(png_tmp.c_str());
-    throw std::runtime_error("gnuplot failed to draw " + png_path + ": " + err);
-  }
-  if (std::rename(png_tmp.c_str(), png_path.c_str()) != 0) {
-    std::remove(png_tmp.c_str());
-    throw std::runtime_error("cannot rename the plot to " + png_path);
-  }
   return true;
 }
 

@@ -26,4 +26,12 @@ bool plot_metrics(const std::string& metrics_jsonl, const std::vector<std::strin
 // True if a gnuplot executable is on PATH.
 bool have_gnuplot();
 
+// For other gnuplot pictures (train/plot2d): a gnuplot single-quoted string; true (after one
+// warning per process) when gnuplot is missing and the picture should be skipped; and running a
+// script that writes png_tmp, then renaming it to png_path (the script is removed; throws with
+// gnuplot's stderr on failure).
+std::string gnuplot_quote(const std::string& s);
+bool warn_if_no_gnuplot(const std::string& png_path);
+void run_gnuplot(const std::string& script, const std::string& png_tmp, const std::string& png_path);
+
 }  // namespace lz

@@ -10,6 +10,7 @@
 #include <numeric>
 #include <type_traits>
 
+#include "models/flow.hpp"
 #include "models/transform.hpp"
 #include "nn/linear.hpp"
 #include "thrown.hpp"
@@ -91,6 +92,32 @@ const std::vector<TransformCase>& registry() {
       transform_case("nested composite", []<typename T>(Rng& r) -> TransformPtr<T> {
         return composite<T>({composite<T>({std::make_shared<ElementwiseAffine<T>>(3), Permutation<T>::random(3, r)}),
                              std::make_shared<ElementwiseAffine<T>>(3)});
+      }),
+      transform_case("affine coupling, parity 0", []<typename T>(Rng& r) -> TransformPtr<T> {
+        return std::make_shared<AffineCoupling<T>>(4, std::vector<int64_t>{6}, 0, r);
+      }),
+      transform_case("affine coupling, parity 1, odd D, two hidden layers", []<typename T>(Rng& r) -> TransformPtr<T> {
+        return std::make_shared<AffineCoupling<T>>(5, std::vector<int64_t>{6, 5}, 1, r, 0, Activation::Tanh);
+      }),
+      transform_case("affine coupling with a condition, parity 0", []<typename T>(Rng& r) -> TransformPtr<T> {
+        return std::make_shared<AffineCoupling<T>>(3, std::vector<int64_t>{6}, 0, r, 2);
+      }),
+      transform_case("affine coupling with a condition, parity 1", []<typename T>(Rng& r) -> TransformPtr<T> {
+        return std::make_shared<AffineCoupling<T>>(3, std::vector<int64_t>{6}, 1, r, 2, Activation::Tanh);
+      }),
+      transform_case("actnorm (after its data init)", []<typename T>(Rng& r) -> TransformPtr<T> {
+        auto a = std::make_shared<ActNorm<T>>(4);
+        a->initialise(Tensor<T>::normal({16, 4}, T(2), T(3), r));
+        return a;
+      }),
+      transform_case("LU linear", []<typename T>(Rng& r) -> TransformPtr<T> {
+        return std::make_shared<LULinear<T>>(4, r);
+      }),
+      transform_case("built flow: actnorm + LU + couplings, conditional", []<typename T>(Rng& r) -> TransformPtr<T> {
+        FlowSpec spec{.dim = 3, .condition_dim = 2, .couplings = 2, .hidden = {5}, .actnorm = true, .lu = true};
+        auto f = Flow<T>::build(spec, r);
+        f->initialise(Tensor<T>::normal({16, 3}, T(1), T(2), r), Tensor<T>::normal({16, 2}, T(0), T(1), r));
+        return f;
       }),
   };
   return cases;

@@ -1,0 +1,105 @@
+#include "train/plot2d.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <stdexcept>
+
+#include "train/plot.hpp"
+
+namespace lz {
+
+Box2 bounding_box(const TensorF& pts, double margin) {
+  if (pts.dim() != 2 || pts.size(1) != 2 || pts.size(0) < 1)
+    throw ShapeError("bounding_box: expected points [N>=1,2], got " + shape_str(pts.shape()));
+  Box2 b{pts[0], pts[0], pts[1], pts[1]};
+  for (int64_t i = 0; i < pts.size(0); ++i) {
+    b.xmin = std::min<double>(b.xmin, pts[2 * i]), b.xmax = std::max<double>(b.xmax, pts[2 * i]);
+    b.ymin = std::min<double>(b.ymin, pts[2 * i + 1]), b.ymax = std::max<double>(b.ymax, pts[2 * i + 1]);
+  }
+  const double w = std::max(1.0, b.xmax - b.xmin), h = std::max(1.0, b.ymax - b.ymin);
+  const double cx = (b.xmin + b.xmax) / 2, cy = (b.ymin + b.ymax) / 2;
+  return {cx - w * (0.5 + margin), cx + w * (0.5 + margin), cy - h * (0.5 + margin), cy + h * (0.5 + margin)};
+}
+
+namespace {
+void write_points(std::ofstream& d, const TensorF& pts) {
+  for (int64_t i = 0; i < pts.size(0); ++i) d << pts[2 * i] << " " << pts[2 * i + 1] << "\n";
+}
+
+std::string ranges(const Box2& b) {
+  return "set xrange [" + std::to_string(b.xmin) + ":" + std::to_string(b.xmax) + "]\nset yrange [" +
+         std::to_string(b.ymin) + ":" + std::to_string(b.ymax) + "]\nset size ratio -1\nset xlabel 'x1'\nset ylabel 'x2'\n";
+}
+
+bool draw(const std::string& png_path, int w, int h, const std::function<void(std::ofstream&)>& write_data,
+          const std::function<void(std::ofstream&, const std::string& data)>& write_script) {
+  if (warn_if_no_gnuplot(png_path)) return false;
+  const std::string base = png_path + ".plot-" + std::to_string(::getpid());
+  const std::string data = base + ".dat", script = base + ".gp", png_tmp = base + ".png";
+  {
+    std::ofstream d(data);
+    write_data(d);
+    if (!d) throw std::runtime_error("cannot write " + data);
+  }
+  {
+    std::ofstream s(script);
+    s << "set terminal pngcairo size " << w << "," << h << " noenhanced\nset output " << gnuplot_quote(png_tmp) << "\n";
+    write_script(s, gnuplot_quote(data));
+  }
+  try {
+    run_gnuplot(script, png_tmp, png_path);
+  } catch (...) {
+    std::remove(data.c_str());
+    throw;
+  }
+  std::remove(data.c_str());
+  return true;
+}
+}  // namespace
+
+bool plot_density_beside_points(const TensorF& density, const Box2& box, const TensorF& pts, const std::string& png_path,
+                                const std::string& title, const std::string& density_title,
+                                const std::string& points_title) {
+  if (density.dim() != 2) throw ShapeError("plot_density_beside_points: expected a grid [ny,nx], got " + shape_str(density.shape()));
+  if (pts.dim() != 2 || pts.size(1) != 2) throw ShapeError("plot_density_beside_points: expected points [N,2], got " + shape_str(pts.shape()));
+  const int64_t ny = density.size(0), nx = density.size(1);
+  const double dx = (box.xmax - box.xmin) / static_cast<double>(nx), dy = (box.ymax - box.ymin) / static_cast<double>(ny);
+  return draw(
+      png_path, 1400, 650,
+      [&](std::ofstream& d) {
+        for (int64_t r = 0; r < ny; ++r) {
+          for (int64_t c = 0; c < nx; ++c)
+            d << box.xmin + (static_cast<double>(c) + 0.5) * dx << " " << box.ymax - (static_cast<double>(r) + 0.5) * dy
+              << " " << density[r * nx + c] << "\n";
+          d << "\n";
+        }
+        d << "\n";  // index 0: the grid; index 1: the points
+        write_points(d, pts);
+      },
+      [&](std::ofstream& s, const std::string& data) {
+        s << "set multiplot layout 1,2 title " << gnuplot_quote(title) << "\n" << ranges(box)
+          << "set palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', 0.75 '#5ec962', 1 '#fde725')\nset cblabel 'density'\n"
+          << "set title " << gnuplot_quote(density_title) << "\n"
+          << "plot " << data << " index 0 using 1:2:3 with image notitle\n"
+          << "set title " << gnuplot_quote(points_title) << "\nset key top right\n"
+          << "plot " << data << " index 1 using 1:2 with points pt 7 ps 0.25 lc rgb '#1f77b4' title "
+          << gnuplot_quote(std::to_string(pts.size(0)) + " points") << "\nunset multiplot\n";
+      });
+}
+
+bool plot_points(const TensorF& pts, const Box2& box, const std::string& png_path, const std::string& title,
+                 const std::string& legend) {
+  if (pts.dim() != 2 || pts.size(1) != 2) throw ShapeError("plot_points: expected points [N,2], got " + shape_str(pts.shape()));
+  return draw(
+      png_path, 700, 650, [&](std::ofstream& d) { write_points(d, pts); },
+      [&](std::ofstream& s, const std::string& data) {
+        s << ranges(box) << "set title " << gnuplot_quote(title) << "\nset key top right\n"
+          << "plot " << data << " using 1:2 with points pt 7 ps 0.25 lc rgb '#d62728' title " << gnuplot_quote(legend)
+          << "\n";
+      });
+}
+
+}  // namespace lz
