@@ -199,6 +199,8 @@ nlohmann::json Flags::values() const {
     const auto& ln = o->get_lnames();
     if (ln.empty() || ln[0] == "help") continue;
     std::vector<std::string> res = o->count() > 0 ? o->results() : std::vector<std::string>{o->get_default_str()};
+    // A switch given twice (--no-x --x) has two results and the last one wins.
+    if (res.size() > 1 && kinds_.count(ln[0]) && kinds_.at(ln[0]) != Kind::Other) res = {res.back()};
     if (ln[0] == "out") res = {out};
     auto to_json = [](const std::string& s) -> nlohmann::json {
       // Numbers and booleans as themselves; anything else stays a string.
