@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   flags.add("--couplings", couplings, "affine couplings (each optionally after an ActNorm and an LU map)")
       ->check(CLI::Range(int64_t(1), int64_t(1000)));
   flags.add("--hidden", hidden_text, "hidden widths of each coupling's MLP, comma-separated");
-  flags.flag("--actnorm,!--no-actnorm", actnorm, "an ActNorm (data-initialised) before each coupling");
+  flags.flag("--actnorm", actnorm, "an ActNorm (data-initialised) before each coupling");
   flags.flag("--lu", lu, "an LU-parameterised invertible linear map before each coupling");
   flags.add("--epochs", to.epochs, "passes over the training set")->check(CLI::Range(int64_t(1), int64_t(1000000)));
   flags.add("--batch", batch, "minibatch size")->check(CLI::Range(int64_t(1), int64_t(1) << 20));

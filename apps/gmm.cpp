@@ -22,6 +22,7 @@
 #include "train/plot.hpp"
 #include "train/png.hpp"
 #include "train/run.hpp"
+#include "train/sizes.hpp"
 #include "train/toy.hpp"
 
 using namespace lz;
@@ -30,33 +31,13 @@ using json = nlohmann::json;
 namespace {
 
 struct Options {
-  std::string csv, toy, k = "3", cov = "full", method = "em";
+  std::string csv, toy, data_dir, k = "3", cov = "full", method = "em";
   int64_t n = 2000, fashion_pca = 0, n_init = 1, max_iter = 200, sgd_steps = 500;
   double tol = 1e-3, reg_covar = 1e-6, lr = 0.05;
 };
 
-// "3" -> {3}; "1:10" -> {1..10}
-std::vector<int64_t> parse_k(const std::string& s) {
-  auto num = [&](const std::string& t) {
-    size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(t, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (t.empty() || used != t.size() || v < 1)
-      throw std::invalid_argument("--k: expected a positive integer K or a range LO:HI like 1:10, found '" + s + "'");
-    return static_cast<int64_t>(v);
-  };
-  const size_t colon = s.find(':');
-  if (colon == std::string::npos) return {num(s)};
-  const int64_t lo = num(s.substr(0, colon)), hi = num(s.substr(colon + 1));
-  if (hi < lo) throw std::invalid_argument("--k: range " + s + " is empty (LO > HI)");
-  std::vector<int64_t> ks;
-  for (int64_t k = lo; k <= hi; ++k) ks.push_back(k);
-  return ks;
-}
+// --k's limit: far more components than any data set here can support (K <= N is checked too).
+constexpr int64_t kMaxComponents = 100000;
 
 TensorD to_double(const TensorF& x) {
   TensorD out = TensorD::empty(x.shape());
@@ -69,6 +50,8 @@ TensorD load_data(const Options& o, Rng& rng, std::string& name) {
   if (sources != 1)
     throw std::invalid_argument("give exactly one data source: --csv FILE, --toy NAME or --fashion-pca D (found " +
                                 std::to_string(sources) + ")");
+  if (!o.data_dir.empty() && o.fashion_pca == 0)
+    throw std::invalid_argument("--data-dir " + o.data_dir + ": only --fashion-pca reads a data folder");
   if (!o.csv.empty()) {
     name = o.csv;
     return to_double(load_csv(o.csv).x);
@@ -78,7 +61,7 @@ TensorD load_data(const Options& o, Rng& rng, std::string& name) {
     return to_double(make_toy(o.toy, o.n, rng).x);
   }
   name = "fashion-mnist-pca" + std::to_string(o.fashion_pca);
-  const TensorD X = to_double(load_fashion_mnist("train").x);
+  const TensorD X = to_double(load_fashion_mnist("train", o.data_dir.empty() ? kFashionMnistDir : o.data_dir).x);
   PCA pca(o.fashion_pca);
   pca.fit(X);
   std::cerr << "PCA: " << o.fashion_pca << " components keep " << sum_all(pca.explained_variance_ratio()) * 100
@@ -146,11 +129,13 @@ int main(int argc, char** argv) {
   return guarded_main([&] {
     Options o;
     Flags flags("gmm: Gaussian mixture by EM and by gradient ascent, K chosen by BIC", "gmm");
-    flags.add("--csv", o.csv, "data: a CSV file of numeric columns (header optional)");
+    flags.add("--csv", o.csv, "data: a CSV file of numeric columns (header optional)")->check(ExistingFile);
     flags.add("--toy", o.toy, "data: a 2-D toy (two_moons circles eight_gaussians pinwheel checkerboard two_spirals)");
     flags.add("--n", o.n, "points drawn for --toy")->check(CLI::Range(int64_t(1), int64_t(10000000)));
     flags.add("--fashion-pca", o.fashion_pca, "data: Fashion-MNIST train images on their first D principal components")
         ->check(CLI::Range(int64_t(0), int64_t(784)));
+    flags.add("--data-dir", o.data_dir,
+              "folder of Fashion-MNIST for --fashion-pca (default: " + std::string(kFashionMnistDir) + ")");
     flags.add("--k", o.k, "components: K, or LO:HI to fit each and choose by BIC");
     flags.add("--cov", o.cov, "covariance type")->check(CLI::IsMember({"full", "diag", "spherical", "tied"}));
     flags.add("--method", o.method, "em, sgd (Adam on the log-likelihood) or both")
@@ -162,7 +147,7 @@ int main(int argc, char** argv) {
     flags.add("--sgd-steps", o.sgd_steps, "Adam steps of gradient ascent")->check(CLI::Range(int64_t(1), int64_t(1000000)));
     flags.add("--lr", o.lr, "Adam learning rate for gradient ascent")->check(CLI::Range(1e-9, 10.0));
     if (auto rc = flags.parse(argc, argv)) return *rc;
-    const std::vector<int64_t> ks = parse_k(o.k);
+    const IntRange k_range = parse_int_range("--k", o.k, kMaxComponents);
     const CovarianceType type = parse_covariance_type(o.cov, "--cov");
     if (o.method != "em" && type != CovarianceType::full && type != CovarianceType::diag)
       throw std::invalid_argument("--method " + o.method + ": gradient ascent supports --cov full or diag, found " + o.cov);
@@ -172,10 +157,11 @@ int main(int argc, char** argv) {
     const TensorD X = load_data(o, rng, name);
     const int64_t N = X.size(0), D = X.size(1);
     // Checked before the run folder exists, so a bad --k leaves nothing behind.
-    for (int64_t K : ks)
-      if (K > N)
-        throw std::invalid_argument("--k " + o.k + ": K = " + std::to_string(K) + " components but only " +
-                                    std::to_string(N) + " points (" + name + ")");
+    if (k_range.hi > N)
+      throw std::invalid_argument("--k " + o.k + ": K = " + std::to_string(k_range.hi) + " components but only " +
+                                  std::to_string(N) + " points (" + name + ")");
+    std::vector<int64_t> ks;
+    for (int64_t K = k_range.lo; K <= k_range.hi; ++K) ks.push_back(K);
     RunDir run(flags.out);
     run.write_config(flags.values());
     std::cout << "data " << name << ": " << N << " points in " << D << "-D; run folder " << run.path() << "\n";

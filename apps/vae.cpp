@@ -179,7 +179,7 @@ int run(int argc, char** argv) {
   flags.add("--log-every", to.log_every, "steps between metrics.jsonl records")->check(CLI::Range(int64_t(1), int64_t(1000000)));
   flags.add("--checkpoint-every", to.checkpoint_every, "steps between checkpoints inside an epoch (0: epoch ends only)")
       ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
-  flags.flag("--learn-var", o.learn_var, "Gaussian decoder: learn the per-pixel variance (--no-learn-var: fixed at 1)");
+  flags.flag("--learn-var", o.learn_var, "Gaussian decoder: learn the per-pixel variance (else fixed at 1)");
   flags.enable_resume({"epochs", "time-budget", "checkpoint-every", "eval-k", "eval-n", "naive-n", "naive-repeats"});
   if (auto rc = flags.parse(argc, argv)) return *rc;
   to.label = "vae";

@@ -6,7 +6,8 @@
 # for full and diag covariances. Both run ITERS iterations (tol = 0), so their final mean
 # log-likelihoods must agree; both are printed.
 #
-#   bench/gmm.sh            (BUILD=/path/to/build to use another build folder; ITERS=12 by default)
+#   bench/gmm.sh            builds bench_gmm first (BUILD=/path/to/build: another build folder;
+#                           ITERS=12 by default)
 #
 # Ends with one line per figure:
 #   RESULT gmm_<data>_<cov>_t<threads> ours=<s> peer=<s> ratio=<peer/ours, >1 means we are better> s/iter
@@ -16,9 +17,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 ITERS=${ITERS:-12}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 BIN=$BUILD/bin/bench_gmm
-if [ ! -x "$BIN" ]; then
-  echo "error: $BIN not found; build it first: cmake --build $BUILD --target bench_gmm" >&2
+# Always built (a no-op when up to date): a stale or missing bench_gmm would time the wrong code.
+[ -f "$BUILD/CMakeCache.txt" ] || cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+if ! cmake --build "$BUILD" --target bench_gmm -j2 >"$BUILD/bench_gmm_build.log" 2>&1; then
+  cat "$BUILD/bench_gmm_build.log" >&2
+  echo "error: building bench_gmm in $BUILD failed (log above)" >&2
   exit 1
 fi
 PEER=1

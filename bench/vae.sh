@@ -3,13 +3,29 @@
 # Fashion-MNIST: training images/s, ours vs PyTorch, at 1 and 2 threads each; peak RSS of each
 # process; and the GEMM-only bound (the step's eleven matrix products alone) with our share of it.
 # Each figure is the best of 3 timing windows (the least disturbed on a shared machine).
-#   bench/vae.sh [SECONDS_PER_RUN=15]          (needs build/bin/bench_vae; LZ_BIN overrides the folder)
+#   bench/vae.sh [SECONDS_PER_RUN=15]   builds bench_vae in build/ first (LZ_BUILD_DIR: another build
+#                                       folder; LZ_BIN: a folder holding a built bench_vae, used as is)
 # Both sides get OPENBLAS_NUM_THREADS=N: Debian's torch multiplies through the system OpenBLAS too.
 # RESULT lines follow DESIGN.md: ratio = ours/peer for speed, peer/ours for memory (>1: we are better).
 set -eu
 SECS=${1:-15}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${LZ_BIN:-$ROOT/build/bin}
+BUILD=${LZ_BUILD_DIR:-$ROOT/build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+if [ -z "${LZ_BIN:-}" ]; then
+  # Always built (a no-op when up to date): a stale or missing bench_vae would time the wrong code.
+  [ -f "$BUILD/CMakeCache.txt" ] || cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  if ! cmake --build "$BUILD" --target bench_vae -j2 >"$BUILD/bench_vae_build.log" 2>&1; then
+    cat "$BUILD/bench_vae_build.log" >&2
+    echo "error: building bench_vae in $BUILD failed (log above)" >&2
+    exit 1
+  fi
+fi
+BIN=${LZ_BIN:-$BUILD/bin}
+if [ ! -x "$BIN/bench_vae" ]; then
+  echo "error: $BIN/bench_vae not found (LZ_BIN=$BIN)" >&2
+  exit 1
+fi
 PY=/usr/bin/python3
 field() { tr " " "\n" | sed -n "s/^$1=//p"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }

@@ -32,13 +32,21 @@ std::vector<std::string_view> split(std::string_view line, char delim) {
   return out;
 }
 
-// Parses the whole field as a double; false if it is not exactly one number.
-bool parse_number(std::string_view s, double& v) {
-  if (s.empty()) return false;
+enum class Num { ok, not_a_number, out_of_range };
+
+// Parses the whole field as a double.
+Num parse_number(std::string_view s, double& v) {
+  if (s.empty()) return Num::not_a_number;
   if (s.front() == '+') s.remove_prefix(1);  // from_chars rejects a leading '+'
   const char* end = s.data() + s.size();
   auto [p, ec] = std::from_chars(s.data(), end, v);
-  return ec == std::errc() && p == end;
+  if (p != end || (ec != std::errc() && ec != std::errc::result_out_of_range)) return Num::not_a_number;
+  if (ec == std::errc::result_out_of_range) {
+    // from_chars says this for underflow too (1e-400), where strtod's 0 or subnormal is the answer.
+    v = std::strtod(std::string(s).c_str(), nullptr);
+    if (std::isinf(v)) return Num::out_of_range;
+  }
+  return Num::ok;
 }
 
 std::string show(std::string_view s) {
@@ -51,6 +59,9 @@ std::string show(std::string_view s) {
 }  // namespace
 
 Dataset parse_csv(std::string_view text, const std::string& where, const CsvOptions& opt) {
+  // Spreadsheet exports often begin with a UTF-8 byte-order mark; left in, it would make the
+  // first field text, and the first data row a header.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   // Split into (line number, line), skipping blank lines.
   std::vector<std::pair<int64_t, std::string_view>> lines;
   int64_t lineno = 0;
@@ -90,7 +101,7 @@ Dataset parse_csv(std::string_view text, const std::string& where, const CsvOpti
     header = false;
     double v;
     for (int64_t c = 0; c < ncols; ++c)
-      if (c != label_col && !parse_number(first[c], v) && !first[c].empty()) header = true;
+      if (c != label_col && parse_number(first[c], v) == Num::not_a_number && !first[c].empty()) header = true;
     // A label named by text needs a header to find it.
     if (!opt.label.empty() && label_col < 0) header = true;
   } else {
@@ -136,7 +147,12 @@ Dataset parse_csv(std::string_view text, const std::string& where, const CsvOpti
       }
       double v;
       if (f[c].empty()) throw std::runtime_error(at + ": " + col_name(c) + ": expected a number, found an empty field");
-      if (!parse_number(f[c], v)) throw std::runtime_error(at + ": " + col_name(c) + ": expected a number, found " + show(f[c]));
+      const Num n = parse_number(f[c], v);
+      if (n == Num::out_of_range)
+        throw std::runtime_error(at + ": " + col_name(c) + ": " + show(f[c]) +
+                                 " is out of range (beyond a double's 1.8e308; values must be finite floats)");
+      if (n == Num::not_a_number)
+        throw std::runtime_error(at + ": " + col_name(c) + ": expected a number, found " + show(f[c]));
       if (std::isnan(v)) throw std::runtime_error(at + ": " + col_name(c) + ": expected a finite number, found NaN");
       if (!std::isfinite(v) || std::fabs(v) > 3.4028234663852886e38)
         throw std::runtime_error(at + ": " + col_name(c) + ": expected a finite number, found " + show(f[c]) +
@@ -154,7 +170,7 @@ Dataset parse_csv(std::string_view text, const std::string& where, const CsvOpti
     int64_t maxlab = -1;
     for (auto& s : label_text) {
       double v;
-      if (!parse_number(s, v) || v < 0 || v != std::floor(v) || v > 1e6) {
+      if (parse_number(s, v) != Num::ok || v < 0 || v != std::floor(v) || v > 1e6) {
         integral = false;
         break;
       }

@@ -1,9 +1,12 @@
 // CSV data: numeric columns, an optional header, an optional label column.
 //
 // The header is detected when not told: a first row with any field that is not a number is a header.
-// Every cell must be a finite number (NaN, inf, empty, or text are rejected), every row must have
-// as many fields as the first; errors name file:line and the column (by index and header name).
-// Blank lines are skipped. Fields may be wrapped in double quotes; a quoted comma is not supported.
+// Every cell must be a finite number that fits a float (NaN, inf, empty, text, or a number beyond a
+// double's range, "out of range", are rejected), every row must have as many fields as the first;
+// errors name file:line and the column (by index and header name).
+// A UTF-8 byte-order mark at the start is ignored. Blank lines (empty or only spaces, tabs and \r)
+// are skipped wherever they are, before the header or between rows; line numbers in messages still
+// count them. Fields may be wrapped in double quotes; a quoted comma is not supported.
 #pragma once
 
 #include <string>

@@ -1,7 +1,13 @@
 #include "train/flags.hpp"
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
+#include <new>
 #include <sstream>
 
 #include "tensor/ops.hpp"
@@ -9,26 +15,117 @@
 
 namespace lz {
 
+const CLI::Validator ExistingFile(
+    [](std::string& path) -> std::string {
+      std::error_code ec;
+      const auto st = std::filesystem::status(path, ec);
+      if (!std::filesystem::exists(st)) return "no such file: " + path;
+      if (std::filesystem::is_directory(st)) return path + " is a folder, expected a file";
+      return "";
+    },
+    "FILE");
+
+const CLI::Validator FiniteNumber(
+    [](std::string& s) -> std::string {
+      double v = 0;
+      if (!CLI::detail::lexical_cast(s, v)) return "expected a real number, found '" + s + "'";
+      if (!std::isfinite(v)) return "expected a finite number, found " + s;
+      return "";
+    },
+    "");
+
+namespace {
+
+// Strictly digits that fit: std::stoull (and CLI11's conversion) would wrap "-1" to 2^64-1.
+const CLI::Validator SeedRange(
+    [](std::string& s) -> std::string {
+      uint64_t v = 0;
+      const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (s.empty() || ec != std::errc() || p != s.data() + s.size())
+        return "expected an integer from 0 to " + std::to_string(std::numeric_limits<uint64_t>::max()) +
+               ", found " + s;
+      return "";
+    },
+    "");
+
+// CLI11's own ExistingFile says "File is actually a directory: X"; a driver may still use it.
+std::string reword(std::string m) {
+  const std::string dir = "File is actually a directory: ";
+  if (const size_t p = m.find(dir); p != std::string::npos)
+    m = m.substr(0, p) + m.substr(p + dir.size()) + " is a folder, expected a file";
+  return m;
+}
+
+std::string a_type(const nlohmann::json& v) {
+  if (v.is_null()) return "null";
+  const std::string t = v.type_name();
+  return (t == "array" || t == "object" ? "an " : "a ") + t;
+}
+
+}  // namespace
+
 Flags::Flags(const std::string& description, const std::string& run_prefix) : app_(description), run_prefix_(run_prefix) {
   app_.option_defaults()->always_capture_default();
   app_.add_option("--out", out, "run folder for config, metrics, checkpoints and pictures (default: runs/" +
                                     run_prefix + "-<UTC time>)");
-  app_.add_option("--seed", seed, "random seed (every random draw follows from it)")->capture_default_str();
+  app_.add_option("--seed", seed, "random seed (every random draw follows from it), 0 to 2^64-1")
+      ->capture_default_str()
+      ->check(SeedRange);
   app_.add_option("--threads", threads, "OpenBLAS threads")->capture_default_str()->check(CLI::Range(1, 256));
   app_.add_option("--config", config_path, "JSON file of flag values, e.g. {\"epochs\": 5}; flags given on the "
                                            "command line win")
-      ->check(CLI::ExistingFile);
+      ->check(ExistingFile);
+  kinds_ = {{"out", Kind::Text}, {"seed", Kind::Integer}, {"threads", Kind::Integer}};
 }
 
 CLI::Option* Flags::flag(const std::string& name, bool& var, const std::string& help) {
-  CLI::Option* o = app_.add_flag(name, var, help)->capture_default_str();
-  switches_[o->get_lnames().at(0)] = &var;
+  if (name.size() < 3 || name.compare(0, 2, "--") != 0 || name.find(',') != std::string::npos)
+    throw std::logic_error("Flags::flag: expected one long name like --learn-var, found '" + name + "'");
+  CLI::Option* o = app_.add_flag(name + ",!--no-" + name.substr(2), var, help + " (--no-" + name.substr(2) + " to turn off)")
+                       ->capture_default_str();
+  o->default_str(var ? "true" : "false");  // CLI11 captures "" for a flag, which config.json could not replay
+  kinds_[name.substr(2)] = Kind::Boolean;
   return o;
+}
+
+void Flags::check_config_type(const std::string& name, const std::string& key, const nlohmann::json& v,
+                              const std::string& where) const {
+  const auto it = kinds_.find(name);
+  const Kind kind = it == kinds_.end() ? Kind::Other : it->second;
+  std::string expected;
+  switch (kind) {
+    case Kind::Integer:
+      // 1e23 or 5.0 are integers to JSON's eye; the option's range check words the rest.
+      if (v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>())) return;
+      expected = "an integer";
+      break;
+    case Kind::Real:
+      if (v.is_number()) return;
+      expected = "a number";
+      break;
+    case Kind::Text:
+      if (v.is_string() || v.is_number()) return;
+      expected = "a string";
+      break;
+    case Kind::Boolean:
+      if (v.is_boolean()) return;
+      expected = "true or false";
+      break;
+    case Kind::Other:
+      if (!v.is_null() && !v.is_object()) return;
+      expected = "a number, string or boolean";
+      break;
+  }
+  throw std::runtime_error(where + ": key '" + key + "': expected " + expected + ", found " + a_type(v) +
+                           (v.is_primitive() && !v.is_null() ? " " + v.dump() : ""));
 }
 
 namespace {
 std::string json_to_arg(const nlohmann::json& v) {
   if (v.is_string()) return v.get<std::string>();
+  // 5.0 reads as "5" so that an integer option's check sees an integer.
+  if (v.is_number_float() && std::fabs(v.get<double>()) < 9e18 && std::floor(v.get<double>()) == v.get<double>())
+    return std::to_string(static_cast<int64_t>(v.get<double>()));
   return v.dump();
 }
 }  // namespace
@@ -43,12 +140,15 @@ void Flags::apply_config(const nlohmann::json& j, const std::string& where) {
   }
   for (const auto& [key, v] : j.items()) {
     CLI::Option* o = app_.get_option_no_throw("--" + key);
-    if (!o || key == "help" || key == "config")
+    const bool named = o && std::find(o->get_lnames().begin(), o->get_lnames().end(), key) != o->get_lnames().end();
+    if (!named || key == "help" || key == "config")
       throw std::runtime_error(where + ": unknown key '" + key + "' (valid keys: " + valid + ")");
+    const auto& neg = o->get_fnames();
+    if (std::find(neg.begin(), neg.end(), key) != neg.end())
+      throw std::runtime_error(where + ": key '" + key + "': a negated flag; write \"" + o->get_lnames().at(0) +
+                               "\": false instead");
     if (o->count() > 0) continue;  // the command line wins
-    if (v.is_null() || v.is_object())
-      throw std::runtime_error(where + ": key '" + key + "': expected a number, string or boolean, found a " +
-                               v.type_name());
+    check_config_type(o->get_lnames().at(0), key, v, where);
     try {
       if (v.is_array())
         for (const auto& e : v) o->add_result(json_to_arg(e));
@@ -56,7 +156,7 @@ void Flags::apply_config(const nlohmann::json& j, const std::string& where) {
         o->add_result(json_to_arg(v));
       o->run_callback();
     } catch (const CLI::Error& e) {
-      throw std::runtime_error(where + ": key '" + key + "': " + e.what());
+      throw std::runtime_error(where + ": key '" + key + "': " + reword(e.what()));
     }
   }
 }
@@ -69,7 +169,7 @@ std::optional<int> Flags::parse(int argc, const char* const* argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app_.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "error: " << e.what() << "\nRun with --help for the flags and their accepted values.\n";
+    std::cerr << "error: " << reword(e.what()) << "\nRun with --help for the flags and their accepted values.\n";
     return 2;
   }
   if (!config_path.empty()) {
@@ -106,11 +206,9 @@ nlohmann::json Flags::values() const {
   for (const CLI::Option* o : app_.get_options()) {
     const auto& ln = o->get_lnames();
     if (ln.empty() || ln[0] == "help") continue;
-    if (auto sw = switches_.find(ln[0]); sw != switches_.end()) {  // a switch is true or false, given or not
-      j[ln[0]] = *sw->second;
-      continue;
-    }
     std::vector<std::string> res = o->count() > 0 ? o->results() : std::vector<std::string>{o->get_default_str()};
+    // A switch given twice (--no-x --x) has two results and the last one wins.
+    if (res.size() > 1 && kinds_.count(ln[0]) && kinds_.at(ln[0]) != Kind::Other) res = {res.back()};
     if (ln[0] == "out") res = {out};
     auto to_json = [](const std::string& s) -> nlohmann::json {
       // Numbers and booleans as themselves; anything else stays a string.
@@ -135,6 +233,10 @@ nlohmann::json Flags::values() const {
 int guarded_main(const std::function<int()>& body) {
   try {
     return body();
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory (an allocation failed: a size given in the flags, such as a layer width, "
+                 "batch or sample count, may be too large for this machine)\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

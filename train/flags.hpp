@@ -6,6 +6,16 @@
 // an error naming it, command-line flags winning over the file; --out (run folder), --seed and
 // --threads (OpenBLAS threads, default 1: on 2 cores one BLAS pool beats two fighting ones).
 //
+// Checks every driver gets without asking:
+//   - a real-valued option (float or double) refuses NaN and inf, naming the flag;
+//   - --seed takes an integer from 0 to 2^64-1 and refuses anything else (-1, 1e23), from a
+//     config file too;
+//   - a --config value of the wrong JSON type is a type error ("key 'epochs': expected an
+//     integer, found a string"), before any range check;
+//   - lz::ExistingFile (use it instead of CLI::ExistingFile) says "X is a folder, expected a file".
+// Booleans: flag("--learn-var", v, ...) registers --learn-var (true), --no-learn-var (false) and
+// accepts --learn-var=true / --learn-var=false; in a config file {"learn-var": false}.
+//
 //   lz::Flags flags("classify: an MLP classifier", "classify");
 //   flags.add("--epochs", epochs, "passes over the training set")->check(CLI::Range(1, 10000));
 //   if (auto rc = flags.parse(argc, argv)) return *rc;
@@ -16,12 +26,18 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 namespace lz {
+
+// An existing regular file: a missing path or a folder is refused with a message saying which.
+extern const CLI::Validator ExistingFile;
+// A finite real number: NaN and inf are refused (CLI::Range lets NaN through: NaN compares false).
+extern const CLI::Validator FiniteNumber;
 
 class Flags {
  public:
@@ -32,12 +48,16 @@ class Flags {
 
   CLI::App& app() { return app_; }
 
-  // An option with a value; its default (the variable's value now) appears in --help.
+  // An option with a value; its default (the variable's value now) appears in --help. A real-valued
+  // one refuses NaN and inf before any check added to it runs.
   template <typename T>
   CLI::Option* add(const std::string& name, T& var, const std::string& help) {
-    return app_.add_option(name, var, help)->capture_default_str();
+    CLI::Option* o = app_.add_option(name, var, help)->capture_default_str();
+    if constexpr (std::is_floating_point_v<T>) o->check(FiniteNumber);
+    kinds_[o->get_lnames().at(0)] = kind_of<T>();
+    return o;
   }
-  // A boolean switch (--name, or --name=false).
+  // A boolean switch: --name sets it, --no-name clears it, --name=true / --name=false set it.
   CLI::Option* flag(const std::string& name, bool& var, const std::string& help);
 
   // Parse argv, then the --config file. Returns an exit code when main should return now
@@ -74,14 +94,29 @@ class Flags {
   std::string config_path;  // --config
 
  private:
+  // What JSON type a config key must have (checked before the value reaches CLI11).
+  enum class Kind { Integer, Real, Text, Boolean, Other };
+  template <typename T>
+  static constexpr Kind kind_of() {
+    if constexpr (std::is_same_v<T, bool>) return Kind::Boolean;
+    else if constexpr (std::is_integral_v<T>) return Kind::Integer;
+    else if constexpr (std::is_floating_point_v<T>) return Kind::Real;
+    else if constexpr (std::is_convertible_v<T, std::string>) return Kind::Text;
+    else return Kind::Other;
+  }
+  // name: the option's first long name; key: as the config file spells it.
+  void check_config_type(const std::string& name, const std::string& key, const nlohmann::json& v,
+                         const std::string& where) const;
+
   void apply_resume();
   CLI::App app_;
   std::string run_prefix_;
   std::vector<std::string> may_change_;
-  std::map<std::string, const bool*> switches_;  // long name -> variable of each flag(): values() reads it
+  std::map<std::string, Kind> kinds_;  // by long name without dashes
 };
 
-// Runs a driver's body; an exception becomes "error: <message>" on stderr and exit code 1.
+// Runs a driver's body; an exception becomes "error: <message>" on stderr and exit code 1
+// (std::bad_alloc: "error: out of memory (...)").
 int guarded_main(const std::function<int()>& body);
 
 }  // namespace lz

@@ -1,4 +1,6 @@
-// Comma-separated size lists from flags ("200,200").
+// Integer lists and ranges given as flag text: "200,200" (layer sizes), "1:10" (a range of K).
+// Each value is checked against a limit as it is read, so a huge value fails at once, naming the
+// flag and the limit, instead of being allocated or enumerated first.
 #pragma once
 
 #include <cstdint>
@@ -7,8 +9,16 @@
 
 namespace lz {
 
-// Parses "200,200"; throws std::invalid_argument naming `flag` for anything but positive integers
-// up to max_each.
+// "200,200" -> {200, 200}: one or more positive integers separated by commas, each <= max_each.
+// Throws std::invalid_argument naming `flag`, the offending item and the limit.
 std::vector<int64_t> parse_size_list(const std::string& flag, const std::string& text, int64_t max_each);
+
+// "3" -> {3, 3}; "1:10" -> {1, 10}: a positive integer or an inclusive range LO:HI with
+// 1 <= LO <= HI <= max. Only the bounds are returned; the caller enumerates what it needs.
+struct IntRange {
+  int64_t lo = 0, hi = 0;
+  int64_t count() const { return hi - lo + 1; }
+};
+IntRange parse_int_range(const std::string& flag, const std::string& text, int64_t max);
 
 }  // namespace lz

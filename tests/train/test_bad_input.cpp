@@ -153,6 +153,10 @@ BOOST_AUTO_TEST_CASE(csv_defects_name_file_line_and_column) {
                {"t.csv:3: column 2 ('b'): expected a finite number, found NaN"});
   expect_error([&] { parse_csv("1,2\n3,-inf\n", "t.csv"); }, {"t.csv:2: column 2: expected a finite number, found '-inf'"});
   expect_error([&] { parse_csv("1,2\n1e39,0\n", "t.csv"); }, {"t.csv:2: column 1", "overflows float"});
+  // beyond a double: out of range, not "expected a number" (also in the first row, not a header)
+  expect_error([&] { parse_csv("1,2\n3,-1e400\n", "t.csv"); }, {"t.csv:2: column 2: '-1e400' is out of range"});
+  expect_error([&] { parse_csv("x,y\n1,2\n3,1e99999\n", "t.csv"); }, {"t.csv:3: column 2 ('y'): '1e99999' is out of range"});
+  expect_error([&] { parse_csv("1e400,2\n3,4\n", "t.csv"); }, {"t.csv:1: column 1: '1e400' is out of range"});
   expect_error([&] { parse_csv("a,b,c\n1,2,3\n4,5\n", "t.csv"); },
                {"t.csv:3: ragged row: expected 3 fields (as line 1), found 2"});
   expect_error([&] { parse_csv("1,2\n3,4,5\n", "t.csv"); }, {"t.csv:2: ragged row: expected 2 fields"});

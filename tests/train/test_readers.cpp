@@ -138,3 +138,36 @@ BOOST_AUTO_TEST_CASE(csv_without_header_and_integer_label_by_index) {
   BOOST_TEST(all.x.shape() == (Shape{1, 2}));
   BOOST_TEST(!all.labelled());
 }
+
+// Spreadsheet exports start with a UTF-8 byte-order mark; the file must read exactly as without it
+// (the mark once made "1" a non-number, so the first data row became a header and was lost).
+BOOST_AUTO_TEST_CASE(csv_byte_order_mark_reads_like_the_same_file_without_it) {
+  const std::string bom = "\xEF\xBB\xBF";
+  for (const std::string body : {"1,2\n3,4\n5,6\n", "a,b\n1,2\n3,4\n"}) {
+    const Dataset plain = parse_csv(body, "t.csv"), marked = parse_csv(bom + body, "t.csv");
+    BOOST_TEST(marked.x.shape() == plain.x.shape());
+    BOOST_TEST(marked.x.to_vector() == plain.x.to_vector(), boost::test_tools::per_element());
+  }
+  BOOST_TEST(parse_csv(bom + "1,2\n3,4\n5,6\n", "t.csv").x.size(0) == 3);
+  // and a header name after the mark is found by name
+  const Dataset d = parse_csv(bom + "kind,x\ncat,1\ndog,2\n", "t.csv", label("kind"));
+  BOOST_TEST(d.y == (std::vector<int64_t>{0, 1}), boost::test_tools::per_element());
+  // only at the very start: elsewhere it is text like any other
+  BOOST_CHECK_THROW(parse_csv("1,2\n" + bom + "3,4\n", "t.csv"), std::runtime_error);
+}
+
+// The documented rule (csv.hpp): blank lines are skipped wherever they are, and line numbers in
+// messages still count them.
+BOOST_AUTO_TEST_CASE(csv_blank_lines_are_skipped_and_still_counted) {
+  const Dataset d = parse_csv("\n \na,b\n1,2\n\n\t\r\n3,4\n\n", "t.csv");
+  BOOST_TEST(d.x.shape() == (Shape{2, 2}));
+  BOOST_TEST(d.x.to_vector() == (std::vector<float>{1, 2, 3, 4}), boost::test_tools::per_element());
+  try {
+    parse_csv("1,2\n\n\n3,x\n", "t.csv");
+    BOOST_ERROR("no exception for 'x'");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()).find("t.csv:4: column 2") != std::string::npos, e.what());
+  }
+  // 1e-400 underflows to 0 (a double's subnormal range ends near 4.9e-324): not an error
+  BOOST_TEST(parse_csv("1e-400,2\n", "t.csv").x[0] == 0.0f);
+}
