@@ -18,6 +18,7 @@
 
 #include "nn/safetensors.hpp"
 #include "tests/train/helpers.hpp"
+#include "tests/train/run_checks.hpp"
 #include "train/png.hpp"
 
 using namespace lz;
@@ -26,56 +27,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-struct RunResult {
-  int code = -1;    // exit code, or 128 + signal
-  std::string err;  // stderr
-};
-
-RunResult run_driver(const std::string& args, const std::string& env = "") {
-  const std::string bin = std::string(LZ_BINARY_DIR) + "/bin/flow";
-  BOOST_REQUIRE_MESSAGE(fs::exists(bin), bin << " is missing: build the flow target first");
-  const std::string log = std::string(LZ_BINARY_DIR) + "/tests-tmp/flow-driver.err";
-  const std::string cmd = env + " " + bin + " " + args + " >/dev/null 2>" + log;
-  const int status = std::system(cmd.c_str());
-  RunResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.err = read_text(log);
-  return r;
-}
-
-std::vector<json> records(const std::string& run) {
-  std::vector<json> out;
-  std::istringstream in(read_text(run + "/metrics.jsonl"));
-  for (std::string line; std::getline(in, line);) {
-    json j = json::parse(line);
-    j.erase("seconds");
-    out.push_back(j);
-  }
-  return out;
-}
-
-json summary(const std::string& run) {
-  json j = json::parse(read_text(run + "/summary.json"));
-  j.erase("train_seconds");
-  return j;
-}
-
-void same_checkpoint(const std::string& a, const std::string& b) {
-  const SafeTensors x = read_safetensors(a + "/checkpoint.safetensors");
-  const SafeTensors y = read_safetensors(b + "/checkpoint.safetensors");
-  BOOST_TEST(x.order == y.order);
-  for (const auto& [name, t] : x.tensors) {
-    BOOST_TEST_INFO("tensor " << name);
-    BOOST_REQUIRE(y.tensors.count(name));
-    const auto& u = std::get<Tensor<float>>(t);
-    const auto& v = std::get<Tensor<float>>(y.tensors.at(name));
-    BOOST_REQUIRE(u.shape() == v.shape());
-    BOOST_TEST(std::memcmp(u.data(), v.data(), sizeof(float) * size_t(u.numel())) == 0);
-  }
-  for (const char* k : {"rng.state", "optim.step", "train.step", "train.epochs_done", "train.records"})
-    BOOST_TEST(x.metadata.at(k) == y.metadata.at(k), k);
-}
 
 // 512 training points, batch 64: 8 steps per epoch, 3 epochs; a record every 3 steps and a
 // checkpoint every 5, so kills land before, on and after checkpoints, mid-epoch and at an epoch's end.
@@ -87,7 +38,7 @@ const std::string kArgs =
 
 BOOST_AUTO_TEST_CASE(a_small_run_writes_its_outputs) {
   const std::string dir = scratch_dir("flow_driver_outputs") + "/run";
-  const RunResult r = run_driver(kArgs + " --out " + dir);
+  const RunResult r = run_driver("flow", kArgs + " --out " + dir);
   BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
   for (const char* f : {"config.json", "metrics.jsonl", "checkpoint.safetensors", "summary.json", "loss.png",
                         "density.png", "samples.png", "z.png"})
@@ -121,15 +72,15 @@ BOOST_AUTO_TEST_CASE(a_small_run_writes_its_outputs) {
 BOOST_AUTO_TEST_CASE(a_killed_run_resumes_bit_for_bit) {
   const std::string root = scratch_dir("flow_driver_resume");
   const std::string ref = root + "/ref";
-  const RunResult r0 = run_driver(kArgs + " --out " + ref);
+  const RunResult r0 = run_driver("flow", kArgs + " --out " + ref);
   BOOST_REQUIRE_MESSAGE(r0.code == 0, r0.err);
   for (int64_t step : {5, 6, 11, 16}) {
     BOOST_TEST_CONTEXT("killed after step " << step) {
       const std::string dir = root + "/k" + std::to_string(step);
-      RunResult r = run_driver(kArgs + " --out " + dir, "LZ_FAULT_AFTER_STEP=" + std::to_string(step) + ":KILL");
+      RunResult r = run_driver("flow", kArgs + " --out " + dir, "LZ_FAULT_AFTER_STEP=" + std::to_string(step) + ":KILL");
       BOOST_TEST(r.code == 128 + SIGKILL);
       BOOST_TEST(!fs::exists(dir + "/summary.json"));
-      r = run_driver("--resume " + dir);
+      r = run_driver("flow", "--resume " + dir);
       BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
       same_checkpoint(ref, dir);
       BOOST_TEST(records(ref) == records(dir), "metrics.jsonl of " << dir << " differs from " << ref);
@@ -141,13 +92,13 @@ BOOST_AUTO_TEST_CASE(a_killed_run_resumes_bit_for_bit) {
 
 BOOST_AUTO_TEST_CASE(bad_flags_are_named) {
   const std::string dir = scratch_dir("flow_driver_bad");
-  RunResult r = run_driver("--data csv --out " + dir + "/a");
+  RunResult r = run_driver("flow", "--data csv --out " + dir + "/a");
   BOOST_TEST(r.code == 1);
   BOOST_TEST(r.err.find("--data csv needs --csv PATH") != std::string::npos, r.err);
-  r = run_driver("--data spirals --out " + dir + "/b");
+  r = run_driver("flow", "--data spirals --out " + dir + "/b");
   BOOST_TEST(r.code == 2);
   BOOST_TEST(r.err.find("spirals") != std::string::npos, r.err);
-  r = run_driver("--hidden 16,0 --out " + dir + "/c");
+  r = run_driver("flow", "--hidden 16,0 --out " + dir + "/c");
   BOOST_TEST(r.code == 1);
   BOOST_TEST(r.err.find("--hidden") != std::string::npos, r.err);
   // A CSV of 3 columns, no actnorm: runs (D = 3 has no pictures).
@@ -156,7 +107,7 @@ BOOST_AUTO_TEST_CASE(bad_flags_are_named) {
     f << "a,b,c\n";
     for (int i = 0; i < 100; ++i) f << i * 0.01 << "," << std::sin(i * 0.1) << "," << (i % 7) * 0.3 << "\n";
   }
-  r = run_driver("--data csv --csv " + dir + "/p.csv --no-actnorm --couplings 2 --hidden 8 --epochs 2 --batch 16 --out " +
+  r = run_driver("flow", "--data csv --csv " + dir + "/p.csv --no-actnorm --couplings 2 --hidden 8 --epochs 2 --batch 16 --out " +
                  dir + "/d");
   BOOST_TEST(r.code == 0, r.err);
   BOOST_TEST(fs::exists(dir + "/d/summary.json"));

@@ -20,6 +20,7 @@
 #include "nn/safetensors.hpp"
 #include "tensor/rng.hpp"
 #include "tests/train/helpers.hpp"
+#include "tests/train/run_checks.hpp"
 
 using namespace lz;
 using namespace lz::testing;
@@ -27,22 +28,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-struct RunResult {
-  int code = -1;    // exit code, or 128 + signal
-  std::string err;  // stderr
-};
-
-RunResult run_driver(const std::string& driver, const std::string& args, const std::string& env = "") {
-  const std::string log = std::string(LZ_BINARY_DIR) + "/tests-tmp/resume-" + driver + ".err";
-  const std::string cmd =
-      env + " " + std::string(LZ_BINARY_DIR) + "/bin/" + driver + " " + args + " >/dev/null 2>" + log;
-  const int status = std::system(cmd.c_str());
-  RunResult r;  // the shell reports a killed child as 128 + signal; so do we, if it exec'd the driver
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.err = read_text(log);
-  return r;
-}
 
 bool have(const std::string& driver) { return fs::exists(std::string(LZ_BINARY_DIR) + "/bin/" + driver); }
 
@@ -59,41 +44,6 @@ std::string tiny_digits() {
     std::ofstream(dir + "/src/digits/" + std::to_string(d) + ".json") << j.dump();
   }
   return dir;
-}
-
-// metrics.jsonl records without their wall-clock field.
-std::vector<json> records(const std::string& run) {
-  std::vector<json> out;
-  std::istringstream in(read_text(run + "/metrics.jsonl"));
-  for (std::string line; std::getline(in, line);) {
-    json j = json::parse(line);
-    j.erase("seconds");
-    out.push_back(j);
-  }
-  return out;
-}
-
-json summary(const std::string& run) {
-  json j = json::parse(read_text(run + "/summary.json"));
-  j.erase("train_seconds");
-  return j;
-}
-
-// Every tensor of two checkpoints equal bit for bit, and the generator state too.
-void same_checkpoint(const std::string& a, const std::string& b) {
-  const SafeTensors x = read_safetensors(a + "/checkpoint.safetensors");
-  const SafeTensors y = read_safetensors(b + "/checkpoint.safetensors");
-  BOOST_TEST(x.order == y.order);
-  for (const auto& [name, t] : x.tensors) {
-    BOOST_TEST_INFO("tensor " << name);
-    BOOST_REQUIRE(y.tensors.count(name));
-    const auto& u = std::get<Tensor<float>>(t);
-    const auto& v = std::get<Tensor<float>>(y.tensors.at(name));
-    BOOST_REQUIRE(u.shape() == v.shape());
-    BOOST_TEST(std::memcmp(u.data(), v.data(), sizeof(float) * size_t(u.numel())) == 0);
-  }
-  for (const char* k : {"rng.state", "optim.step", "train.step", "train.epochs_done", "train.records"})
-    BOOST_TEST(x.metadata.at(k) == y.metadata.at(k), k);
 }
 
 void same_run(const std::string& ref, const std::string& got) {
