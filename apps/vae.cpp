@@ -13,6 +13,7 @@
 
 #include "models/evaluate.hpp"
 #include "models/iwae.hpp"
+#include "models/vae.hpp"
 #include "nn/optim.hpp"
 #include "train/batch.hpp"
 #include "train/digits.hpp"
@@ -224,14 +225,14 @@ int run(int argc, char** argv) {
         const Batch b = make_batch(train, rows);
         const VarF x(binary ? binarize(b.x, rng) : b.x);
         const int64_t B = x.size(0);
-        return o.k == 1 ? model.loss(x, standard_normal<float>({B, o.latent}, rng), static_cast<float>(ctx.weight))
+        return o.k == 1 ? elbo_loss(model, x, standard_normal<float>({B, o.latent}, rng), static_cast<float>(ctx.weight))
                         : iwae_loss(model, x, standard_normal<float>({o.k, B, o.latent}, rng));
       },
       [&](int64_t) {
         // the analytic-KL ELBO on up to 1000 test points, one sample each
         NoGrad ng;
         const TensorF xe = narrow(xtest, 0, 0, std::min<int64_t>(1000, xtest.size(0)));
-        const ElboTerms<float> t = model.elbo(VarF(xe), standard_normal<float>({xe.size(0), o.latent}, rng));
+        const ElboTerms<float> t = elbo(model, VarF(xe), standard_normal<float>({xe.size(0), o.latent}, rng));
         return json{{"test_elbo", lz::mean(t.elbo).item()}};
       });
   if (tr.interrupted()) return tr.exit_code;

@@ -87,6 +87,10 @@ template <typename T> Var<T> bce_with_logits(const Var<T>& logits, const Var<T>&
 template <typename T> Var<T> gaussian_log_density(const Var<T>& x, const Var<T>& mean, const Var<T>& logvar);
 // Elementwise KL(N(mean, exp(logvar)) || N(0,1)) = ½(exp(logvar) + mean² - 1 - logvar).
 template <typename T> Var<T> kl_std_normal(const Var<T>& mean, const Var<T>& logvar);
+// Elementwise KL(N(mq, exp(lvq)) || N(mp, exp(lvp))) = ½(lvp − lvq + (exp(lvq) + (mq − mp)²)/exp(lvp) − 1),
+// all four of one shape (a CVAE's posterior against its conditional prior, row by row).
+template <typename T>
+Var<T> kl_diag_gaussians(const Var<T>& mean_q, const Var<T>& logvar_q, const Var<T>& mean_p, const Var<T>& logvar_p);
 // mean((a-b)²) -> []
 template <typename T> Var<T> mse(const Var<T>& a, const Var<T>& b);
 // logp:[N,C] log-probabilities, labels:[N] -> [] mean negative log-likelihood

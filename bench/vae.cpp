@@ -83,7 +83,7 @@ struct Training {
   Trainer<float> trainer{model, opt, rng, TrainerOptions{.label = "bench_vae", .batch = kBatch}};
   Trainer<float>::LossFn loss = [this](const std::vector<int64_t>& rows, const StepContext&) {
     const Batch b = make_batch(data, rows);
-    return model.loss(VarF(b.x), standard_normal<float>({b.x.size(0), kZ}, rng));
+    return elbo_loss(model, VarF(b.x), standard_normal<float>({b.x.size(0), kZ}, rng));
   };
   std::vector<std::vector<int64_t>> batches;
   size_t next = 0;

@@ -100,6 +100,11 @@ Var<T> DiagGaussian<T>::kl_std_normal() const {
 }
 
 template <typename T>
+Var<T> DiagGaussian<T>::kl_to(const DiagGaussian& p) const {
+  return sum(kl_diag_gaussians(mean, logvar, p.mean, p.logvar), -1);
+}
+
+template <typename T>
 Tensor<T> DiagGaussian<T>::stddev() const {
   return lz::map(logvar.value(), [](auto v) {
     using std::exp;

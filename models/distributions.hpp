@@ -80,6 +80,9 @@ struct DiagGaussian {
   Tensor<T> sample(int64_t n, Rng& rng) const;  // -> [n, ...mean's shape], no graph
   // KL(q || N(0, I)) = ½ Σ_j (σ_j² + μ_j² − 1 − log σ_j²), in closed form -> [...].
   Var<T> kl_std_normal() const;
+  // KL(q || p) = ½ Σ_j (log σp_j² − log σq_j² + (σq_j² + (μq_j − μp_j)²) / σp_j² − 1) for p of q's
+  // shape (a CVAE's posterior against its conditional prior) -> [...].
+  Var<T> kl_to(const DiagGaussian& p) const;
   // exp(½ logvar), without a graph (for pictures and diagnostics).
   Tensor<T> stddev() const;
 };

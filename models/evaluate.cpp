@@ -26,18 +26,24 @@ template <typename T>
 Tensor<T> rows(const Tensor<T>& x, int64_t start, int64_t n) {
   return narrow(x, 0, start, n);
 }
+// Rows [start, start + n) of a condition, or no condition.
+template <typename T>
+Var<T> rows(const Var<T>& c, int64_t start, int64_t n) {
+  return c.defined() ? Var<T>(narrow(c.value(), 0, start, n)) : Var<T>();
+}
 }  // namespace
 
 template <typename T>
-BoundEstimates estimate_bounds(VAE<T>& model, const Tensor<T>& x, int64_t k, const std::vector<int64_t>& ks,
-                               Rng& rng, int64_t max_rows) {
+BoundEstimates estimate_bounds(LatentModel<T>& model, const Tensor<T>& x, int64_t k, const std::vector<int64_t>& ks,
+                               Rng& rng, int64_t max_rows, const Var<T>& c) {
   if (k < 1) throw std::invalid_argument("estimate_bounds: k must be >= 1, got " + std::to_string(k));
   for (int64_t kk : ks)
     if (kk < 1 || kk > k)
       throw std::invalid_argument("estimate_bounds: every bound's k must be in [1, " + std::to_string(k) + "], got " +
                                   std::to_string(kk));
   NoGrad ng;
-  const int64_t N = x.size(0), Z = model.config().z_dim;
+  const int64_t N = x.size(0), Z = model.z_dim();
+  model.check_condition(c, N, "estimate_bounds");
   BoundEstimates r;
   r.ks = ks;
   r.bound.assign(ks.size(), std::vector<double>(N));
@@ -51,16 +57,16 @@ BoundEstimates estimate_bounds(VAE<T>& model, const Tensor<T>& x, int64_t k, con
   std::vector<double> logw(static_cast<size_t>(B * k));
   for (int64_t n0 = 0; n0 < N; n0 += B) {
     const int64_t b = std::min(B, N - n0);
-    const Var<T> xb(rows(x, n0, b));
-    const DiagGaussian<T> q = model.encode(xb);
-    const Tensor<T> kl = q.kl_std_normal().value();
+    const Var<T> xb(rows(x, n0, b)), cb = rows(c, n0, b);
+    const DiagGaussian<T> q = model.encode(xb, cb);
+    const Tensor<T> kl = model.kl_to_prior(q, cb).value();
     std::vector<double> rec(b, 0.0);
     for (int64_t i0 = 0; i0 < k; i0 += kc) {
-      const int64_t c = std::min(kc, k - i0);
-      const Var<T> z = q.rsample(standard_normal<T>({c, b, Z}, rng));  // [c, b, Z]
-      const Tensor<T> ll = model.log_likelihood(xb, z).value();         // [c, b]
-      const Tensor<T> lw = add(ll, sub(std_normal_log_prob(z).value(), q.log_prob(z).value()));
-      for (int64_t i = 0; i < c; ++i)
+      const int64_t m = std::min(kc, k - i0);
+      const Var<T> z = q.rsample(standard_normal<T>({m, b, Z}, rng));  // [m, b, Z]
+      const Tensor<T> ll = model.log_likelihood(xb, z, cb).value();     // [m, b]
+      const Tensor<T> lw = add(ll, sub(model.prior_log_prob(z, cb).value(), q.log_prob(z).value()));
+      for (int64_t i = 0; i < m; ++i)
         for (int64_t n = 0; n < b; ++n) {
           logw[n * k + i0 + i] = lw[i * b + n];
           rec[n] += ll[i * b + n];
@@ -84,27 +90,32 @@ BoundEstimates estimate_bounds(VAE<T>& model, const Tensor<T>& x, int64_t k, con
 }
 
 template <typename T>
-std::vector<double> naive_log_px(VAE<T>& model, const Tensor<T>& x, int64_t K, Rng& rng, int64_t chunk) {
+std::vector<double> naive_log_px(LatentModel<T>& model, const Tensor<T>& x, int64_t K, Rng& rng, int64_t chunk,
+                                 const Var<T>& c) {
   if (K < 1) throw std::invalid_argument("naive_log_px: K must be >= 1, got " + std::to_string(K));
+  if (chunk < 1) throw std::invalid_argument("naive_log_px: chunk must be >= 1, got " + std::to_string(chunk));
   NoGrad ng;
-  const int64_t N = x.size(0), D = x.size(1), Z = model.config().z_dim;
+  const int64_t N = x.size(0);
+  model.check_condition(c, N, "naive_log_px");
   std::vector<math::StreamingLogSumExp> acc(N);  // one per example
-  const bool bernoulli = model.config().likelihood == VaeLikelihood::Bernoulli;
-  for (int64_t k0 = 0; k0 < K; k0 += chunk) {
-    const int64_t c = std::min(chunk, K - k0);
-    const Var<T> z(standard_normal<T>({c, Z}, rng));
-    const Var<T> out = model.decode(z);  // [c, D]
-    if (bernoulli) {
-      // log p(x|z) = Σ_j x_j l_j − softplus(l_j): one GEMM x·Lᵀ for all rows and samples.
-      const Tensor<T>& L = out.value();
-      const Tensor<T> sp = sum(lz::map(L, [](auto l) { return math::softplus(l); }), 1);  // [c]
-      const Tensor<T> xl = matmul(x, L, false, true);  // [N, c]
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t i = 0; i < c; ++i) acc[n].add(static_cast<double>(xl[n * c + i]) - static_cast<double>(sp[i]));
-    } else {
-      for (int64_t n = 0; n < N; ++n) {
-        const Tensor<T> ll = model.log_likelihood_of_output(Var<T>(rows(x, n, 1).reshape({1, D})), out).value();
-        for (int64_t i = 0; i < c; ++i) acc[n].add(static_cast<double>(ll[i]));
+  if (!c.defined()) {
+    for (int64_t k0 = 0; k0 < K; k0 += chunk) {
+      const int64_t m = std::min(chunk, K - k0);
+      const Tensor<T> ll = model.log_likelihood_all_pairs(x, model.sample_prior(m, rng));  // [m, N]
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t n = 0; n < N; ++n) acc[n].add(static_cast<double>(ll[i * N + n]));
+    }
+  } else {
+    // Each row its own draws from p(z|c_n): b rows × m samples decoded at a time, b·m ≤ chunk.
+    const int64_t m = std::min(K, chunk), b = std::max<int64_t>(1, std::min(N, chunk / m));
+    for (int64_t n0 = 0; n0 < N; n0 += b) {
+      const int64_t nb = std::min(b, N - n0);
+      const Var<T> xb(rows(x, n0, nb)), cb = rows(c, n0, nb);
+      for (int64_t k0 = 0; k0 < K; k0 += m) {
+        const int64_t mm = std::min(m, K - k0);
+        const Tensor<T> ll = model.log_likelihood(xb, Var<T>(model.sample_prior(mm, rng, cb)), cb).value();  // [mm, nb]
+        for (int64_t i = 0; i < mm; ++i)
+          for (int64_t n = 0; n < nb; ++n) acc[n0 + n].add(static_cast<double>(ll[i * nb + n]));
       }
     }
   }
@@ -114,17 +125,20 @@ std::vector<double> naive_log_px(VAE<T>& model, const Tensor<T>& x, int64_t K, R
 }
 
 template <typename T>
-Tensor<T> posterior_means(VAE<T>& model, const Tensor<T>& x, int64_t batch) {
+Tensor<T> posterior_means(LatentModel<T>& model, const Tensor<T>& x, int64_t batch, const Var<T>& c) {
   NoGrad ng;
+  model.check_condition(c, x.size(0), "posterior_means");
   std::vector<Tensor<T>> parts;
-  for (int64_t n0 = 0; n0 < x.size(0); n0 += batch)
-    parts.push_back(model.encode(Var<T>(rows(x, n0, std::min(batch, x.size(0) - n0)))).mean.value());
+  for (int64_t n0 = 0; n0 < x.size(0); n0 += batch) {
+    const int64_t b = std::min(batch, x.size(0) - n0);
+    parts.push_back(model.encode(Var<T>(rows(x, n0, b)), rows(c, n0, b)).mean.value());
+  }
   return parts.size() == 1 ? parts[0] : concat(parts, 0);
 }
 
 template <typename T>
-ActiveUnits active_units(VAE<T>& model, const Tensor<T>& x, double threshold, int64_t batch) {
-  const Tensor<T> mu = posterior_means(model, x, batch);
+ActiveUnits active_units(LatentModel<T>& model, const Tensor<T>& x, double threshold, int64_t batch, const Var<T>& c) {
+  const Tensor<T> mu = posterior_means(model, x, batch, c);
   const int64_t N = mu.size(0), Z = mu.size(1);
   ActiveUnits r;
   r.variance.assign(Z, 0.0);
@@ -139,12 +153,13 @@ ActiveUnits active_units(VAE<T>& model, const Tensor<T>& x, double threshold, in
   return r;
 }
 
-#define LZ_INSTANTIATE(T)                                                                                   \
-  template BoundEstimates estimate_bounds(VAE<T>&, const Tensor<T>&, int64_t, const std::vector<int64_t>&, \
-                                          Rng&, int64_t);                                                   \
-  template std::vector<double> naive_log_px(VAE<T>&, const Tensor<T>&, int64_t, Rng&, int64_t);            \
-  template Tensor<T> posterior_means(VAE<T>&, const Tensor<T>&, int64_t);                                  \
-  template ActiveUnits active_units(VAE<T>&, const Tensor<T>&, double, int64_t);
+#define LZ_INSTANTIATE(T)                                                                                       \
+  template BoundEstimates estimate_bounds(LatentModel<T>&, const Tensor<T>&, int64_t, const std::vector<int64_t>&, \
+                                          Rng&, int64_t, const Var<T>&);                                        \
+  template std::vector<double> naive_log_px(LatentModel<T>&, const Tensor<T>&, int64_t, Rng&, int64_t,           \
+                                            const Var<T>&);                                                     \
+  template Tensor<T> posterior_means(LatentModel<T>&, const Tensor<T>&, int64_t, const Var<T>&);                 \
+  template ActiveUnits active_units(LatentModel<T>&, const Tensor<T>&, double, int64_t, const Var<T>&);
 LZ_INSTANTIATE(float)
 LZ_INSTANTIATE(double)
 

@@ -3,29 +3,29 @@
 namespace lz {
 
 template <typename T>
-Var<T> iwae_log_weights(VAE<T>& model, const Var<T>& x, const Tensor<T>& eps) {
+Var<T> iwae_log_weights(LatentModel<T>& model, const Var<T>& x, const Tensor<T>& eps, const Var<T>& c) {
   if (eps.dim() != 3 || eps.size(1) != x.size(0))
     throw ShapeError("iwae: expected eps:[k," + std::to_string(x.size(0)) + ",Z] for x " + shape_str(x.shape()) +
                      ", got " + shape_str(eps.shape()));
-  const DiagGaussian<T> q = model.encode(x);
+  const DiagGaussian<T> q = model.encode(x, c);
   const Var<T> z = q.rsample(eps);  // [k, B, Z]
-  return model.log_likelihood(x, z) + std_normal_log_prob(z) - q.log_prob(z);
+  return model.log_likelihood(x, z, c) + model.prior_log_prob(z, c) - q.log_prob(z);
 }
 
 template <typename T>
-Var<T> iwae_bound(VAE<T>& model, const Var<T>& x, const Tensor<T>& eps) {
-  return log_mean_exp_of(iwae_log_weights(model, x, eps), 0);
+Var<T> iwae_bound(LatentModel<T>& model, const Var<T>& x, const Tensor<T>& eps, const Var<T>& c) {
+  return log_mean_exp_of(iwae_log_weights(model, x, eps, c), 0);
 }
 
 template <typename T>
-Var<T> iwae_loss(VAE<T>& model, const Var<T>& x, const Tensor<T>& eps) {
-  return -mean(iwae_bound(model, x, eps));
+Var<T> iwae_loss(LatentModel<T>& model, const Var<T>& x, const Tensor<T>& eps, const Var<T>& c) {
+  return -mean(iwae_bound(model, x, eps, c));
 }
 
-#define LZ_INSTANTIATE(T)                                                        \
-  template Var<T> iwae_log_weights(VAE<T>&, const Var<T>&, const Tensor<T>&);    \
-  template Var<T> iwae_bound(VAE<T>&, const Var<T>&, const Tensor<T>&);          \
-  template Var<T> iwae_loss(VAE<T>&, const Var<T>&, const Tensor<T>&);
+#define LZ_INSTANTIATE(T)                                                                                  \
+  template Var<T> iwae_log_weights(LatentModel<T>&, const Var<T>&, const Tensor<T>&, const Var<T>&);       \
+  template Var<T> iwae_bound(LatentModel<T>&, const Var<T>&, const Tensor<T>&, const Var<T>&);             \
+  template Var<T> iwae_loss(LatentModel<T>&, const Var<T>&, const Tensor<T>&, const Var<T>&);
 LZ_INSTANTIATE(float)
 LZ_INSTANTIATE(double)
 

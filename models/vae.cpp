@@ -11,22 +11,33 @@ void VaeConfig::validate() const {
   auto bad = [](const std::string& what) { throw std::invalid_argument("VaeConfig: " + what); };
   if (x_dim < 1) bad("x_dim must be >= 1, got " + std::to_string(x_dim));
   if (z_dim < 1) bad("z_dim (latent size) must be >= 1, got " + std::to_string(z_dim));
+  if (c_dim < 0) bad("c_dim (condition size) must be >= 0, got " + std::to_string(c_dim));
   for (int64_t h : hidden)
     if (h < 1) bad("every hidden size must be >= 1, got " + std::to_string(h));
+  for (int64_t h : prior_hidden)
+    if (h < 1) bad("every prior hidden size must be >= 1, got " + std::to_string(h));
+  if (learned_prior && c_dim == 0) bad("a learned prior p(z|c) needs a condition (c_dim > 0)");
   parse_activation(activation);  // throws listing the accepted names
 }
 
 template <typename T>
 VAE<T>::VAE(const VaeConfig& cfg, Rng& rng) : cfg_(cfg) {
   cfg_.validate();
-  // encoder: D -> hidden... -> 2Z (μ and log σ² from one last Linear); decoder: Z -> reversed hidden -> D
-  std::vector<int64_t> enc{cfg.x_dim}, dec{cfg.z_dim};
+  // encoder: D + C -> hidden... -> 2Z (μ and log σ² from one last Linear); decoder: Z + C -> reversed hidden -> D
+  const Activation act = parse_activation(cfg.activation);
+  std::vector<int64_t> enc{cfg.x_dim + cfg.c_dim}, dec{cfg.z_dim + cfg.c_dim};
   enc.insert(enc.end(), cfg.hidden.begin(), cfg.hidden.end());
   enc.push_back(2 * cfg.z_dim);
   dec.insert(dec.end(), cfg.hidden.rbegin(), cfg.hidden.rend());
   dec.push_back(cfg.x_dim);
-  encoder_ = this->register_module("encoder", std::make_shared<MLP<T>>(enc, parse_activation(cfg.activation), rng));
-  decoder_ = this->register_module("decoder", std::make_shared<MLP<T>>(dec, parse_activation(cfg.activation), rng));
+  encoder_ = this->register_module("encoder", std::make_shared<MLP<T>>(enc, act, rng));
+  decoder_ = this->register_module("decoder", std::make_shared<MLP<T>>(dec, act, rng));
+  if (cfg.learned_prior) {
+    std::vector<int64_t> pri{cfg.c_dim};
+    pri.insert(pri.end(), cfg.prior_hidden.begin(), cfg.prior_hidden.end());
+    pri.push_back(2 * cfg.z_dim);
+    prior_ = this->register_module("prior", std::make_shared<MLP<T>>(pri, act, rng));
+  }
   if (cfg.likelihood == VaeLikelihood::Gaussian) {
     const Tensor<T> lv = Tensor<T>::full({cfg.x_dim}, static_cast<T>(cfg.init_logvar));
     // A fixed variance is a constant leaf, so it stays out of the parameter list and the optimizer.
@@ -38,27 +49,44 @@ template <typename T>
 std::string VAE<T>::describe() const {
   std::string h;
   for (int64_t s : cfg_.hidden) h += std::to_string(s) + "-";
+  std::string cond;
+  if (cfg_.c_dim > 0)
+    cond = ", condition " + std::to_string(cfg_.c_dim) + (cfg_.learned_prior ? ", learned prior" : ", prior N(0, I)");
   return std::string(cfg_.likelihood == VaeLikelihood::Bernoulli ? "VAE(Bernoulli, " : "VAE(Gaussian, ") +
-         std::to_string(cfg_.x_dim) + "-" + h + std::to_string(cfg_.z_dim) + ", " + cfg_.activation + ")";
+         std::to_string(cfg_.x_dim) + "-" + h + std::to_string(cfg_.z_dim) + ", " + cfg_.activation + cond + ")";
 }
 
+namespace {
+// [a, c] along the last axis, c broadcast over a's leading sample axis (a:[k, B, ·] with c:[B, C]).
 template <typename T>
-DiagGaussian<T> VAE<T>::encode(const Var<T>& x) {
+Var<T> with_condition(const Var<T>& a, const Var<T>& c) {
+  if (!c.defined()) return a;
+  if (a.dim() == 2) return concat<T>({a, c}, 1);
+  Shape s = a.shape();
+  s.back() = c.size(1);
+  return concat<T>({a, expand(c, s)}, a.dim() - 1);
+}
+}  // namespace
+
+template <typename T>
+DiagGaussian<T> VAE<T>::encode(const Var<T>& x, const Var<T>& c) {
   if (x.dim() != 2 || x.size(1) != cfg_.x_dim)
     throw ShapeError("VAE::encode: expected x:[B," + std::to_string(cfg_.x_dim) + "], got " + shape_str(x.shape()));
-  const Var<T> h = encoder_->forward(x);
-  return {narrow(h, 1, 0, cfg_.z_dim), narrow(h, 1, cfg_.z_dim, cfg_.z_dim)};
+  this->check_condition(c, x.size(0), "VAE::encode");
+  return diag_gaussian_from_output(encoder_->forward(with_condition(x, c)));
 }
 
 template <typename T>
-Var<T> VAE<T>::decode(const Var<T>& z) {
+Var<T> VAE<T>::decode(const Var<T>& z, const Var<T>& c) {
   if (z.size(-1) != cfg_.z_dim)
     throw ShapeError("VAE::decode: expected z:[...," + std::to_string(cfg_.z_dim) + "], got " + shape_str(z.shape()));
-  if (z.dim() == 2) return decoder_->forward(z);
-  // [k, B, Z] -> one [k·B, Z] batch through the decoder -> [k, B, D]
+  this->check_condition(c, z.size(-2), "VAE::decode");
+  const Var<T> in = with_condition(z, c);
+  if (z.dim() == 2) return decoder_->forward(in);
+  // [k, B, Z + C] -> one [k·B, Z + C] batch through the decoder -> [k, B, D]
   Shape out_shape = z.shape();
   out_shape.back() = cfg_.x_dim;
-  return reshape(decoder_->forward(reshape(z, {-1, cfg_.z_dim})), out_shape);
+  return reshape(decoder_->forward(reshape(in, {-1, in.size(-1)})), out_shape);
 }
 
 template <typename T>
@@ -68,30 +96,62 @@ Var<T> VAE<T>::log_likelihood_of_output(const Var<T>& x, const Var<T>& out) cons
 }
 
 template <typename T>
-Var<T> VAE<T>::log_likelihood(const Var<T>& x, const Var<T>& z) {
-  return log_likelihood_of_output(x, decode(z));
+Var<T> VAE<T>::log_likelihood(const Var<T>& x, const Var<T>& z, const Var<T>& c) {
+  return log_likelihood_of_output(x, decode(z, c));
 }
 
 template <typename T>
-ElboTerms<T> VAE<T>::elbo(const Var<T>& x, const Tensor<T>& eps) {
-  const DiagGaussian<T> q = encode(x);
-  Var<T> rec = log_likelihood(x, q.rsample(eps));       // log p(x|z), [B] or [k, B]
-  if (rec.dim() == 2) rec = mean(rec, 0);               // k samples: average them
-  const Var<T> kl = q.kl_std_normal();                  // ½ Σ (σ² + μ² − 1 − log σ²)
-  return {rec, kl, rec - kl};
+DiagGaussian<T> VAE<T>::prior(const Var<T>& c) {
+  if (!prior_) throw std::logic_error("VAE::prior: this model's prior is N(0, I), not a network of c");
+  this->check_condition(c, c.dim() == 2 ? c.size(0) : -1, "VAE::prior");
+  return diag_gaussian_from_output(prior_->forward(c));
 }
 
 template <typename T>
-Var<T> VAE<T>::loss(const Var<T>& x, const Tensor<T>& eps, T beta) {
-  const ElboTerms<T> t = elbo(x, eps);
-  return -mean(t.reconstruction - beta * t.kl);
+Var<T> VAE<T>::prior_log_prob(const Var<T>& z, const Var<T>& c) {
+  if (!prior_) return std_normal_log_prob(z);
+  return prior(c).log_prob(z);  // z:[k, B, Z] broadcasts against the prior's [B, Z]
 }
 
 template <typename T>
-Var<T> VAE<T>::elbo_sampled_kl(const Var<T>& x, const Tensor<T>& eps) {
-  const DiagGaussian<T> q = encode(x);
-  const Var<T> z = q.rsample(eps);
-  return log_likelihood(x, z) + std_normal_log_prob(z) - q.log_prob(z);
+Var<T> VAE<T>::kl_to_prior(const DiagGaussian<T>& q, const Var<T>& c) {
+  if (!prior_) return q.kl_std_normal();
+  return q.kl_to(prior(c));
+}
+
+template <typename T>
+Tensor<T> VAE<T>::sample_prior(int64_t n, Rng& rng, const Var<T>& c) {
+  NoGrad ng;
+  if (prior_) return prior(c).sample(n, rng);  // [n, B, Z]
+  if (c.defined()) {
+    this->check_condition(c, c.size(0), "VAE::sample_prior");
+    return standard_normal<T>({n, c.size(0), cfg_.z_dim}, rng);
+  }
+  return standard_normal<T>({n, cfg_.z_dim}, rng);
+}
+
+template <typename T>
+Tensor<T> VAE<T>::log_likelihood_all_pairs(const Tensor<T>& x, const Tensor<T>& z) {
+  if (cfg_.c_dim > 0)
+    throw std::logic_error("VAE::log_likelihood_all_pairs: a conditional model scores z against its own row's c");
+  NoGrad ng;
+  const int64_t N = x.size(0), K = z.size(0), D = cfg_.x_dim;
+  const Var<T> out = decode(Var<T>(z));  // [K, D]
+  if (cfg_.likelihood == VaeLikelihood::Bernoulli) {
+    // log p(x|z) = Σ_j x_j l_j − softplus(l_j): one GEMM x·Lᵀ for all rows and samples.
+    const Tensor<T>& L = out.value();
+    const Tensor<T> sp = sum(lz::map(L, [](auto l) { return math::softplus(l); }), 1);  // [K]
+    Tensor<T> r = matmul(L, x, false, true);                                          // [K, N]
+    for (int64_t i = 0; i < K; ++i)
+      for (int64_t n = 0; n < N; ++n) r[i * N + n] -= sp[i];
+    return r;
+  }
+  Tensor<T> r({K, N});
+  for (int64_t n = 0; n < N; ++n) {
+    const Tensor<T> ll = log_likelihood_of_output(Var<T>(narrow(x, 0, n, 1).reshape({1, D})), out).value();  // [K]
+    for (int64_t i = 0; i < K; ++i) r[i * N + n] = ll[i];
+  }
+  return r;
 }
 
 template <typename T>

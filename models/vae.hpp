@@ -1,20 +1,25 @@
-// The variational autoencoder (Kingma & Welling): an encoder q(z|x) = N(μ(x), diag σ²(x)), a prior
-// p(z) = N(0, I) and a decoder p(x|z), trained by maximising the evidence lower bound
+// The variational autoencoder (Kingma & Welling) and, given a condition c, the conditional VAE
+// (Sohn et al. 2015): an encoder q(z|x, c) = N(μ(x, c), diag σ²(x, c)), a prior p(z|c) and a
+// decoder p(x|z, c), trained by maximising the evidence lower bound
 //
-//   ELBO(x) = E_q[log p(x|z)] − KL(q(z|x) || p(z))  ≤  log p(x),
+//   ELBO(x|c) = E_q[log p(x|z, c)] − KL(q(z|x, c) || p(z|c))  ≤  log p(x|c),
 //
 // with the expectation estimated by the reparameterisation z = μ + σ ⊙ ε, ε ~ N(0, I), and the KL in
-// closed form. The IWAE (models/iwae.hpp) uses exactly these networks; only the objective differs.
+// closed form (models/latent.hpp writes the objectives once). The prior is N(0, I), or with
+// `learned_prior` a network of c giving a diagonal Gaussian. The condition enters the encoder as
+// [x, c] and the decoder as [z, c] (concatenated); c_dim = 0 is the plain VAE, with the same
+// parameters and names as before the condition existed. The IWAE (models/iwae.hpp) uses exactly
+// these networks; only the objective differs.
 //
-// Shapes: x:[B, D]; z:[B, Z], or [k, B, Z] for k samples per example (decoded as one [k·B, Z] batch,
-// one GEMM per layer). Every per-example quantity comes back as [B] (or [k, B]).
+// Shapes: x:[B, D], c:[B, C]; z:[B, Z], or [k, B, Z] for k samples per example (decoded as one
+// [k·B, Z] batch, one GEMM per layer). Every per-example quantity comes back as [B] (or [k, B]).
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "models/distributions.hpp"
+#include "models/latent.hpp"
 #include "nn/module.hpp"
 
 namespace lz {
@@ -32,52 +37,48 @@ struct VaeConfig {
   VaeLikelihood likelihood = VaeLikelihood::Bernoulli;
   bool learn_variance = true;  // Gaussian decoder only
   double init_logvar = 0.0;    // Gaussian decoder only: log σ² of p(x|z) (fixed, or the start when learned)
+  int64_t c_dim = 0;           // size of the condition c; 0: no condition (the plain VAE)
+  bool learned_prior = false;  // p(z|c) from a network of c (needs c_dim > 0); otherwise N(0, I)
+  std::vector<int64_t> prior_hidden = {200};  // the prior network's hidden sizes
 
-  // Throws std::invalid_argument naming the field for a size < 1 or an unknown activation.
+  // Throws std::invalid_argument naming the field for a size < 1, an unknown activation, or a
+  // learned prior without a condition.
   void validate() const;
 };
 
-// The three numbers of the ELBO, one per example.
 template <typename T>
-struct ElboTerms {
-  Var<T> reconstruction;  // E_q[log p(x|z)], single-sample (or k-sample average) estimate  [B]
-  Var<T> kl;              // KL(q(z|x) || p(z)), analytic                                  [B]
-  Var<T> elbo;            // reconstruction − kl                                            [B]
-};
-
-template <typename T>
-class VAE : public Module<T> {
+class VAE : public LatentModel<T> {
  public:
   VAE(const VaeConfig& cfg, Rng& rng);
 
   const VaeConfig& config() const { return cfg_; }
   std::string describe() const override;
+  int64_t x_dim() const override { return cfg_.x_dim; }
+  int64_t z_dim() const override { return cfg_.z_dim; }
+  int64_t c_dim() const override { return cfg_.c_dim; }
 
-  // q(z|x): one encoder pass producing [B, 2Z], split into μ and log σ².
-  DiagGaussian<T> encode(const Var<T>& x);
+  // q(z|x, c): one encoder pass producing [B, 2Z], split into μ and log σ².
+  DiagGaussian<T> encode(const Var<T>& x, const Var<T>& c = {}) override;
   // The decoder's output for z:[..., Z]: Bernoulli logits or the Gaussian mean, [..., D].
-  Var<T> decode(const Var<T>& z);
-  // log p(x|z) summed over pixels; z:[B, Z] or [k, B, Z] (x:[B, D] broadcasts) -> [B] or [k, B].
-  Var<T> log_likelihood(const Var<T>& x, const Var<T>& z);
-  // log p(x|z) from a decoder output already computed (out = decode(z)).
+  Var<T> decode(const Var<T>& z, const Var<T>& c = {});
+  Var<T> log_likelihood(const Var<T>& x, const Var<T>& z, const Var<T>& c = {}) override;
+  // log p(x|z, c) from a decoder output already computed (out = decode(z, c)).
   Var<T> log_likelihood_of_output(const Var<T>& x, const Var<T>& out) const;
+  Var<T> prior_log_prob(const Var<T>& z, const Var<T>& c = {}) override;
+  Var<T> kl_to_prior(const DiagGaussian<T>& q, const Var<T>& c = {}) override;
+  Tensor<T> sample_prior(int64_t n, Rng& rng, const Var<T>& c = {}) override;
+  Tensor<T> log_likelihood_all_pairs(const Tensor<T>& x, const Tensor<T>& z) override;
+  // The learned prior p(z|c) for c:[B, C] (learned_prior only).
+  DiagGaussian<T> prior(const Var<T>& c);
   // The decoder's log σ² row [D] (Gaussian only; undefined for Bernoulli).
   const Var<T>& decoder_logvar() const { return dec_logvar_; }
-
-  // ELBO with the analytic KL; eps:[B, Z] (or [k, B, Z]: the reconstruction term averaged over k).
-  ElboTerms<T> elbo(const Var<T>& x, const Tensor<T>& eps);
-  // The training loss: mean over the batch of −(E_q[log p(x|z)] − β·KL). β < 1 during KL warm-up.
-  Var<T> loss(const Var<T>& x, const Tensor<T>& eps, T beta = T(1));
-  // The same ELBO estimated entirely by sampling: log p(x|z) + log p(z) − log q(z|x) at z = μ + σε.
-  // Unbiased for the ELBO but noisier; with the same ε it is what the IWAE bound reduces to at k = 1.
-  Var<T> elbo_sampled_kl(const Var<T>& x, const Tensor<T>& eps);
 
   // Decoder output as data: sigmoid(logits) for Bernoulli, the mean for Gaussian (no graph).
   Tensor<T> mean_of_output(const Var<T>& out) const;
 
  private:
   VaeConfig cfg_;
-  std::shared_ptr<Layer<T>> encoder_, decoder_;
+  std::shared_ptr<Layer<T>> encoder_, decoder_, prior_;
   Var<T> dec_logvar_;
 };
 

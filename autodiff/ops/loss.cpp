@@ -94,6 +94,37 @@ Var<T> kl_std_normal(const Var<T>& mean, const Var<T>& logvar) {
   });
 }
 
+// mq, lvq, mp, lvp: one shape -> that shape. With d = lvq − lvp and r = (mq − mp)² e^{−lvp}:
+//   KL = ½(e^d − 1 − d + r)     (expm1: no cancellation when q is near p)
+//   ∂/∂mq = (mq − mp) e^{−lvp} = −∂/∂mp,   ∂/∂lvq = ½ expm1(d),   ∂/∂lvp = −½(expm1(d) + r).
+template <typename T>
+Var<T> kl_diag_gaussians(const Var<T>& mean_q, const Var<T>& logvar_q, const Var<T>& mean_p, const Var<T>& logvar_p) {
+  const Shape& s = mean_q.shape();
+  if (logvar_q.shape() != s || mean_p.shape() != s || logvar_p.shape() != s)
+    throw ShapeError("kl_diag_gaussians: expected mean_q, logvar_q, mean_p, logvar_p of one shape, got " + shape_str(s) +
+                     ", " + shape_str(logvar_q.shape()) + ", " + shape_str(mean_p.shape()) + ", " +
+                     shape_str(logvar_p.shape()));
+  const int64_t n = mean_q.numel();
+  // Per element: the scaled difference (mq − mp) e^{−lvp}, expm1(d) and r, kept for the VJP.
+  Tensor<T> out(s), diff(s), em1(s), r(s);
+  const T *mq = mean_q.value().data(), *lq = logvar_q.value().data(), *mp = mean_p.value().data(),
+          *lp = logvar_p.value().data();
+  for (int64_t i = 0; i < n; ++i) {
+    const T d = lq[i] - lp[i], inv_vp = std::exp(-lp[i]), dm = mq[i] - mp[i];
+    diff[i] = dm * inv_vp;
+    em1[i] = std::expm1(d);
+    r[i] = dm * diff[i];
+    out[i] = T(0.5) * (em1[i] - d + r[i]);
+  }
+  return Var<T>::record(std::move(out), {mean_q, logvar_q, mean_p, logvar_p}, "kl_diag_gaussians",
+                        [diff, em1, r](const Tensor<T>& g, GradSink<T>& sink) {
+                          if (sink.needs(0)) sink.add(0, lz::mul(g, diff));
+                          if (sink.needs(1)) sink.add(1, lz::scale(lz::mul(g, em1), T(0.5)));
+                          if (sink.needs(2)) sink.add(2, lz::scale(lz::mul(g, diff), T(-1)));
+                          if (sink.needs(3)) sink.add(3, lz::scale(lz::mul(g, lz::add(em1, r)), T(-0.5)));
+                        });
+}
+
 // a, b broadcast -> []: mean over the broadcast shape of (a-b)²;  da = 2 g (a-b) / n, db = -da
 template <typename T>
 Var<T> mse(const Var<T>& a, const Var<T>& b) {
@@ -138,6 +169,7 @@ Var<T> nll(const Var<T>& logp, const std::vector<int64_t>& labels) {
   template Var<T> bce_with_logits(const Var<T>&, const Var<T>&);                       \
   template Var<T> gaussian_log_density(const Var<T>&, const Var<T>&, const Var<T>&);   \
   template Var<T> kl_std_normal(const Var<T>&, const Var<T>&);                         \
+  template Var<T> kl_diag_gaussians(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&); \
   template Var<T> mse(const Var<T>&, const Var<T>&);                                   \
   template Var<T> nll(const Var<T>&, const std::vector<int64_t>&);
 LZ_INSTANTIATE(float)

@@ -264,6 +264,8 @@ BOOST_AUTO_TEST_CASE(losses) {
         {randn(s, rng), randn({5, 1}, rng), randn(s, rng)});
   check("kl_std_normal", [](const V& v) { return kl_std_normal(v[0], v[1]); }, {randn(s, rng), randn(s, rng)});
   check("kl_std_normal", [](const V& v) { return kl_std_normal(v[0], v[1]); }, {randn(s, rng), randn({3}, rng)});
+  check("kl_diag_gaussians", [](const V& v) { return kl_diag_gaussians(v[0], v[1], v[2], v[3]); },
+        {randn(s, rng), randn(s, rng), randn(s, rng), randn(s, rng)});
   check("mse", [](const V& v) { return mse(v[0], v[1]); }, {randn(s, rng), randn(s, rng)});
   check("mse", [](const V& v) { return mse(v[0], v[1]); }, {randn(s, rng), randn({3}, rng)});
   check("nll", [](const V& v) { return nll(v[0], {2, 0, 1, 1, 2}); }, {randn(s, rng)});
@@ -296,6 +298,18 @@ BOOST_AUTO_TEST_CASE(loss_closed_forms) {
     const double mu = m.value()[i];
     BOOST_TEST(kl[i] == 0.5 * (var + mu * mu - 1 - std::log(var)), boost::test_tools::tolerance(1e-14));
   }
+  // KL between two Gaussians: the textbook form, zero for q = p, and N(0, 1) as p gives kl_std_normal.
+  const VarD mp(TensorD::from({-0.7, 2.0}), false), lp(TensorD::from({0.9, -0.4}), false);
+  const TensorD kq = kl_diag_gaussians(m, lv, mp, lp).value();
+  for (int64_t i = 0; i < 2; ++i) {
+    const double vq = std::exp(lv.value()[i]), vp = std::exp(lp.value()[i]), d = m.value()[i] - mp.value()[i];
+    BOOST_TEST(kq[i] == 0.5 * (std::log(vp / vq) + (vq + d * d) / vp - 1), boost::test_tools::tolerance(1e-14));
+  }
+  const TensorD self = kl_diag_gaussians(m, lv, m, lv).value(), to_std = kl_diag_gaussians(m, lv, VarD(TensorD::zeros({2})), VarD(TensorD::zeros({2}))).value();
+  for (int64_t i = 0; i < 2; ++i) {
+    BOOST_TEST(self[i] == 0.0);
+    BOOST_TEST(to_std[i] == kl[i], boost::test_tools::tolerance(1e-15));
+  }
   // bce at |x| = 800: no overflow, equals the softplus identity.
   const TensorD b = bce_with_logits(VarD(TensorD::from({800.0, -800.0}), false), VarD(TensorD::from({0.0, 0.0}), false)).value();
   BOOST_TEST(b[0] == 800.0);
@@ -322,7 +336,7 @@ BOOST_AUTO_TEST_CASE(every_declared_op_is_covered) {
       "sum", "sum_axis", "mean", "mean_axis", "max", "logsumexp", "log_mean_exp", "log_softmax", "softmax",
       "matmul", "linear", "transpose", "tri_solve_rows",                                        // linalg
       "reshape", "narrow", "concat", "split", "chunk", "index_select", "gather", "expand",      // shape
-      "bce_with_logits", "gaussian_log_density", "kl_std_normal", "mse", "nll",                 // loss
+      "bce_with_logits", "gaussian_log_density", "kl_std_normal", "kl_diag_gaussians", "mse", "nll",  // loss
       "bernoulli_log_prob"};                                                                    // likelihood
   for (const auto& op : declared) BOOST_TEST(covered().count(op) == 1u, "op not gradchecked: " << op);
   BOOST_TEST(covered().size() == declared.size());
