@@ -8,17 +8,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "models/evaluate.hpp"
 #include "models/iwae.hpp"
 #include "models/vae.hpp"
 #include "nn/optim.hpp"
+#include "tensor/math.hpp"
 #include "train/batch.hpp"
-#include "train/digits.hpp"
 #include "train/flags.hpp"
 #include "train/idx.hpp"
+#include "train/image_data.hpp"
 #include "train/plot.hpp"
 #include "train/png.hpp"
 #include "train/sizes.hpp"
@@ -41,22 +40,6 @@ struct Options {
 TensorF decode_mean(VAE<float>& m, const TensorF& z) {
   NoGrad ng;
   return m.mean_of_output(m.decode(VarF(z)));
-}
-
-// Inverse of the standard normal CDF (Acklam's rational approximation; plenty for a picture grid).
-double normal_quantile(double p) {
-  const double a[] = {-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.3577518672690, -30.66479806614716, 2.506628277459239};
-  const double b[] = {-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572};
-  const double c[] = {-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783};
-  const double d[] = {0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416};
-  auto tail = [&](double q) {
-    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-  };
-  if (p < 0.02425) return tail(std::sqrt(-2 * std::log(p)));
-  if (p > 1 - 0.02425) return -tail(std::sqrt(-2 * std::log(1 - p)));
-  const double q = p - 0.5, r = q * q;
-  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-         (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }
 
 void write_pictures(VAE<float>& m, const Dataset& test, const TensorF& xtest, const RunDir& run, Rng& rng) {
@@ -82,8 +65,8 @@ void write_pictures(VAE<float>& m, const Dataset& test, const TensorF& xtest, co
       TensorF zg({g * g, 2});
       for (int64_t i = 0; i < g; ++i)
         for (int64_t j = 0; j < g; ++j) {
-          zg.at({i * g + j, 0}) = static_cast<float>(normal_quantile((j + 0.5) / g));
-          zg.at({i * g + j, 1}) = static_cast<float>(normal_quantile(1 - (i + 0.5) / g));
+          zg.at({i * g + j, 0}) = static_cast<float>(math::normal_quantile((j + 0.5) / g));
+          zg.at({i * g + j, 1}) = static_cast<float>(math::normal_quantile(1 - (i + 0.5) / g));
         }
       write_png(run.file("manifold.png"), image_grid(decode_mean(m, zg), h, w, g, 0, 1));
     }
@@ -114,8 +97,7 @@ json naive_table(VAE<float>& m, const TensorF& x, const std::vector<double>& is_
   const int64_t n = x.size(0);
   const MeanSe is = mean_se(std::vector<double>(is_log_px.begin(), is_log_px.begin() + n));
   json rows = json::array();
-  std::ofstream dat(run.file("naive.dat"));
-  dat << "# log10K  mean_naive  sd_over_repeats  is_estimate\n";
+  Series naive{{}, {}, {}, "naive: log mean_k p(x|z_k), z_k ~ p(z)"}, is_line{{}, {}, {}, "importance sampling with q(z|x)"};
   std::printf("\nnaive estimator on %lld test points (%lld repeats) vs importance sampling %.2f +- %.2f nats\n",
               static_cast<long long>(n), static_cast<long long>(repeats), is.mean, is.se);
   std::printf("%8s %14s %16s %12s\n", "K", "mean log p(x)", "sd over repeats", "gap to IS");
@@ -131,21 +113,16 @@ json naive_table(VAE<float>& m, const TensorF& x, const std::vector<double>& is_
       sd += std::sqrt(vi) / n;
     }
     std::printf("%8lld %14.2f %16.2f %12.2f\n", static_cast<long long>(K), mean, sd, mean - is.mean);
-    dat << std::log10(double(K)) << " " << mean << " " << sd << " " << is.mean << "\n";
+    naive.x.push_back(std::log10(double(K)));
+    naive.y.push_back(mean);
+    naive.err.push_back(sd);
+    is_line.x.push_back(std::log10(double(K)));
+    is_line.y.push_back(is.mean);
     rows.push_back({{"K", K}, {"mean_log_px", mean}, {"sd_over_repeats", sd}, {"gap_to_is", mean - is.mean}});
   }
-  dat.close();
-  if (have_gnuplot()) {
-    std::ofstream gp(run.file("naive.gp"));
-    gp << "set terminal pngcairo size 800,500\nset output '" << run.file("naive.png") << "'\n"
-       << "set xlabel 'log10 K (prior samples)'\nset xrange [1.8:5.2]\nset ylabel 'mean test log p(x) estimate (nats)'\nset key bottom right\n"
-       << "set title 'naive prior-sampling estimator vs importance sampling (k=5000 from q)'\n"
-       << "plot '" << run.file("naive.dat") << "' u 1:2:3 w yerrorlines t 'naive: log mean_k p(x|z_k), z_k ~ p(z)', "
-       << "'' u 1:4 w lines lw 2 t 'importance sampling with q(z|x)'\n";
-    gp.close();
-    if (std::system(("gnuplot '" + run.file("naive.gp") + "' 2>/dev/null").c_str()) != 0)
-      std::fprintf(stderr, "warning: gnuplot failed; naive.png not drawn\n");
-  }
+  plot_series({naive, is_line}, run.file("naive.png"),
+              {.title = "naive prior-sampling estimator vs importance sampling from q(z|x)",
+               .x_label = "log10 K (prior samples)", .y_label = "mean test log p(x) estimate (nats)"});
   return {{"points", n}, {"repeats", repeats}, {"is_mean", is.mean}, {"is_se", is.se}, {"rows", rows}};
 }
 
@@ -196,10 +173,7 @@ int run(int argc, char** argv) {
   cfg.likelihood = binary ? VaeLikelihood::Bernoulli : VaeLikelihood::Gaussian;
   cfg.learn_variance = o.learn_var;
   Rng rng(flags.seed);
-  auto [train, test] = o.data == "digits"
-                           ? load_digits(data_dir.empty() ? default_digits_dir() : data_dir)
-                           : std::pair{load_fashion_mnist("train", data_dir.empty() ? kFashionMnistDir : data_dir),
-                                       load_fashion_mnist("test", data_dir.empty() ? kFashionMnistDir : data_dir)};
+  auto [train, test] = load_image_data(o.data, data_dir);
   // The test set is binarised once, with a generator independent of --seed, so that runs with
   // different seeds and models are scored on the same binary images (paired comparisons).
   Rng test_rng(20160901);

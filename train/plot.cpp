@@ -126,4 +126,42 @@ bool plot_metrics(const std::string& metrics_jsonl, const std::vector<std::strin
   return true;
 }
 
+bool plot_series(const std::vector<Series>& series, const std::string& png_path, const SeriesPlot& opt) {
+  for (const Series& sr : series)
+    if (sr.x.size() != sr.y.size() || (!sr.err.empty() && sr.err.size() != sr.x.size()) || sr.x.empty())
+      throw std::invalid_argument("plot_series: series '" + sr.title + "' has " + std::to_string(sr.x.size()) + " x, " +
+                                  std::to_string(sr.y.size()) + " y and " + std::to_string(sr.err.size()) +
+                                  " error values (expected as many y as x, at least one, and no or as many errors)");
+  if (warn_if_no_gnuplot(png_path)) return false;
+  const std::string base = png_path + ".plot-" + std::to_string(::getpid());
+  const std::string data = base + ".dat", script = base + ".gp", png_tmp = base + ".png";
+  {
+    std::ofstream d(data);
+    d.precision(17);
+    for (const Series& sr : series) {
+      for (size_t i = 0; i < sr.x.size(); ++i) d << sr.x[i] << " " << sr.y[i] << " " << (sr.err.empty() ? 0.0 : sr.err[i]) << "\n";
+      d << "\n\n";
+    }
+  }
+  {
+    std::ofstream s(script);
+    s << "set terminal pngcairo size " << opt.width << "," << opt.height << " noenhanced\n"
+      << "set output " << gq(png_tmp) << "\nset title " << gq(opt.title) << "\nset xlabel " << gq(opt.x_label)
+      << "\nset ylabel " << gq(opt.y_label) << "\nset grid\nset key " << opt.key << "\nset offsets graph 0.05, graph 0.05\nplot ";
+    for (size_t i = 0; i < series.size(); ++i)
+      s << (i ? ", " : "") << gq(data) << " index " << i
+        << (series[i].err.empty() ? " using 1:2 with lines lw 2 title " : " using 1:2:3 with yerrorlines lw 2 title ")
+        << gq(series[i].title);
+    s << "\n";
+  }
+  try {
+    run_gnuplot(script, png_tmp, png_path);
+  } catch (...) {
+    std::remove(data.c_str());
+    throw;
+  }
+  std::remove(data.c_str());
+  return true;
+}
+
 }  // namespace lz

@@ -23,6 +23,20 @@ struct PlotOptions {
 bool plot_metrics(const std::string& metrics_jsonl, const std::vector<std::string>& keys, const std::string& png_path,
                   const PlotOptions& opt = {});
 
+// Curves given as numbers: each series a line through (x, y), with error bars where `err` is given
+// (one per point). Written atomically; false (with a warning) without gnuplot; throws naming the
+// series whose lengths disagree, or on a gnuplot failure.
+struct Series {
+  std::vector<double> x, y, err;  // err empty: no error bars
+  std::string title;
+};
+struct SeriesPlot {
+  std::string title, x_label, y_label;
+  std::string key = "bottom right";  // gnuplot's legend placement
+  int width = 800, height = 500;
+};
+bool plot_series(const std::vector<Series>& series, const std::string& png_path, const SeriesPlot& opt);
+
 // True if a gnuplot executable is on PATH.
 bool have_gnuplot();
 

@@ -103,3 +103,18 @@ BOOST_AUTO_TEST_CASE(streaming_logsumexp_matches_the_batch_kernel) {
   for (int64_t i = 0; i < x.numel(); ++i) acc.add(x[i]);
   BOOST_TEST(acc.value() == math::logsumexp(x.numel(), x.data()), tt::tolerance(1e-13));
 }
+
+BOOST_AUTO_TEST_CASE(normal_quantile_inverts_the_normal_cdf) {
+  // Φ(x) = ½ erfc(−x/√2); Acklam's approximation holds |Φ⁻¹(p) − x| to about 1e-9 relative. Up to
+  // x = 5 only: beyond, p = 1 − Φ(−x) is within a few ulps of 1 and p itself carries the error.
+  double worst = 0;
+  for (double x = -8.0; x <= 5.0; x += 0.01) {
+    const double p = 0.5 * std::erfc(-x / std::sqrt(2.0));
+    worst = std::max(worst, std::abs(lz::math::normal_quantile(p) - x) / std::max(1.0, std::abs(x)));
+  }
+  BOOST_TEST_MESSAGE("worst relative error of normal_quantile on [-8, 5]: " << worst);
+  BOOST_TEST(worst < 2e-9);
+  BOOST_TEST(lz::math::normal_quantile(0.5) == 0.0);
+  BOOST_TEST(std::isinf(lz::math::normal_quantile(0.0)));
+  BOOST_TEST(std::isnan(lz::math::normal_quantile(1.5)));
+}
