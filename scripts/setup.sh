@@ -48,7 +48,7 @@ fi
 
 # Configure and build. Two cores: -j2.
 if [ "$sanitize" = 1 ]; then
-  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DLZ_SANITIZE=ON -DLZ_WERROR=ON >/dev/null
+  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DLZ_SANITIZE=ON -DLZ_WERROR=ON -DLZ_BENCH=OFF >/dev/null
 else
   cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DLZ_WERROR=ON >/dev/null
 fi
