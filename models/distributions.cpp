@@ -38,6 +38,11 @@ Var<T> std_normal_log_prob(const Var<T>& z) {
 }
 
 template <typename T>
+Var<T> laplace_log_prob(const Var<T>& x, const Var<T>& loc, const Var<T>& log_scale) {
+  return -sum(abs(x - loc) * exp(-log_scale) + log_scale + static_cast<T>(std::log(2.0)), -1);
+}
+
+template <typename T>
 Var<T> gaussian_log_prob(const Var<T>& x, const Var<T>& mean, const Var<T>& logvar) {
   return sum(gaussian_log_density(x, mean, logvar), -1);
 }
@@ -258,6 +263,7 @@ double log_mean_exp_values(const double* a, int64_t n) {
   template struct StandardNormal<T>;                                                             \
   template struct DiagGaussian<T>;                                                               \
   template DiagGaussian<T> diag_gaussian_from_output(const Var<T>&);                             \
+  template Var<T> laplace_log_prob(const Var<T>&, const Var<T>&, const Var<T>&);                             \
   template struct Bernoulli<T>;                                                                  \
   template struct MixtureOfDiagGaussians<T>;                                                     \
   template MixtureOfDiagGaussians<T> mixture_from_output(const Var<T>&, int64_t, int64_t, T);

@@ -52,6 +52,12 @@ Var<T> std_normal_log_prob(const Var<T>& z);
 template <typename T>
 Var<T> gaussian_log_prob(const Var<T>& x, const Var<T>& mean, const Var<T>& logvar);
 
+// log Laplace(x; loc, scale = exp(log_scale)) = Σ_j −(|x_j − loc_j| / scale_j + log scale_j + log 2),
+// summed over the last axis (an L1 reconstruction loss made a likelihood, as ACT's L1 loss is);
+// log_scale may be a [D] row shared by every example -> loc's shape minus D.
+template <typename T>
+Var<T> laplace_log_prob(const Var<T>& x, const Var<T>& loc, const Var<T>& log_scale);
+
 // N(0, I_D): no parameters, so rsample is ε itself.
 template <typename T>
 struct StandardNormal {

@@ -38,10 +38,11 @@ VAE<T>::VAE(const VaeConfig& cfg, Rng& rng) : cfg_(cfg) {
     pri.push_back(2 * cfg.z_dim);
     prior_ = this->register_module("prior", std::make_shared<MLP<T>>(pri, act, rng));
   }
-  if (cfg.likelihood == VaeLikelihood::Gaussian) {
+  if (cfg.likelihood != VaeLikelihood::Bernoulli) {
     const Tensor<T> lv = Tensor<T>::full({cfg.x_dim}, static_cast<T>(cfg.init_logvar));
     // A fixed variance is a constant leaf, so it stays out of the parameter list and the optimizer.
-    dec_logvar_ = cfg.learn_variance ? this->register_parameter("decoder_logvar", lv) : Var<T>(lv);
+    const char* name = cfg.likelihood == VaeLikelihood::Gaussian ? "decoder_logvar" : "decoder_log_scale";
+    dec_logvar_ = cfg.learn_variance ? this->register_parameter(name, lv) : Var<T>(lv);
   }
 }
 
@@ -52,7 +53,10 @@ std::string VAE<T>::describe() const {
   std::string cond;
   if (cfg_.c_dim > 0)
     cond = ", condition " + std::to_string(cfg_.c_dim) + (cfg_.learned_prior ? ", learned prior" : ", prior N(0, I)");
-  return std::string(cfg_.likelihood == VaeLikelihood::Bernoulli ? "VAE(Bernoulli, " : "VAE(Gaussian, ") +
+  const char* lik = cfg_.likelihood == VaeLikelihood::Bernoulli  ? "VAE(Bernoulli, "
+                    : cfg_.likelihood == VaeLikelihood::Gaussian ? "VAE(Gaussian, "
+                                                                 : "VAE(Laplace, ";
+  return std::string(lik) +
          std::to_string(cfg_.x_dim) + "-" + h + std::to_string(cfg_.z_dim) + ", " + cfg_.activation + cond + ")";
 }
 
@@ -92,6 +96,7 @@ Var<T> VAE<T>::decode(const Var<T>& z, const Var<T>& c) {
 template <typename T>
 Var<T> VAE<T>::log_likelihood_of_output(const Var<T>& x, const Var<T>& out) const {
   if (cfg_.likelihood == VaeLikelihood::Bernoulli) return bernoulli_log_prob(out, x);
+  if (cfg_.likelihood == VaeLikelihood::Laplace) return laplace_log_prob(x, out, dec_logvar_);
   return gaussian_log_prob(x, out, dec_logvar_);
 }
 
@@ -156,7 +161,7 @@ Tensor<T> VAE<T>::log_likelihood_all_pairs(const Tensor<T>& x, const Tensor<T>& 
 
 template <typename T>
 Tensor<T> VAE<T>::mean_of_output(const Var<T>& out) const {
-  if (cfg_.likelihood == VaeLikelihood::Gaussian) return out.value();
+  if (cfg_.likelihood != VaeLikelihood::Bernoulli) return out.value();
   return lz::map(out.value(), [](auto l) { return math::sigmoid(l); });
 }
 

@@ -27,6 +27,7 @@ namespace lz {
 enum class VaeLikelihood {
   Bernoulli,  // binary (or binarised) pixels: the decoder outputs logits
   Gaussian,   // continuous data: the decoder outputs a mean; the variance is a [D] row, fixed or learned
+  Laplace,    // continuous data, L1 reconstruction: the decoder outputs the location; log scale a [D] row
 };
 
 struct VaeConfig {
@@ -35,8 +36,8 @@ struct VaeConfig {
   int64_t z_dim = 50;
   std::string activation = "tanh";  // any name nn/activation.hpp parses: tanh, relu, ...
   VaeLikelihood likelihood = VaeLikelihood::Bernoulli;
-  bool learn_variance = true;  // Gaussian decoder only
-  double init_logvar = 0.0;    // Gaussian decoder only: log σ² of p(x|z) (fixed, or the start when learned)
+  bool learn_variance = true;  // Gaussian and Laplace decoders: learn the [D] (log) scale row
+  double init_logvar = 0.0;    // Gaussian: log σ² of p(x|z); Laplace: log b (fixed, or the start when learned)
   int64_t c_dim = 0;           // size of the condition c; 0: no condition (the plain VAE)
   bool learned_prior = false;  // p(z|c) from a network of c (needs c_dim > 0); otherwise N(0, I)
   std::vector<int64_t> prior_hidden = {200};  // the prior network's hidden sizes
@@ -70,7 +71,7 @@ class VAE : public LatentModel<T> {
   Tensor<T> log_likelihood_all_pairs(const Tensor<T>& x, const Tensor<T>& z) override;
   // The learned prior p(z|c) for c:[B, C] (learned_prior only).
   DiagGaussian<T> prior(const Var<T>& c);
-  // The decoder's log σ² row [D] (Gaussian only; undefined for Bernoulli).
+  // The decoder's log σ² row [D] (Gaussian; log b for Laplace; undefined for Bernoulli).
   const Var<T>& decoder_logvar() const { return dec_logvar_; }
 
   // Decoder output as data: sigmoid(logits) for Bernoulli, the mean for Gaussian (no graph).

@@ -41,7 +41,7 @@ TensorD one_hot(const std::vector<int64_t>& labels, int64_t classes) {
 
 BOOST_AUTO_TEST_CASE(cvae_losses_have_the_gradients_of_central_differences) {
   for (bool learned : {false, true})
-    for (auto lik : {VaeLikelihood::Bernoulli, VaeLikelihood::Gaussian}) {
+    for (auto lik : {VaeLikelihood::Bernoulli, VaeLikelihood::Gaussian, VaeLikelihood::Laplace}) {
       Rng rng(11);
       VAE<double> m(cvae_config(learned, lik), rng);
       const VarD x(lik == VaeLikelihood::Bernoulli ? binary_batch(4, 6, rng) : TensorD::normal({4, 6}, 0, 1, rng));
@@ -181,6 +181,22 @@ BOOST_AUTO_TEST_CASE(log_px_given_c_agrees_with_quadrature) {
     BOOST_TEST(std::abs(e.log_px[0] - exact) < 5e-3);
     BOOST_TEST(naive[n] == exact, tt::tolerance(2e-3));
     BOOST_TEST(e.elbo[0] <= exact);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_laplace_decoder_is_the_l1_loss_made_a_likelihood) {
+  Rng rng(17);
+  VAE<double> m(cvae_config(false, VaeLikelihood::Laplace), rng);
+  BOOST_TEST(m.parameter("decoder_log_scale").shape() == (Shape{6}));
+  const VarD x(TensorD::normal({2, 6}, 0, 1, rng)), loc(TensorD::normal({2, 6}, 0, 1, rng));
+  const TensorD lp = m.log_likelihood_of_output(x, loc).value();
+  for (int64_t n = 0; n < 2; ++n) {
+    double want = 0;
+    for (int64_t j = 0; j < 6; ++j) {
+      const double b = std::exp(-0.7);  // init_logvar is log b
+      want += -std::abs(x.value().at({n, j}) - loc.value().at({n, j})) / b - std::log(2 * b);
+    }
+    BOOST_TEST(lp[n] == want, tt::tolerance(1e-13));
   }
 }
 
