@@ -49,19 +49,21 @@ std::vector<int64_t> all_rows(int64_t n) {
 }
 
 void draw_density(MDN<float>& mdn, MDN<float>& unimodal, const Dataset& train, const RunDir& run) {
+  if (!have_gnuplot()) return;  // plot_metrics has said so
   const Box2 box = bounding_box(train.x, 0.04);
   const int64_t nx = 300, ny = 240;
   const double dx = (box.xmax - box.xmin) / nx, dy = (box.ymax - box.ymin) / ny;
-  // p(y_r | x_c) at every cell centre, row 0 at the top: one batch of nx·ny (x, y) pairs.
-  TensorF c({nx * ny, 1}), y({nx * ny, 1});
+  // p(y_r | x_k) at every cell centre, row 0 at the top: the network once on the nx column
+  // centres, its mixtures scoring the grid as a leading axis of ny values, y:[ny, nx, 1] -> [ny, nx].
+  TensorF xs({nx, 1}), y({ny, nx, 1});
+  for (int64_t k = 0; k < nx; ++k) xs[k] = static_cast<float>(box.xmin + (static_cast<double>(k) + 0.5) * dx);
   for (int64_t r = 0; r < ny; ++r)
-    for (int64_t k = 0; k < nx; ++k) {
-      c[r * nx + k] = static_cast<float>(box.xmin + (static_cast<double>(k) + 0.5) * dx);
-      y[r * nx + k] = static_cast<float>(box.ymax - (static_cast<double>(r) + 0.5) * dy);
-    }
-  const std::vector<double> lp = mdn.log_prob_values(c, y);
-  TensorF density({ny, nx});
-  for (int64_t i = 0; i < density.numel(); ++i) density[i] = static_cast<float>(std::exp(lp[static_cast<size_t>(i)]));
+    for (int64_t k = 0; k < nx; ++k) y[r * nx + k] = static_cast<float>(box.ymax - (static_cast<double>(r) + 0.5) * dy);
+  TensorF density = [&] {
+    NoGrad ng;
+    return mdn.distribution(VarF(xs)).log_prob(VarF(y)).value();
+  }();
+  for (int64_t i = 0; i < density.numel(); ++i) density[i] = std::exp(density[i]);
   // The true p(y | x) is about 14 on the outer branches (steep in x) against 2 on each of the three
   // middle ones: clip the colour scale at the 80th percentile of the cells holding mass, so the
   // middle stays visible.
@@ -74,14 +76,9 @@ void draw_density(MDN<float>& mdn, MDN<float>& unimodal, const Dataset& train, c
     cb_max = held[held.size() * 80 / 100];
   }
 
-  const TensorF line_x = [&] {
-    TensorF t({nx, 1});
-    for (int64_t k = 0; k < nx; ++k) t[k] = static_cast<float>(box.xmin + (static_cast<double>(k) + 0.5) * dx);
-    return t;
-  }();
-  const TensorF m = unimodal.mean(line_x);
+  const TensorF m = unimodal.mean(xs);
   Curve mean_line{.title = "unimodal regression (M = 1): mean E[y | x]", .x = {}, .y = {}, .colour = "#00e5ff"};
-  for (int64_t k = 0; k < nx; ++k) mean_line.x.push_back(line_x[k]), mean_line.y.push_back(m[k]);
+  for (int64_t k = 0; k < nx; ++k) mean_line.x.push_back(xs[k]), mean_line.y.push_back(m[k]);
 
   const int64_t shown = std::min<int64_t>(train.size(), 800);
   TensorF pts({shown, 2});

@@ -30,7 +30,7 @@ const std::string kModel = "--hidden 20 --components 5 --batch 50 --lr 1e-2 --se
 
 BOOST_AUTO_TEST_CASE(a_small_run_writes_its_outputs_and_the_mixture_wins) {
   const std::string dir = scratch_dir("mdn_driver_outputs") + "/run";
-  const RunResult r = run_driver("mdn", kModel + " --n-train 1000 --n-test 1000 --epochs 30 --out " + dir);  // 20 steps an epoch
+  const RunResult r = run_driver("mdn", kModel + " --n-train 1000 --n-test 1000 --epochs 15 --out " + dir);  // 20 steps an epoch
   BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
   for (const char* f : {"config.json", "metrics.jsonl", "checkpoint.safetensors", "summary.json", "test_nll.png", "density.png"})
     BOOST_TEST(fs::exists(dir + "/" + f), f);
@@ -44,7 +44,7 @@ BOOST_AUTO_TEST_CASE(a_small_run_writes_its_outputs_and_the_mixture_wins) {
   BOOST_TEST(d_se > 0.0);
   BOOST_TEST(d > 10 * d_se);
   BOOST_TEST(m < u - 0.3);
-  BOOST_TEST(s.at("steps") == 600);
+  BOOST_TEST(s.at("steps") == 300);
   BOOST_TEST(s.at("components") == 5);
   const json c = json::parse(read_text(dir + "/config.json"));
   BOOST_TEST(c.at("components") == 5);
@@ -60,7 +60,7 @@ BOOST_AUTO_TEST_CASE(a_small_run_writes_its_outputs_and_the_mixture_wins) {
   BOOST_TEST(img.h == 720);
   int evals = 0;
   for (const json& j : records(dir)) evals += j.contains("test_nll_mdn") && j.contains("test_nll_unimodal");
-  BOOST_TEST(evals == 30);
+  BOOST_TEST(evals == 15);
 }
 
 BOOST_AUTO_TEST_CASE(a_killed_run_resumes_bit_for_bit) {
