@@ -102,4 +102,51 @@ bool plot_points(const TensorF& pts, const Box2& box, const std::string& png_pat
       });
 }
 
+bool plot_heatmap_with_overlays(const TensorF& density, const Box2& box, const TensorF& pts,
+                                const std::vector<Curve>& curves, const std::string& png_path, const std::string& title,
+                                const std::string& xlabel, const std::string& ylabel, const std::string& density_label,
+                                const std::string& points_label, double cb_max) {
+  if (density.dim() != 2) throw ShapeError("plot_heatmap_with_overlays: expected a grid [ny,nx], got " + shape_str(density.shape()));
+  if (pts.dim() != 2 || pts.size(1) != 2) throw ShapeError("plot_heatmap_with_overlays: expected points [N,2], got " + shape_str(pts.shape()));
+  for (const Curve& c : curves)
+    if (c.x.size() != c.y.size() || c.x.size() < 2)
+      throw std::invalid_argument("plot_heatmap_with_overlays: curve '" + c.title + "' needs as many x as y, at least 2, got " +
+                                  std::to_string(c.x.size()) + " and " + std::to_string(c.y.size()));
+  const int64_t ny = density.size(0), nx = density.size(1);
+  const double dx = (box.xmax - box.xmin) / static_cast<double>(nx), dy = (box.ymax - box.ymin) / static_cast<double>(ny);
+  if (cb_max <= 0)
+    for (int64_t i = 0; i < density.numel(); ++i) cb_max = std::max<double>(cb_max, density[i]);
+  if (!(cb_max > 0)) cb_max = 1;
+  return draw(
+      png_path, 1000, 720,
+      [&](std::ofstream& d) {
+        for (int64_t r = 0; r < ny; ++r) {
+          for (int64_t c = 0; c < nx; ++c)
+            d << box.xmin + (static_cast<double>(c) + 0.5) * dx << " " << box.ymax - (static_cast<double>(r) + 0.5) * dy
+              << " " << std::min<double>(density[r * nx + c], cb_max) << "\n";
+          d << "\n";
+        }
+        d << "\n";  // index 0: the grid; 1: the points; 2, 3, ...: the curves
+        write_points(d, pts);
+        for (const Curve& c : curves) {
+          d << "\n\n";
+          for (size_t i = 0; i < c.x.size(); ++i) d << c.x[i] << " " << c.y[i] << "\n";
+        }
+      },
+      [&](std::ofstream& s, const std::string& data) {
+        s << "set title " << gnuplot_quote(title) << "\nset xrange [" << box.xmin << ":" << box.xmax << "]\nset yrange ["
+          << box.ymin << ":" << box.ymax << "]\nset xlabel " << gnuplot_quote(xlabel) << "\nset ylabel "
+          << gnuplot_quote(ylabel) << "\nset cbrange [0:" << cb_max << "]\nset cblabel " << gnuplot_quote(density_label)
+          << "\nset palette defined (0 '#000004', 0.25 '#3b0f70', 0.5 '#8c2981', 0.75 '#de4968', 1 '#fcfdbf')\n"
+          << "set key top left opaque box\n"
+          << "plot " << data << " index 0 using 1:2:3 with image notitle, " << data
+          << " index 1 using 1:2 with points pt 7 ps 0.3 lc rgb '#4066ff66' title "
+          << gnuplot_quote(points_label);
+        for (size_t i = 0; i < curves.size(); ++i)
+          s << ", " << data << " index " << i + 2 << " using 1:2 with lines lw 3 lc rgb " << gnuplot_quote(curves[i].colour)
+            << " title " << gnuplot_quote(curves[i].title);
+        s << "\n";
+      });
+}
+
 }  // namespace lz

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "tensor/tensor.hpp"
 
@@ -26,5 +27,21 @@ bool plot_density_beside_points(const TensorF& density, const Box2& box, const T
 // A scatter of pts:[N,2] with a title and a one-entry legend naming the points.
 bool plot_points(const TensorF& pts, const Box2& box, const std::string& png_path, const std::string& title,
                  const std::string& legend);
+
+// A polyline over a heatmap, with its legend entry; colour as gnuplot reads it ("#d62728").
+struct Curve {
+  std::string title;
+  std::vector<double> x, y;
+  std::string colour = "#d62728";
+};
+
+// One panel: density:[ny,nx] (row 0 at the top, cells covering `box`) as a heatmap with a colour
+// bar labelled `density_label` and clipped at `cb_max` (0: the grid's maximum; a few sharp peaks
+// would otherwise wash the rest out), the points pts:[N,2] on top (translucent, one legend entry)
+// and each curve on top of those. Axes labelled xlabel and ylabel.
+bool plot_heatmap_with_overlays(const TensorF& density, const Box2& box, const TensorF& pts,
+                                const std::vector<Curve>& curves, const std::string& png_path, const std::string& title,
+                                const std::string& xlabel, const std::string& ylabel, const std::string& density_label,
+                                const std::string& points_label, double cb_max = 0);
 
 }  // namespace lz

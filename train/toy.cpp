@@ -119,6 +119,17 @@ const std::vector<std::string>& toy_names() {
   return names;
 }
 
+Dataset inverted_sine(int64_t n, Rng& rng, double noise) {
+  if (noise < 0) noise = 0.1;
+  Dataset d = make("inverted_sine", n, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    const double y = rng.uniform();
+    const double e = rng.uniform(-noise, noise);
+    put(d, i, y + 0.3 * std::sin(2 * kPi * y) + e, y);
+  }
+  return d;
+}
+
 Dataset make_toy(const std::string& name, int64_t n, Rng& rng, double noise) {
   if (name == "two_moons") return two_moons(n, rng, noise);
   if (name == "circles") return circles(n, rng, noise);

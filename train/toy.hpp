@@ -27,6 +27,13 @@ Dataset checkerboard(int64_t n, Rng& rng, double noise = -1);
 // Two interleaved spirals (labels 0, 1) of 1.5 turns each, reaching radius ~3.3. Default noise 0.1.
 Dataset two_spirals(int64_t n, Rng& rng, double noise = -1);
 
+// Bishop's inverted sine (Pattern Recognition and Machine Learning, §5.6), a regression toy rather
+// than a density one: y ~ U(0, 1), x = y + 0.3 sin(2πy) + ε with ε ~ U(−noise, noise) as Bishop draws
+// it (default noise 0.1), returned as x:[n, 2] with columns (x, y). Predicting y from x is the
+// inverse problem: for x in about (0.3, 0.7) three values of y fit, so p(y | x) is multimodal and
+// E[y | x] falls between the branches. Not in make_toy: its columns are input and target.
+Dataset inverted_sine(int64_t n, Rng& rng, double noise = -1);
+
 // The names make_toy accepts, in this order: two_moons circles eight_gaussians pinwheel checkerboard two_spirals.
 const std::vector<std::string>& toy_names();
 // Dispatch by name; throws std::invalid_argument "unknown toy 'x' (valid: ...)".

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE toy_batch
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -117,6 +118,36 @@ BOOST_AUTO_TEST_CASE(two_spirals_are_point_symmetric) {
   auto m1 = moments(n / 2, [&](int64_t i) { return d.x[2 * (i + n / 2)]; });
   BOOST_TEST(std::fabs(m0.mean + m1.mean) <= 4.5 * std::hypot(m0.se, m1.se));
   BOOST_TEST(std::fabs(m0.mean) > 10 * m0.se);  // and not both trivially zero
+}
+
+BOOST_AUTO_TEST_CASE(inverted_sine_is_the_curve_plus_uniform_noise) {
+  Rng rng(7);
+  const int64_t n = 20000;
+  const Dataset d = inverted_sine(n, rng, 0.1);
+  BOOST_TEST(d.x.shape() == (Shape{n, 2}));
+  BOOST_TEST(d.name == "inverted_sine");
+  BOOST_TEST(!d.labelled());
+  // y ~ U(0,1): mean 1/2; the noise e = x − (y + 0.3 sin 2πy) ~ U(−0.1, 0.1): mean 0, variance 0.2²/12,
+  // never outside ±0.1 (a float's rounding of x aside).
+  auto noise = [&](int64_t i) {
+    const double y = d.x[2 * i + 1];
+    return d.x[2 * i] - (y + 0.3 * std::sin(2 * std::numbers::pi * y));
+  };
+  double lo = 1, hi = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    BOOST_REQUIRE(d.x[2 * i + 1] >= 0.0f);
+    BOOST_REQUIRE(d.x[2 * i + 1] < 1.0f);
+    lo = std::min(lo, noise(i)), hi = std::max(hi, noise(i));
+  }
+  BOOST_TEST(lo >= -0.1 - 1e-6);
+  BOOST_TEST(hi <= 0.1 + 1e-6);
+  BOOST_TEST(lo < -0.099);  // and it reaches its ends: uniform, not a narrow bell
+  BOOST_TEST(hi > 0.099);
+  check_mean(moments(n, [&](int64_t i) { return d.x[2 * i + 1]; }), 0.5, "inverted sine y");
+  check_mean(moments(n, noise), 0.0, "inverted sine noise");
+  check_mean(moments(n, [&](int64_t i) { return noise(i) * noise(i); }), 0.04 / 12, "inverted sine noise variance");
+  Rng a(9), b(9);
+  BOOST_TEST(inverted_sine(50, a).x.to_vector() == inverted_sine(50, b).x.to_vector());
 }
 
 BOOST_AUTO_TEST_CASE(toys_are_seeded_and_names_dispatch) {

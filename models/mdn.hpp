@@ -1,0 +1,72 @@
+// The mixture-density network (Bishop 1994): an MLP of the condition c whose output row is read
+// as a mixture of M diagonal Gaussians over the target y (models/distributions.hpp's
+// MixtureOfDiagGaussians, through mixture_from_output):
+//
+//   p(y | c) = Σ_m π_m(c) Π_d N(y_d; μ_md(c), σ_md(c)²),   π = softmax(logits),  σ = min_scale + exp(log_scale)
+//   loss     = −(1/N) Σ_n log p(y_n | c_n)                  (exact: one log-sum-exp over m per row)
+//
+// M = 1 is the unimodal Gaussian regression baseline (a mean and a scale per input, trained by the
+// same likelihood), so the two differ by nothing but M. Its mean is E[y | c], which for a
+// multimodal target lies between the modes, often where the data never is; the mixture keeps the
+// modes apart (a mixture's mean() is that same average: the modes are in distribution(), not in
+// mean()).
+//
+// Shapes: c:[N, C], y:[N, D]; log_prob -> [N]; sample -> [n, N, D]; mean -> [N, D].
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/distributions.hpp"
+#include "nn/mlp.hpp"
+
+namespace lz {
+
+struct MdnConfig {
+  int64_t condition_dim = 1;             // C: the input's width
+  int64_t target_dim = 1;                // D: the target's width
+  int64_t components = 5;                // M (1: unimodal Gaussian regression)
+  std::vector<int64_t> hidden = {64, 64};
+  std::string activation = "tanh";       // any name nn/activation.hpp parses
+  // The scale floor, in the target's units: keep it well below the noise level. Without it, the
+  // likelihood is unbounded (one component collapsing onto one training point).
+  double min_scale = MixtureOfDiagGaussians<double>::kDefaultMinScale;
+
+  // Throws std::invalid_argument naming the field.
+  void validate() const;
+};
+
+template <typename T>
+class MDN : public Module<T> {
+ public:
+  MDN(const MdnConfig& cfg, Rng& rng);
+
+  const MdnConfig& config() const { return cfg_; }
+  int64_t components() const { return cfg_.components; }
+  std::string describe() const override;
+
+  // p(y | c) for each row of c:[N, C].
+  MixtureOfDiagGaussians<T> distribution(const Var<T>& c);
+  // log p(y_n | c_n) -> [N].
+  Var<T> log_prob(const Var<T>& c, const Var<T>& y);
+  // The training loss: −mean_n log p(y_n | c_n), a scalar.
+  Var<T> loss(const Var<T>& c, const Var<T>& y);
+
+  // Without a graph, in chunks of `chunk` rows (evaluation): log p(y_n | c_n) per row.
+  std::vector<double> log_prob_values(const Tensor<T>& c, const Tensor<T>& y, int64_t chunk = 4096);
+  // n draws of y for each row of c -> [n, N, D].
+  Tensor<T> sample(const Tensor<T>& c, int64_t n, Rng& rng);
+  // E[y | c] = Σ_m π_m μ_m -> [N, D]: for M = 1 the regression's prediction.
+  Tensor<T> mean(const Tensor<T>& c);
+
+  MLP<T>& net() { return *net_; }
+
+ private:
+  void check_condition(const char* where, const Var<T>& c) const;
+
+  MdnConfig cfg_;
+  std::shared_ptr<MLP<T>> net_;
+};
+
+}  // namespace lz
