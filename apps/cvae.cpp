@@ -1,5 +1,5 @@
-// cvae: the conditional VAE (models/vae.hpp given c) on the MNIST digits or Fashion-MNIST, under
-// two conditions:
+// cvae: the conditional VAE (models/vae.hpp given c) under three conditions, the first two on the
+// MNIST digits or Fashion-MNIST, the third on a generated action-chunk task:
 //   --condition label      c = the class (one-hot); x = the image. Samples per class, and the
 //                          conditional log-likelihood log p(x|c) per class (importance sampled).
 //   --condition quadrants  c = the observed quadrants (--quadrants 1, 2 or 3); x = the missing
@@ -8,20 +8,31 @@
 //                          independent parameter sets: Adam is per-parameter, so this is exactly two
 //                          separate trainings), and the two are compared on the negative conditional
 //                          log-likelihood of the missing pixels, paired image by image.
+//   --condition actions    c = an observation (start, goal, obstacles: train/actions.hpp); x = the
+//                          next H 2-D waypoints, demonstrated passing each obstacle left or right.
+//                          The unimodal Gaussian regression and the mixture-density network train
+//                          beside the CVAE (the same one-module arrangement), and all three are
+//                          scored on held-out observations: collisions, ADE/FDE and their best of
+//                          N, the share of each mode, and test NLL (exact for the two regressions,
+//                          importance sampled for the CVAE).
 //
 //   build/bin/cvae --data digits --condition quadrants --quadrants 1 --epochs 30 --out runs/cvae-q1
+//   build/bin/cvae --condition actions --latent 32 --epochs 30 --out runs/cvae-actions
 #include <cmath>
 #include <cstdio>
 
 #include "models/evaluate.hpp"
 #include "models/iwae.hpp"
+#include "models/mdn.hpp"
 #include "models/vae.hpp"
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"
 #include "tensor/math.hpp"
 #include "train/batch.hpp"
+#include "train/actions.hpp"
 #include "train/flags.hpp"
 #include "train/image_data.hpp"
+#include "train/plot2d.hpp"
 #include "train/png.hpp"
 #include "train/sizes.hpp"
 #include "train/trainer.hpp"
@@ -114,17 +125,184 @@ json mean_se_json(const std::vector<double>& v) {
   return {{"mean", s.mean}, {"se", s.se}, {"n", s.n}};
 }
 
+// ---- the action-chunk task ---------------------------------------------------------------
+
+// The CVAE, the MDN and the unimodal regression (the MDN with M = 1), trained as one module.
+class ChunkModels : public Module<float> {
+ public:
+  ChunkModels(const VaeConfig& cfg, const MdnConfig& mdn_cfg, Rng& rng) {
+    cvae = register_module("cvae", std::make_shared<VAE<float>>(cfg, rng));
+    mdn = register_module("mdn", std::make_shared<MDN<float>>(mdn_cfg, rng));
+    MdnConfig one = mdn_cfg;
+    one.components = 1;
+    unimodal = register_module("unimodal", std::make_shared<MDN<float>>(one, rng));
+  }
+  std::string describe() const override {
+    return cvae->describe() + " + " + mdn->describe() + " + " + unimodal->describe();
+  }
+  std::shared_ptr<VAE<float>> cvae;
+  std::shared_ptr<MDN<float>> mdn, unimodal;
+};
+
+struct ChunkRun {
+  VaeConfig cfg;
+  TrainerOptions to;
+  ChunkTask task;
+  int64_t n_train = 20000, n_test = 500, samples = 20, components = 5, k = 1, eval_k = 100, latent = 16;
+  double lr = 1e-3;
+};
+
+json metrics_json(const ChunkMetrics& m) {
+  return {{"collision_rate", m.collision_rate}, {"ade", m.ade},       {"fde", m.fde},
+          {"min_ade", m.min_ade},               {"min_fde", m.min_fde}, {"left_share", m.left_share},
+          {"demo_left_share", m.demo_left_share}, {"samples", m.samples}};
+}
+
+// [S, N, 2H] chunks -> the paths of observation i from its start: [S, H + 1, 2].
+TensorF paths_of(const TensorF& pred, const TensorF& obs, int64_t i) {
+  const int64_t S = pred.size(0), N = pred.size(1), D = pred.size(2), H = D / 2, C = obs.size(1);
+  TensorF p({S, H + 1, 2});
+  for (int64_t s = 0; s < S; ++s) {
+    p[s * (H + 1) * 2] = obs[i * C];
+    p[s * (H + 1) * 2 + 1] = obs[i * C + 1];
+    for (int64_t d = 0; d < D; ++d) p[s * (H + 1) * 2 + 2 + d] = pred[(s * N + i) * D + d];
+  }
+  return p;
+}
+
+int run_actions(ChunkRun& a, Flags& flags) {
+  a.task.validate();
+  Rng data_rng = Rng::stream(flags.seed, 1), test_rng(20160901);  // test observations fixed across runs
+  const ChunkData train = make_chunks(a.task, a.n_train, data_rng), test = make_chunks(a.task, a.n_test, test_rng);
+  const Dataset train_obs{train.obs, {}, 0, "observations", 0, 0}, train_chunks{train.chunk, {}, 0, "chunks", 0, 0};
+  a.cfg.x_dim = a.task.chunk_dim();
+  a.cfg.c_dim = a.task.obs_dim();
+  MdnConfig mc;
+  mc.condition_dim = a.task.obs_dim();
+  mc.target_dim = a.task.chunk_dim();
+  mc.components = a.components;
+  mc.hidden = a.cfg.hidden;
+  mc.activation = a.cfg.activation;
+  Rng rng(flags.seed);
+  ChunkModels model(a.cfg, mc, rng);
+  if (!flags.resuming()) model.mdn->init_means(train.chunk);  // the first M training chunks
+  VAE<float>& cvae = *model.cvae;
+  Adam<float> opt(model, AdamOptions{.lr = a.lr});
+  RunDir run(flags.out, flags.resuming() ? RunMode::Resume : RunMode::Create);
+  const json config = flags.run_config();
+  Trainer<float> trainer(model, opt, rng, a.to, &run, config);
+  if (flags.resuming()) trainer.resume(flags.resume_checkpoint, a.n_train);
+  run.write_config(config);
+  std::fprintf(stderr, "action chunks (%lld obstacle(s), H = %lld): %s, %lld parameters, run folder %s\n",
+               static_cast<long long>(a.task.obstacles), static_cast<long long>(a.task.horizon), model.describe().c_str(),
+               static_cast<long long>(model.num_parameters()), run.path().c_str());
+  const VarF tc(test.obs), tx(test.chunk);
+  const int64_t Z = a.cfg.z_dim;
+  const TrainResult tr = trainer.fit(
+      a.n_train,
+      [&](const std::vector<int64_t>& rows, const StepContext& ctx) {
+        const VarF c(make_batch(train_obs, rows).x), x(make_batch(train_chunks, rows).x);
+        const int64_t B = x.size(0);
+        const Var<float> cv = a.k == 1 ? elbo_loss(cvae, x, standard_normal<float>({B, Z}, rng), static_cast<float>(ctx.weight), c)
+                                       : iwae_loss(cvae, x, standard_normal<float>({a.k, B, Z}, rng), c);
+        return cv + model.mdn->loss(c, x) + model.unimodal->loss(c, x);
+      },
+      [&](int64_t) {
+        NoGrad ng;
+        const ElboTerms<float> t = elbo(cvae, tx, standard_normal<float>({a.n_test, Z}, rng), tc);
+        return json{{"test_elbo", lz::mean(t.elbo).item()},
+                    {"test_nll_mdn", model.mdn->loss(tc, tx).item()},
+                    {"test_nll_unimodal", model.unimodal->loss(tc, tx).item()}};
+      });
+  if (tr.interrupted()) return tr.exit_code;
+
+  // ---- evaluation on the held-out observations --------------------------------------------
+  NoGrad ng;
+  const int64_t S = a.samples, N = a.n_test;
+  const BoundEstimates e = estimate_bounds(cvae, test.chunk, a.eval_k, {1}, rng, 8192, tc);
+  std::vector<double> cvae_nll(N);
+  for (int64_t n = 0; n < N; ++n) cvae_nll[n] = -e.log_px[n];
+  auto neg = [](std::vector<double> v) {
+    for (double& x : v) x = -x;
+    return v;
+  };
+  const TensorF zs = cvae.sample_prior(S, rng, tc);  // [S, N, Z]
+  const TensorF cvae_samples = cvae.mean_of_output(cvae.decode(VarF(zs), tc));
+  // ACT's deterministic action: z at the prior's mean (0 for N(0, I)).
+  const TensorF z0 = a.cfg.learned_prior ? cvae.prior(tc).mean.value() : TensorF({N, Z});
+  const TensorF cvae_det = cvae.mean_of_output(cvae.decode(VarF(z0), tc)).reshape({1, N, a.task.chunk_dim()});
+  struct Row {
+    std::string name;
+    std::vector<double> nll;
+    TensorF samples, deterministic;
+  };
+  std::vector<Row> rows = {
+      {"unimodal", neg(model.unimodal->log_prob_values(test.obs, test.chunk)), model.unimodal->sample(test.obs, S, rng),
+       model.unimodal->mean(test.obs).reshape({1, N, a.task.chunk_dim()})},
+      {"mdn", neg(model.mdn->log_prob_values(test.obs, test.chunk)), model.mdn->sample(test.obs, S, rng),
+       model.mdn->mean(test.obs).reshape({1, N, a.task.chunk_dim()})},
+      {"cvae", cvae_nll, cvae_samples, cvae_det}};
+  json summary = {{"model", "CVAE, MDN and unimodal regression"}, {"condition", "actions"}, {"steps", tr.steps},
+                  {"epochs", tr.epochs_done}, {"describe", model.describe()}, {"parameters", model.num_parameters()},
+                  {"train_seconds", tr.train_seconds}, {"test_observations", N}, {"samples", S}, {"eval_k", a.eval_k},
+                  {"cvae_elbo", mean_se_json(e.elbo)}};
+  std::printf("\n%-9s %16s %10s %8s %8s %8s %8s %11s %14s\n", "model", "test NLL (nats)", "collisions", "ADE",
+              "minADE", "FDE", "minFDE", "left share", "det. collisions");
+  for (const Row& r : rows) {
+    const ChunkMetrics ms = chunk_metrics(a.task, test, r.samples), md = chunk_metrics(a.task, test, r.deterministic);
+    const MeanSe nll = mean_se(r.nll);
+    std::printf("%-9s %8.2f +- %5.2f %10.3f %8.3f %8.3f %8.3f %8.3f %5.2f (%.2f) %14.3f\n", r.name.c_str(), nll.mean, nll.se,
+                ms.collision_rate, ms.ade, ms.min_ade, ms.fde, ms.min_fde, ms.left_share, ms.demo_left_share,
+                md.collision_rate);
+    summary[r.name] = {{"test_nll", mean_se_json(r.nll)}, {"sampled", metrics_json(ms)}, {"deterministic", metrics_json(md)}};
+  }
+  std::printf("(%lld held-out observations, %lld samples each; left share: predicted (demonstrated); det.: the "
+              "unimodal and MDN means, the CVAE at z = the prior's mean)\n",
+              static_cast<long long>(N), static_cast<long long>(S));
+  // The first held-out observation, every model's samples around its obstacles.
+  std::vector<Circle> obstacles;
+  for (int64_t k = 0; k < a.task.obstacles; ++k)
+    obstacles.push_back({test.obs[4 + 3 * k], test.obs[5 + 3 * k], test.obs[6 + 3 * k]});
+  TensorF demo({a.task.horizon + 1, 2});
+  demo[0] = test.obs[0];
+  demo[1] = test.obs[1];
+  for (int64_t d = 0; d < a.task.chunk_dim(); ++d) demo[2 + d] = test.chunk[d];
+  plot_trajectory_panels({{"unimodal Gaussian regression", paths_of(rows[0].samples, test.obs, 0)},
+                          {"mixture-density network (M = " + std::to_string(a.components) + ")", paths_of(rows[1].samples, test.obs, 0)},
+                          {"CVAE, z ~ p(z|c)", paths_of(rows[2].samples, test.obs, 0)},
+                          {"CVAE, z = prior mean (ACT's action)", paths_of(rows[2].deterministic, test.obs, 0)}},
+                         demo, obstacles, {-0.05, 1.05, -0.45, 0.45}, run.file("trajectories.png"),
+                         "sampled action chunks on a held-out observation");
+  run.write_summary(summary);
+  std::printf("%s\n", run.path().c_str());
+  return 0;
+}
+
 int run(int argc, char** argv) {
   std::string data = "digits", data_dir, condition = "label", arch = "256,256", prior_arch = "256", act = "tanh",
               prior = "learned";
   int64_t latent = 16, quadrants = 1, k = 1, batch = 100, warmup = 0, eval_k = 100, eval_n = 1000;
   double lr = 1e-3, beta = 1.0;
   TrainerOptions to{.label = "cvae", .epochs = 20, .batch = 100, .log_every = 100};
-  Flags flags("cvae: a conditional VAE on images given a label or observed quadrants", "cvae");
+  Flags flags("cvae: a conditional VAE given a label, observed quadrants or an observation (action chunks)", "cvae");
   flags.add("--data", data, "data set")->check(CLI::IsMember({"fashion", "digits"}));
   flags.add("--data-dir", data_dir, "folder of the data (default: the data set's own)");
-  flags.add("--condition", condition, "label: c = the class; quadrants: c = the observed quadrants")
-      ->check(CLI::IsMember({"label", "quadrants"}));
+  flags.add("--condition", condition,
+            "label: c = the class; quadrants: c = the observed quadrants; actions: c = an observation, x = an action chunk")
+      ->check(CLI::IsMember({"label", "quadrants", "actions"}));
+  ChunkRun ch;
+  flags.add("--obstacles", ch.task.obstacles, "actions: obstacles between start and goal")->check(CLI::Range(1, 8));
+  flags.add("--p-left", ch.task.p_left, "actions: probability that a demonstration passes an obstacle on its left")
+      ->check(CLI::Range(0.0, 1.0));
+  flags.add("--horizon", ch.task.horizon, "actions: waypoints per chunk (H)")->check(CLI::Range(2, 1000));
+  flags.add("--noise", ch.task.noise, "actions: waypoint noise (standard deviation)")->check(CLI::Range(0.0, 0.5));
+  flags.add("--n-train", ch.n_train, "actions: training observations")->check(CLI::Range(1, 10000000));
+  flags.add("--n-test", ch.n_test, "actions: held-out observations")->check(CLI::Range(1, 1000000));
+  flags.add("--samples", ch.samples, "actions: predicted chunks per held-out observation")->check(CLI::Range(1, 10000));
+  flags.add("--components", ch.components, "actions: the MDN's mixture components")->check(CLI::Range(1, 1000));
+  std::string recon = "gaussian";
+  flags.add("--recon", recon, "CVAE reconstruction: gaussian, or l1 (a Laplace likelihood, ACT's L1 loss); images are Bernoulli")
+      ->check(CLI::IsMember({"gaussian", "l1"}));
   flags.add("--quadrants", quadrants, "observed quadrants (bottom-left, then bottom-right, then top-right)")
       ->check(CLI::Range(1, 3));
   flags.add("--arch", arch, "hidden sizes of the encoder (the decoder mirrors them; the baseline uses them too)");
@@ -148,6 +326,22 @@ int run(int argc, char** argv) {
   if (auto rc = flags.parse(argc, argv)) return *rc;
   to.batch = batch;
   if (warmup > 0 || beta != 1.0) to.weight_at = [&](int64_t step) { return kl_weight(step, warmup, beta); };
+  VaeConfig cfg;
+  cfg.hidden = parse_size_list("--arch", arch, kMaxLayerSize);
+  cfg.prior_hidden = parse_size_list("--prior-arch", prior_arch, kMaxLayerSize);
+  cfg.z_dim = latent;
+  cfg.activation = act;
+  cfg.learned_prior = prior == "learned";
+  if (condition == "actions") {
+    cfg.likelihood = recon == "l1" ? VaeLikelihood::Laplace : VaeLikelihood::Gaussian;
+    cfg.init_logvar = recon == "l1" ? std::log(0.05) : 2 * std::log(0.05);  // the waypoints' scale
+    ch.cfg = cfg;
+    ch.to = to;
+    ch.k = k;
+    ch.eval_k = eval_k;
+    ch.lr = lr;
+    return run_actions(ch, flags);
+  }
 
   auto [train, test] = load_image_data(data, data_dir);
   if (train.image_h * train.image_w != train.dim())
@@ -159,12 +353,6 @@ int run(int argc, char** argv) {
   Rng test_rng(20160901);
   const TensorF test_bin = binarize(test.x, test_rng);
 
-  VaeConfig cfg;
-  cfg.hidden = parse_size_list("--arch", arch, kMaxLayerSize);
-  cfg.prior_hidden = parse_size_list("--prior-arch", prior_arch, kMaxLayerSize);
-  cfg.z_dim = latent;
-  cfg.activation = act;
-  cfg.learned_prior = prior == "learned";
   cfg.x_dim = condition == "label" ? train.dim() : static_cast<int64_t>(task.split.missing.size());
   cfg.c_dim = condition == "label" ? train.num_classes : static_cast<int64_t>(task.split.seen.size());
   Rng rng(flags.seed);

@@ -28,6 +28,25 @@ MDN<T>::MDN(const MdnConfig& cfg, Rng& rng) : cfg_(cfg) {
 }
 
 template <typename T>
+void MDN<T>::init_means(const Tensor<T>& targets, T shrink) {
+  const int64_t M = cfg_.components, D = cfg_.target_dim;
+  if (targets.dim() != 2 || targets.size(0) < M || targets.size(1) != D)
+    throw ShapeError(describe() + "::init_means: expected targets:[>=" + std::to_string(M) + "," + std::to_string(D) +
+                     "], got " + shape_str(targets.shape()));
+  auto params = net_->named_parameters();
+  Tensor<T>& w = params[params.size() - 2].second.value_mut();  // the last Linear: [M + 2MD, hidden]
+  Tensor<T>& b = params.back().second.value_mut();
+  const int64_t in = w.size(1);
+  NoGrad ng;
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t d = 0; d < D; ++d) {
+      const int64_t row = M + m * D + d;  // means are component-major after the M logits
+      b[row] = targets[m * D + d];
+      for (int64_t j = 0; j < in; ++j) w[row * in + j] *= shrink;
+    }
+}
+
+template <typename T>
 std::string MDN<T>::describe() const {
   std::string h;
   for (int64_t s : cfg_.hidden) h += std::to_string(s) + "-";

@@ -60,6 +60,13 @@ class MDN : public Module<T> {
   // E[y | c] = Σ_m π_m μ_m -> [N, D]: for M = 1 the regression's prediction.
   Tensor<T> mean(const Tensor<T>& c);
 
+  // Data-dependent start (as k-means++ starts a mixture from data points): component m's mean
+  // starts at targets[m] (the output layer's bias), its dependence on c scaled down by `shrink`.
+  // In high dimension the responsibilities are nearly hard from the first step, so components
+  // started together compete for the same points and all but one starve: the network ends at the
+  // unimodal solution. Started at different targets, each takes the points nearest it.
+  void init_means(const Tensor<T>& targets, T shrink = T(0.1));
+
   MLP<T>& net() { return *net_; }
 
  private:

@@ -42,7 +42,10 @@ ChunkData make_chunks(const ChunkTask& task, int64_t n, Rng& rng) {
   task.validate();
   const int64_t K = task.obstacles, H = task.horizon, C = task.obs_dim(), D = task.chunk_dim();
   ChunkData d{TensorF({n, C}), TensorF({n, D}), std::vector<std::vector<int>>(n, std::vector<int>(K))};
-  const double w = 0.5 / static_cast<double>(K + 1);
+  // With n obstacles the whole picture shrinks by 2/(n+1) along the path (radius, clearance, bump
+  // width), so that each obstacle and its gaps look as the single obstacle's do.
+  const double shrink = 2.0 / static_cast<double>(K + 1), w = 0.25 * shrink, radius = task.radius * shrink,
+               clearance = task.clearance * shrink;
   for (int64_t i = 0; i < n; ++i) {
     float* o = d.obs.data() + i * C;
     o[0] = 0.f;
@@ -52,36 +55,57 @@ ChunkData make_chunks(const ChunkTask& task, int64_t n, Rng& rng) {
     const Geometry g = geometry(o);
     std::vector<double> u(K), amp(K);
     for (int64_t k = 0; k < K; ++k) {
-      u[k] = static_cast<double>(k + 1) / static_cast<double>(K + 1) + (rng.uniform() * 0.1 - 0.05);
+      u[k] = static_cast<double>(k + 1) / static_cast<double>(K + 1) + (rng.uniform() * 0.1 - 0.05) * shrink;
       o[4 + 3 * k] = static_cast<float>(g.sx + u[k] * g.dx);
       o[5 + 3 * k] = static_cast<float>(g.sy + u[k] * g.dy);
-      o[6 + 3 * k] = static_cast<float>(task.radius);
+      o[6 + 3 * k] = static_cast<float>(radius);
       d.sides[i][k] = rng.uniform() < task.p_left ? 1 : -1;
-      amp[k] = (task.radius + task.clearance) * (1 + 0.1 * rng.normal());
+      amp[k] = (radius + clearance) * (1 + 0.1 * rng.normal());
     }
+    // A demonstration never hits an obstacle: one whose noise or amplitude took it into one is
+    // drawn again (rare with one obstacle; a few percent with three, whose gaps are narrow).
     float* x = d.chunk.data() + i * D;
-    for (int64_t t = 1; t <= H; ++t) {
-      const double s = static_cast<double>(t) / static_cast<double>(H);
-      double off = 0;
-      for (int64_t k = 0; k < K; ++k) off += d.sides[i][k] * amp[k] * std::exp(-std::pow((s - u[k]) / w, 2));
-      x[2 * (t - 1)] = static_cast<float>(g.sx + s * g.dx + off * g.nx + task.noise * rng.normal());
-      x[2 * (t - 1) + 1] = static_cast<float>(g.sy + s * g.dy + off * g.ny + task.noise * rng.normal());
+    for (int attempt = 0;; ++attempt) {
+      for (int64_t t = 1; t <= H; ++t) {
+        const double s = static_cast<double>(t) / static_cast<double>(H);
+        double off = 0;
+        for (int64_t k = 0; k < K; ++k) off += d.sides[i][k] * amp[k] * std::exp(-std::pow((s - u[k]) / w, 2));
+        x[2 * (t - 1)] = static_cast<float>(g.sx + s * g.dx + off * g.nx + task.noise * rng.normal());
+        x[2 * (t - 1) + 1] = static_cast<float>(g.sy + s * g.dy + off * g.ny + task.noise * rng.normal());
+      }
+      if (!collides(task, o, x)) break;
+      if (attempt == 1000)
+        throw std::invalid_argument("action-chunk task: no demonstration clears the obstacles in 1000 draws; lower "
+                                    "--noise or --obstacles, or raise --horizon");
+      for (int64_t k = 0; k < K; ++k) amp[k] = (radius + clearance) * (1 + 0.1 * rng.normal());
     }
   }
   return d;
 }
 
 std::vector<int> passing_sides(const ChunkTask& task, const float* obs, const float* chunk) {
+  // In the frame of the segment s→g (a = along, b = left of it): the path's b where its a first
+  // reaches the obstacle's a (linear between waypoints, the polyline starting at s), against the
+  // obstacle's own b.
   const Geometry g = geometry(obs);
+  const double len = std::hypot(g.dx, g.dy);
+  auto along = [&](double x, double y) { return ((x - g.sx) * g.dx + (y - g.sy) * g.dy) / len; };
+  auto left = [&](double x, double y) { return (x - g.sx) * g.nx + (y - g.sy) * g.ny; };
   std::vector<int> sides(task.obstacles);
   for (int64_t k = 0; k < task.obstacles; ++k) {
-    const double ox = obs[4 + 3 * k], oy = obs[5 + 3 * k];
-    double best = std::numeric_limits<double>::infinity(), side = 0;
-    for (int64_t t = 0; t < task.horizon; ++t) {
-      const double px = chunk[2 * t] - ox, py = chunk[2 * t + 1] - oy, dist = std::hypot(px, py);
-      if (dist < best) best = dist, side = g.dx * py - g.dy * px;
+    const double ox = obs[4 + 3 * k], oy = obs[5 + 3 * k], oa = along(ox, oy);
+    double pa = 0, pb = 0, b = left(chunk[0], chunk[1]);  // fallback: the first waypoint
+    bool found = false;
+    for (int64_t t = 0; t < task.horizon && !found; ++t) {
+      const double qa = along(chunk[2 * t], chunk[2 * t + 1]), qb = left(chunk[2 * t], chunk[2 * t + 1]);
+      if (qa >= oa) {
+        b = qa > pa ? pb + (qb - pb) * (oa - pa) / (qa - pa) : qb;
+        found = true;
+      }
+      pa = qa, pb = qb;
     }
-    sides[k] = side >= 0 ? 1 : -1;
+    if (!found) b = pb;  // the path never got that far: its last waypoint's side
+    sides[k] = b >= left(ox, oy) ? 1 : -1;
   }
   return sides;
 }

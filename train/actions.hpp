@@ -4,10 +4,12 @@
 // so the target is multimodal, and a regression's mean runs into the obstacle.
 //
 // One episode: start s = (0, s_y), goal g = (1, g_y), s_y, g_y ~ U(−0.2, 0.2); obstacle k centred on
-// the segment s→g at u_k = k/(n+1) (jittered along it by U(−0.05, 0.05)), radius r. The demonstrated
-// path is p(u) = s + u (g − s) + Σ_k side_k · A_k · exp(−((u − u_k)/w)²) · n̂, with n̂ the left
-// normal of g − s, side_k = +1 (left) with probability p_left, A_k = (r + clearance)(1 + 0.1 ε_k)
-// and w = 0.5/(n+1); the chunk is the H waypoints p(t/H), t = 1..H, plus N(0, noise²) each.
+// the segment s→g at u_k = k/(n+1) (jittered along it by a·U(−0.05, 0.05)), radius a·r, where
+// a = 2/(n+1) shrinks the picture with the number of obstacles so each looks as one does alone.
+// The demonstrated path is p(u) = s + u (g − s) + Σ_k side_k · A_k · exp(−((u − u_k)/w)²) · n̂, with
+// n̂ the left normal of g − s, side_k = +1 (left) with probability p_left,
+// A_k = a (r + clearance)(1 + 0.1 ε_k) and w = a/4; the chunk is the H waypoints p(t/H), t = 1..H,
+// plus N(0, noise²) each.
 // Actions are waypoints (target positions, as ACT's actions are target joint positions).
 //
 // Observation c = [s, g, (o_k, r_k) for each k] -> [4 + 3n]; chunk x = [p_1, ..., p_H] -> [2H].
@@ -27,7 +29,7 @@ struct ChunkTask {
   double p_left = 0.5;      // probability of passing each obstacle on its left
   int64_t horizon = 20;     // H
   double noise = 0.01;      // waypoint noise (standard deviation)
-  double radius = 0.12;     // obstacle radius
+  double radius = 0.12;     // obstacle radius (of a single obstacle; n shrink by 2/(n+1))
   double clearance = 0.06;  // how far outside the obstacle the demonstrations pass
 
   void validate() const;  // throws std::invalid_argument naming the field
@@ -42,8 +44,9 @@ struct ChunkData {
 };
 ChunkData make_chunks(const ChunkTask& task, int64_t n, Rng& rng);
 
-// Which side of each obstacle a chunk passes (+1 left, −1 right): the sign of the cross product
-// of g − s with the waypoint nearest the obstacle's centre minus that centre. -> [n obstacles].
+// Which side of each obstacle a chunk passes (+1 left, −1 right of s→g): where the path (from s,
+// linear between waypoints) first reaches the obstacle's position along s→g, is it left of the
+// obstacle's centre? -> [n obstacles].
 std::vector<int> passing_sides(const ChunkTask& task, const float* obs, const float* chunk);
 // True if the polyline s, p_1, ..., p_H comes within an obstacle's radius of its centre.
 bool collides(const ChunkTask& task, const float* obs, const float* chunk);

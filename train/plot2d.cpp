@@ -149,4 +149,42 @@ bool plot_heatmap_with_overlays(const TensorF& density, const Box2& box, const T
       });
 }
 
+bool plot_trajectory_panels(const std::vector<TrajectoryPanel>& panels, const TensorF& demo,
+                            const std::vector<Circle>& obstacles, const Box2& box, const std::string& png_path,
+                            const std::string& title) {
+  for (const TrajectoryPanel& p : panels)
+    if (p.paths.dim() != 3 || p.paths.size(2) != 2)
+      throw ShapeError("plot_trajectory_panels: expected paths [S,T,2] for '" + p.title + "', got " + shape_str(p.paths.shape()));
+  if (demo.dim() != 2 || demo.size(1) != 2)
+    throw ShapeError("plot_trajectory_panels: expected the demonstration [T,2], got " + shape_str(demo.shape()));
+  const int w = 480 * static_cast<int>(std::max<size_t>(1, panels.size()));
+  return draw(
+      png_path, w, 520,
+      [&](std::ofstream& d) {
+        for (const Circle& c : obstacles) d << c.x << " " << c.y << " " << c.r << "\n";
+        d << "\n\n";
+        write_points(d, demo);
+        d << "\n\n";  // index 0: obstacles; 1: the demonstration; 2 + p: panel p's paths
+        for (const TrajectoryPanel& p : panels) {
+          const int64_t S = p.paths.size(0), T = p.paths.size(1);
+          for (int64_t i = 0; i < S; ++i) {
+            for (int64_t t = 0; t < T; ++t) d << p.paths[(i * T + t) * 2] << " " << p.paths[(i * T + t) * 2 + 1] << "\n";
+            d << "\n";
+          }
+          d << "\n";
+        }
+      },
+      [&](std::ofstream& s, const std::string& data) {
+        s << "set multiplot layout 1," << panels.size() << " title " << gnuplot_quote(title) << "\n"
+          << ranges(box) << "set key bottom center\nset style fill transparent solid 0.35 noborder\n";
+        for (size_t p = 0; p < panels.size(); ++p)
+          s << "set title " << gnuplot_quote(panels[p].title) << "\nplot " << data
+            << " index 0 using 1:2:3 with circles lc rgb '#7f7f7f' title 'obstacle', " << data << " index " << 2 + p
+            << " using 1:2 with lines lw 1 lc rgb '#801f77b4' title "
+            << gnuplot_quote(std::to_string(panels[p].paths.size(0)) + " predicted chunks") << ", " << data
+            << " index 1 using 1:2 with linespoints lw 3 dt 2 pt 7 ps 0.5 lc rgb 'black' title 'demonstration'\n";
+        s << "unset multiplot\n";
+      });
+}
+
 }  // namespace lz

@@ -44,4 +44,18 @@ bool plot_heatmap_with_overlays(const TensorF& density, const Box2& box, const T
                                 const std::string& xlabel, const std::string& ylabel, const std::string& density_label,
                                 const std::string& points_label, double cb_max = 0);
 
+// Trajectories around circular obstacles, one panel per model side by side: each panel's sampled
+// paths:[S, T, 2] (thin, translucent) over the demonstration demo:[T, 2] (thick, dashed), with the
+// obstacles drawn as discs; a legend in each panel names the three.
+struct TrajectoryPanel {
+  std::string title;
+  TensorF paths;  // [S, T, 2]
+};
+struct Circle {
+  double x = 0, y = 0, r = 0;
+};
+bool plot_trajectory_panels(const std::vector<TrajectoryPanel>& panels, const TensorF& demo,
+                            const std::vector<Circle>& obstacles, const Box2& box, const std::string& png_path,
+                            const std::string& title);
+
 }  // namespace lz

@@ -1,7 +1,8 @@
 // The cvae driver end to end on a tiny copy of the digits (30 random images per class, seconds
 // even under the sanitizers): both conditions write their outputs with finite numbers in the order
 // the theory requires (ELBO ≤ the importance-sampled log p(x|c)), and a run killed by SIGKILL and
-// resumed ends bit for bit where the uninterrupted run ends. Needs bin/cvae.
+// resumed ends bit for bit where the uninterrupted run ends; the action-chunk condition scores its
+// three models on held-out observations. Needs bin/cvae.
 #define BOOST_TEST_MODULE cvae_driver
 #include <boost/test/unit_test.hpp>
 
@@ -83,6 +84,29 @@ BOOST_AUTO_TEST_CASE(a_killed_run_resumes_bit_for_bit) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(the_action_condition_scores_three_models_on_held_out_observations) {
+  const std::string dir = scratch_dir("cvae_driver_actions") + "/run";
+  const RunResult r = run_driver("cvae", "--condition actions --n-train 256 --n-test 32 --samples 4 --eval-k 20 --arch 16 "
+                                         "--prior-arch 8 --latent 2 --components 2 --batch 32 --epochs 2 --seed 2 --out " + dir);
+  BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
+  const json s = summary(dir);
+  for (const char* m : {"unimodal", "mdn", "cvae"}) {
+    BOOST_TEST_CONTEXT(m) {
+      BOOST_TEST(std::isfinite(s.at(m).at("test_nll").at("mean").get<double>()));
+      const json& smp = s.at(m).at("sampled");
+      BOOST_TEST(smp.at("samples") == 4);
+      BOOST_TEST(s.at(m).at("deterministic").at("samples") == 1);
+      for (const char* k : {"collision_rate", "left_share"}) {
+        BOOST_TEST(smp.at(k).get<double>() >= 0.0);
+        BOOST_TEST(smp.at(k).get<double>() <= 1.0);
+      }
+      BOOST_TEST(smp.at("min_ade").get<double>() <= smp.at("ade").get<double>());
+      BOOST_TEST(smp.at("demo_left_share") == s.at("unimodal").at("sampled").at("demo_left_share"));
+    }
+  }
+  BOOST_TEST(fs::exists(dir + "/trajectories.png"));
+}
+
 BOOST_AUTO_TEST_CASE(bad_flags_are_named_and_leave_no_run_folder) {
   const std::string dir = scratch_dir("cvae_driver_bad");
   RunResult r = run_driver("cvae", "--condition pixels --out " + dir + "/a");
@@ -94,5 +118,8 @@ BOOST_AUTO_TEST_CASE(bad_flags_are_named_and_leave_no_run_folder) {
   r = run_driver("cvae", "--data digits --data-dir " + dir + "/nowhere --out " + dir + "/c");
   BOOST_TEST(r.code == 1);
   BOOST_TEST(r.err.find("nowhere") != std::string::npos, r.err);
-  for (const char* d : {"a", "b", "c"}) BOOST_TEST(!fs::exists(dir + "/" + d), d);
+  r = run_driver("cvae", "--condition actions --p-left 2 --out " + dir + "/d");
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("--p-left") != std::string::npos, r.err);
+  for (const char* d : {"a", "b", "c", "d"}) BOOST_TEST(!fs::exists(dir + "/" + d), d);
 }
