@@ -12,9 +12,12 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "nn/safetensors.hpp"
 #include "train/csv.hpp"
 #include "train/digits.hpp"
+#include "train/flags.hpp"
 #include "train/idx.hpp"
 
 namespace lz::fuzz {
@@ -85,6 +88,36 @@ inline bool check_safetensors(const uint8_t* data, size_t size) {
     if (bytes > size) return false;  // tensor data cannot come from nowhere
   } catch (const std::exception&) {
   }
+  return true;
+}
+
+// A --config file, read as Flags::parse reads it (nlohmann's parse, then apply_config), against
+// flags of every kind a driver has: integers and reals with ranges, a choice, free text, a switch,
+// the built-in --seed and --threads. Whatever is accepted must satisfy every flag's own check.
+inline bool check_config(const uint8_t* data, size_t size) {
+  Flags flags("fuzz", "fuzz");
+  int64_t epochs = 10;
+  int latent = 2;
+  double lr = 1e-3;
+  std::string set = "digits", arch = "400";
+  bool learn_var = false;
+  flags.add("--epochs", epochs, "")->check(CLI::Range(int64_t(1), int64_t(100000)));
+  flags.add("--latent", latent, "")->check(CLI::Range(1, 4096));
+  flags.add("--lr", lr, "")->check(CLI::Range(1e-8, 10.0));
+  flags.add("--data", set, "")->check(CLI::IsMember({"digits", "fashion"}));
+  flags.add("--arch", arch, "");
+  flags.flag("--learn-var", learn_var, "");
+  try {
+    const nlohmann::json j = nlohmann::json::parse(reinterpret_cast<const char*>(data),
+                                                   reinterpret_cast<const char*>(data) + size);
+    flags.apply_config(j, "fuzz.json");
+  } catch (const std::exception&) {
+    return true;
+  }
+  if (epochs < 1 || epochs > 100000 || latent < 1 || latent > 4096) return false;
+  if (!(std::isfinite(lr) && lr >= 1e-8 && lr <= 10.0)) return false;
+  if (set != "digits" && set != "fashion") return false;
+  if (flags.threads < 1 || flags.threads > 256) return false;
   return true;
 }
 

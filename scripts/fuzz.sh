@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzz the parsers of untrusted files with libFuzzer under ASan+UBSan.
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     default 60 s each; targets: idx csv digits safetensors
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     default 60 s each; targets: idx csv digits safetensors config
 # Builds with clang in $LZ_FUZZ_BUILD (default <repo>/build-fuzz). Seeds come from fuzz/corpus/<t>;
 # the growing corpus lives in fuzz/corpus-work/<t> (not committed); crash inputs are written to
 # <build>/fuzz/crashes/<t>/ — fix the bug, then keep the input in tests/train/fuzz-regressions/<t>/
@@ -11,7 +11,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(idx csv digits safetensors)
+[ ${#targets[@]} -gt 0 ] || targets=(idx csv digits safetensors config)
 build=${LZ_FUZZ_BUILD:-$repo/build-fuzz}
 
 command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ not found (apt-get install clang)" >&2; exit 1; }

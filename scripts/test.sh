@@ -12,5 +12,12 @@ else
   build="$repo/build"
   "$repo/scripts/setup.sh" --peers --build-dir "$build"
 fi
+# Once setup has installed every peer (or under CI, which must have them), a cross-check that
+# cannot find its peer fails, naming the package, instead of skipping (tests/skip.hpp).
+source "$repo/scripts/peers.sh"
+if [ -z "${LZ_REQUIRE_PEERS+set}" ] && { [ -n "${CI:-}" ] || [ -z "$(lz_missing_peers)" ]; }; then
+  export LZ_REQUIRE_PEERS=1
+fi
+echo "test: LZ_REQUIRE_PEERS=${LZ_REQUIRE_PEERS:-} (1: a missing peer is a failure, else a skip)"
 cd "$build"
 ctest --output-on-failure -j2 --timeout 600

@@ -4,8 +4,11 @@
 #define BOOST_TEST_MODULE autodiff_threads
 #include <boost/test/unit_test.hpp>
 
+#include <latch>
 #include <thread>
 #include <vector>
+
+#include <functional>
 
 #include "autodiff/ops.hpp"
 
@@ -41,6 +44,18 @@ void run(Replica& r, const VarD& shared, uint64_t seed, int steps) {
   }
 }
 
+// Runs a and b on two threads that are both alive before either starts (the latch), and checks
+// that they were two threads other than this one: else "in parallel" would prove nothing.
+void on_two_threads(const std::function<void()>& a, const std::function<void()>& b) {
+  std::latch both(2);
+  std::thread::id ia, ib;
+  std::thread t1([&] { ia = std::this_thread::get_id(); both.arrive_and_wait(); a(); });
+  std::thread t2([&] { ib = std::this_thread::get_id(); both.arrive_and_wait(); b(); });
+  t1.join();
+  t2.join();
+  BOOST_TEST((ia != ib && ia != std::this_thread::get_id() && ib != std::this_thread::get_id()));
+}
+
 void require_equal(const std::vector<TensorD>& a, const std::vector<TensorD>& b) {
   for (size_t p = 0; p < a.size(); ++p) {
     BOOST_REQUIRE(a[p].shape() == b[p].shape());
@@ -56,10 +71,7 @@ BOOST_AUTO_TEST_CASE(two_threads_thread_local_leaves_and_a_shared_constant_match
   run(s1, shared, 11, steps);
   run(s2, shared, 12, steps);
   Replica p1(1), p2(2);
-  std::thread t1([&] { run(p1, shared, 11, steps); });
-  std::thread t2([&] { run(p2, shared, 12, steps); });
-  t1.join();
-  t2.join();
+  on_two_threads([&] { run(p1, shared, 11, steps); }, [&] { run(p2, shared, 12, steps); });
   require_equal(p1.grads(), s1.grads());
   require_equal(p2.grads(), s2.grads());
   BOOST_TEST(!shared.grad().defined());
@@ -73,10 +85,7 @@ BOOST_AUTO_TEST_CASE(two_threads_accumulating_into_one_shared_leaf_match_serial_
   run(s2, serial_shared, 12, steps);
   const VarD shared(TensorD::from({0.7}), true);
   Replica p1(1), p2(2);
-  std::thread t1([&] { run(p1, shared, 11, steps); });
-  std::thread t2([&] { run(p2, shared, 12, steps); });
-  t1.join();
-  t2.join();
+  on_two_threads([&] { run(p1, shared, 11, steps); }, [&] { run(p2, shared, 12, steps); });
   require_equal(p1.grads(), s1.grads());
   require_equal(p2.grads(), s2.grads());
   BOOST_TEST(shared.grad()[0] == serial_shared.grad()[0], tt::tolerance(1e-12));

@@ -11,23 +11,13 @@
 #include <nlohmann/json.hpp>
 
 #include "autodiff/ops.hpp"
+#include "peer.hpp"
 
 using namespace lz;
 using nlohmann::json;
 
 namespace {
 constexpr int64_t N = 7, IN = 5, HID = 8, OUT = 6;
-
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  BOOST_REQUIRE(p != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  BOOST_REQUIRE_MESSAGE(pclose(p) == 0, "command failed: " << cmd << "\n" << out);
-  return out;
-}
 
 json to_json(const TensorD& t) { return {{"shape", t.shape()}, {"data", t.to_vector()}}; }
 
@@ -44,7 +34,7 @@ VarD loss_of(const VarD& x, const VarD& W1, const VarD& b1, const VarD& W2, cons
 }
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(mlp_loss_and_gradients_match_pytorch) {
+LZ_SKIPPABLE_CASE(mlp_loss_and_gradients_match_pytorch) {
   Rng rng(2024);
   const TensorD x = TensorD::normal({N, IN}, 0, 1, rng), W1 = TensorD::normal({HID, IN}, 0, 0.6, rng),
                 b1 = TensorD::normal({HID}, 0, 0.2, rng), W2 = TensorD::normal({OUT, HID}, 0, 0.5, rng),
@@ -61,13 +51,11 @@ BOOST_AUTO_TEST_CASE(mlp_loss_and_gradients_match_pytorch) {
                    {"b2", to_json(b2)}, {"y", to_json(y)},   {"t", to_json(t)},   {"labels", labels}};
   const auto path = std::filesystem::temp_directory_path() / ("lz_torch_check_" + std::to_string(::getpid()) + ".json");
   std::ofstream(path) << in.dump();
-  const std::string out = run("/usr/bin/python3 " LZ_SOURCE_DIR "/tests/python/torch_engine_check.py " + path.string());
+  test::Run pr;
+  const bool ran = test::run_peer("python3-torch", "torch_engine_check.py", path.string(), &pr);
   std::filesystem::remove(path);
-  const json ref = json::parse(out);
-  if (ref.contains("skip")) {  // one python start instead of a separate `import torch` probe
-    BOOST_TEST_MESSAGE("skipped: " << ref["skip"].get<std::string>());
-    return;
-  }
+  if (!ran) return;
+  const json ref = json::parse(pr.output);
   BOOST_TEST_MESSAGE("PyTorch " << ref["torch"].get<std::string>() << ": loss " << ref["loss"].get<double>());
 
   auto rel = [](double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-300); };

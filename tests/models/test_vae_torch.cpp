@@ -16,13 +16,13 @@
 
 #include "models/iwae.hpp"
 #include "models/vae.hpp"
+#include "peer.hpp"
 
 using namespace lz;
 using json = nlohmann::json;
 
 namespace {
 
-bool have_torch() { return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0; }
 
 template <typename T>
 json tensor_json(const Tensor<T>& t) {
@@ -109,11 +109,7 @@ std::function<void()> prepare_case(VaeLikelihood lik, const std::string& act, bo
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(vae_and_iwae_match_pytorch) {
-  if (!have_torch()) {
-    BOOST_TEST_MESSAGE("skipped: python3-torch not installed (/usr/bin/python3 -c 'import torch' failed)");
-    return;
-  }
+LZ_SKIPPABLE_CASE(vae_and_iwae_match_pytorch) {
   const auto dir = std::filesystem::temp_directory_path();
   const std::string stem = (dir / ("lz_vae_torch_" + std::to_string(::getpid()) + "_")).string();
   std::vector<std::string> files;
@@ -131,10 +127,9 @@ BOOST_AUTO_TEST_CASE(vae_and_iwae_match_pytorch) {
   add([](auto i, auto o) { return prepare_case<float>(L::Bernoulli, "tanh", true, 1e-4, i, o); });
   add([](auto i, auto o) { return prepare_case<float>(L::Bernoulli, "relu", true, 1e-4, i, o); });
   add([](auto i, auto o) { return prepare_case<float>(L::Gaussian, "tanh", true, 1e-4, i, o); });
-  std::string cmd = "/usr/bin/python3 " LZ_SOURCE_DIR "/tests/python/torch_vae_check.py";
-  for (const auto& f : files) cmd += " " + f;
-  const int rc = std::system(cmd.c_str());
-  BOOST_REQUIRE_MESSAGE(rc == 0, "torch_vae_check.py failed (" << rc << "): " << cmd);
-  for (auto& check : checks) check();
+  std::string args;
+  for (const auto& f : files) args += " " + f;
+  if (test::run_peer("python3-torch", "torch_vae_check.py", args))
+    for (auto& check : checks) check();
   for (const auto& f : files) std::filesystem::remove(f);
 }

@@ -3,17 +3,15 @@
 
 The safetensors layout is parsed by hand here (struct + json + np.frombuffer), independently of
 the C++ reader, and every tensor is compared bit for bit with the values the C++ test wrote as
-JSON text. Usage: numpy_checkpoint_check.py CHECKPOINT EXPECTED_JSON. Exit 77 without numpy.
+JSON text. Usage: numpy_checkpoint_check.py CHECKPOINT EXPECTED_JSON. Exit 77 without numpy (peer.py).
 """
 import json
 import struct
 import sys
 
-try:
-    import numpy as np
-except ImportError:
-    print("skipped: python3-numpy not installed")
-    sys.exit(77)
+from peer import need
+
+np = need("numpy", "python3-numpy")
 
 
 def fail(msg):

@@ -13,9 +13,12 @@ import os
 import sys
 import warnings
 
-import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
+from peer import need
+
+need("sklearn", "python3-sklearn")  # exit 77 if not installed; a broken install raises
+import numpy as np  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.mixture import GaussianMixture  # noqa: E402
 
 
 def main():

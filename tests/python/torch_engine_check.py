@@ -3,19 +3,17 @@
 
 Reads the weights, inputs and targets the C++ test wrote (JSON, argv[1]), evaluates the same
 MLP and loss in torch.float64, and prints
-{"skip": reason} when torch cannot be imported, else {"loss": ..., "grads": {name: [flat values]}} as JSON.
+{"loss": ..., "grads": {name: [flat values]}} as JSON; exit 77 if torch is not installed (peer.py).
 The loss must stay written exactly as in the C++ test.
 """
 import json
 import math
 import sys
 
-try:
-    import torch
-    import torch.nn.functional as F
-except ImportError as e:  # the C++ test turns this into a clean skip
-    print(json.dumps({"skip": "python3-torch not installed (%s)" % e}))
-    sys.exit(0)
+from peer import need
+
+torch = need("torch", "python3-torch")
+import torch.nn.functional as F  # noqa: E402
 
 
 def main(path):

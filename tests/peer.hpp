@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "skip.hpp"
+
 namespace lz::test {
 
 struct Run {
@@ -29,13 +31,26 @@ inline Run run(const std::string& cmd) {
 
 inline const char* python() { return "/usr/bin/python3"; }
 
-// True if /usr/bin/python3 exists and imports `module`.
-inline bool python_has(const std::string& module) {
-  if (::access(python(), X_OK) != 0) return false;
-  return run(std::string(python()) + " -c 'import " + module + "'").status == 0;
-}
-
 inline std::string script(const std::string& name) { return std::string(LZ_SOURCE_DIR) + "/tests/python/" + name; }
+
+// Runs tests/python/<name> with `args`. The scripts import their peers through peer.py, which
+// exits 77 when one is not installed: then this reports `package` missing (a skip, or a failure
+// under LZ_REQUIRE_PEERS) and returns false. Any other non-zero exit, a broken import included,
+// is a failure with the script's output. True: the script ran; its output is in `out`.
+inline bool run_peer(const std::string& package, const std::string& name, const std::string& args, Run* out = nullptr) {
+  if (::access(python(), X_OK) != 0) {
+    missing("python3", "no /usr/bin/python3");
+    return false;
+  }
+  const Run r = run(std::string(python()) + " " + script(name) + " " + args);
+  if (out) *out = r;
+  if (r.status == 77) {
+    missing(package, r.output.substr(0, r.output.find_last_not_of('\n') + 1));
+    return false;
+  }
+  BOOST_TEST_REQUIRE(r.status == 0, name << " failed (exit " << r.status << "):\n" << r.output);
+  return true;
+}
 
 // A fresh directory under the build tree for this test's files.
 inline std::filesystem::path temp_dir(const std::string& tag) {
