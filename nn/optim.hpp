@@ -12,10 +12,11 @@
 // step() finds maximal runs of parameters whose values and gradients are each contiguous and
 // updates a run in one fused pass (a whole model is one run). The per-element state slots live
 // in one buffer per slot too, in parameter order, so a run's state is contiguous as well. A run
-// is updated exactly as its parameters would be one by one: the kernels are elementwise with the
-// same scalars, and a run splits into single parameters where they differ (Adam's per-parameter
-// step counts, state present for some and not others). Parameters that are loose Vars still work,
-// each its own run.
+// is updated bit for bit as its parameters would be one by one: the kernels are elementwise with
+// the same scalars (and compiled without FMA contraction, so the SIMD body and the scalar tail
+// round alike: nn/CMakeLists.txt), and a run splits where its parameters' state differs (Adam's
+// per-parameter step counts, state present for some and not others). Parameters that are loose
+// Vars still work, each its own run.
 #pragma once
 
 #include <cstdint>
