@@ -55,6 +55,19 @@ bool broadcasts_to(const Shape& from, const Shape& to) {
     if (from[d] != to[lead + d] && from[d] != 1) return false;
   return true;
 }
+
+// The first gradient of a node: written into its home (a view of a module's flat gradient
+// buffer) if it has one, else its buffer is taken if nobody else holds it (the common case), else
+// copied: a gradient buffer shared with another input would be corrupted by a later in-place +=.
+template <typename T>
+void set_first_grad(Node<T>& n, Tensor<T> g) {
+  if (n.grad_home.defined() && n.grad_home.shape() == g.shape()) {
+    std::memcpy(n.grad_home.data(), g.data(), sizeof(T) * static_cast<size_t>(g.numel()));
+    n.grad = n.grad_home;
+  } else {
+    n.grad = g.unique() ? std::move(g) : g.clone();
+  }
+}
 }  // namespace
 
 template <typename T>
@@ -73,13 +86,10 @@ void GradSink<T>::add(size_t i, Tensor<T> g) {
   }
   std::unique_lock<std::mutex> lock;
   if (in.is_leaf) lock = std::unique_lock<std::mutex>(g_leaf_mutex);  // leaves may be shared by threads
-  if (!in.grad.defined()) {
-    // Take the buffer if nobody else holds it (the common case), else copy: a gradient
-    // buffer shared with another input would be corrupted by a later in-place +=.
-    in.grad = g.unique() ? std::move(g) : g.clone();
-  } else {
+  if (!in.grad.defined())
+    set_first_grad(in, std::move(g));
+  else
     vec::acc(g.numel(), g.data(), in.grad.data());
-  }
 }
 
 template <typename T>
@@ -142,7 +152,7 @@ void Var<T>::backward(const Tensor<T>& seed) const {
     if (n_->grad.defined())
       vec::acc(seed.numel(), seed.data(), n_->grad.data());
     else
-      n_->grad = seed.clone();
+      set_first_grad(*n_, seed.clone());
     return;
   }
 

@@ -42,6 +42,10 @@ template <typename T>
 struct Node {
   Tensor<T> value;
   Tensor<T> grad;  // undefined until a gradient arrives
+  // Where the first gradient to arrive is written, if defined: a leaf of a Module views its slot
+  // of the module's flat gradient buffer here (nn/module.hpp), so that `grad` becomes that view
+  // and the buffer holds every parameter's gradient without a gather.
+  Tensor<T> grad_home;
   bool requires_grad = false;
   bool is_leaf = true;
   bool freed = false;  // the VJP and inputs were released by a backward()

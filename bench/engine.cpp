@@ -1,6 +1,7 @@
 // One training step of a 784-400-20 ReLU MLP, batch 128, float: forward, log_softmax + nll,
-// backward, SGD update. Prints steps per second at each requested BLAS thread count, and the
-// share of the step spent in sgemm (the step's five GEMMs timed alone, same shapes, back to back).
+// backward, SGD update (one axpy over the module's flat parameter buffer). Prints steps per
+// second at each requested BLAS thread count, and the share of the step spent in sgemm (the
+// step's five GEMMs timed alone, same shapes, back to back).
 // bench/engine.sh runs this beside bench/engine_torch.py (the same step in PyTorch).
 //
 //   bench_engine [--threads 1,2] [--seconds 2] [--repeats 5]
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "autodiff/ops.hpp"
+#include "nn/module.hpp"
 
 using namespace lz;
 using Clock = std::chrono::steady_clock;
@@ -21,17 +23,18 @@ namespace {
 constexpr int64_t kBatch = 128, kIn = 784, kHidden = 400, kOut = 20;
 constexpr float kLr = 0.01f;
 
-struct Mlp {
+// The four parameters in one Module, so they live in one buffer (nn/module.hpp) and the SGD
+// update is one axpy over all of them, as data-parallel training will all-reduce them.
+struct Mlp : Module<float> {
   VarF w1, b1, w2, b2;
   explicit Mlp(Rng& rng) {
     // PyTorch's Linear init: U(-1/sqrt(in), 1/sqrt(in))
     const float a1 = 1.0f / std::sqrt(float(kIn)), a2 = 1.0f / std::sqrt(float(kHidden));
-    w1 = VarF(TensorF::uniform({kHidden, kIn}, -a1, a1, rng), true);
-    b1 = VarF(TensorF::uniform({kHidden}, -a1, a1, rng), true);
-    w2 = VarF(TensorF::uniform({kOut, kHidden}, -a2, a2, rng), true);
-    b2 = VarF(TensorF::uniform({kOut}, -a2, a2, rng), true);
+    w1 = register_parameter("w1", TensorF::uniform({kHidden, kIn}, -a1, a1, rng));
+    b1 = register_parameter("b1", TensorF::uniform({kHidden}, -a1, a1, rng));
+    w2 = register_parameter("w2", TensorF::uniform({kOut, kHidden}, -a2, a2, rng));
+    b2 = register_parameter("b2", TensorF::uniform({kOut}, -a2, a2, rng));
   }
-  std::vector<VarF*> params() { return {&w1, &b1, &w2, &b2}; }
 };
 
 float step(Mlp& m, const VarF& x, const std::vector<int64_t>& labels) {
@@ -39,10 +42,9 @@ float step(Mlp& m, const VarF& x, const std::vector<int64_t>& labels) {
   const VarF loss = nll(log_softmax(logits, 1), labels);
   loss.backward();
   NoGrad ng;
-  for (VarF* p : m.params()) {
-    vec::axpy(p->numel(), -kLr, p->grad().data(), p->value_mut().data());
-    p->zero_grad();
-  }
+  TensorF p = m.flat_parameters();
+  vec::axpy(p.numel(), -kLr, m.flat_gradients().data(), p.data());
+  m.zero_grad();
   return loss.item();
 }
 

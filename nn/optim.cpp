@@ -74,6 +74,26 @@ Optimizer<T>::Optimizer(std::vector<Var<T>> params, double lr) : params_(std::mo
     names_.push_back(std::move(n));
   }
   state_.resize(params_.size());
+  offsets_.assign(1, 0);
+  for (const auto& p : params_) offsets_.push_back(offsets_.back() + p.numel());
+}
+
+template <typename T>
+Tensor<T> Optimizer<T>::slot_view(size_t slot, size_t i) {
+  const int64_t n = offsets_[i + 1] - offsets_[i];
+  if (params_[i].numel() != n)
+    throw ShapeError("optimizer: parameter '" + names_[i] + "' has " + std::to_string(params_[i].numel()) +
+                     " elements, " + std::to_string(n) + " when the optimizer was built (its value was replaced)");
+  if (slot_buffers_.size() <= slot) slot_buffers_.resize(slot + 1);
+  if (!slot_buffers_[slot].defined()) slot_buffers_[slot] = Tensor<T>::empty({offsets_.back()});
+  return slot_buffers_[slot].view(offsets_[i], params_[i].shape());
+}
+
+template <typename T>
+int64_t Optimizer<T>::run_numel(size_t first, size_t last) const {
+  int64_t n = 0;
+  for (size_t i = first; i < last; ++i) n += params_[i].numel();
+  return n;
 }
 
 template <typename T>
@@ -85,10 +105,26 @@ void Optimizer<T>::set_lr(double lr) {
 template <typename T>
 void Optimizer<T>::step() {
   NoGrad ng;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    if (!params_[i].grad().defined()) continue;
-    check_grad(params_[i], names_[i]);
-    update(i);
+  last_passes_ = 0;
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (params_[i].grad().defined()) check_grad(params_[i], names_[i]);
+  // Does parameter j continue the run ending at j - 1, in its value and its gradient?
+  auto follows = [&](size_t j) {
+    const Tensor<T>&pv = params_[j - 1].value(), &pg = params_[j - 1].grad();
+    const Tensor<T>&v = params_[j].value(), &g = params_[j].grad();
+    return g.defined() && v.shares_buffer(pv) && v.data() == pv.data() + pv.numel() && g.shares_buffer(pg) &&
+           g.data() == pg.data() + pg.numel();
+  };
+  for (size_t i = 0; i < params_.size();) {
+    if (!params_[i].grad().defined()) {
+      ++i;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < params_.size() && follows(j) && same_state(j - 1, j)) ++j;
+    update(i, j);
+    ++last_passes_;
+    i = j;
   }
   ++steps_;
 }
@@ -149,7 +185,7 @@ void Optimizer<T>::load_state(const std::map<std::string, Tensor<T>>& tensors, i
         throw ShapeError(where + ": optimizer tensor '" + key + "' has shape " + shape_str(it->second.shape()) +
                          ", expected " + shape_str(want) + " (parameter '" + names_[i] + "' is " +
                          shape_str(params_[i].shape()) + ")");
-      next[i].push_back(it->second.clone());
+      next[i].push_back(is_counter(s) ? it->second.clone() : it->second);
     }
     if (!missing.empty() && !next[i].empty())
       throw std::runtime_error(where + ": optimizer state of '" + names_[i] + "' is incomplete: missing tensor '" +
@@ -159,7 +195,18 @@ void Optimizer<T>::load_state(const std::map<std::string, Tensor<T>>& tensors, i
     if (key.compare(0, prefix.size(), prefix) == 0 && !expected.count(key))
       throw std::runtime_error(where + ": unexpected optimizer tensor '" + key + "' (no parameter slot of this " +
                                type() + " optimizer has that name)");
-  state_ = std::move(next);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    state_[i].clear();
+    for (size_t s = 0; s < next[i].size(); ++s) {
+      if (is_counter(sl[s])) {
+        state_[i].push_back(std::move(next[i][s]));
+        continue;
+      }
+      Tensor<T> v = slot_view(s, i);
+      std::memcpy(v.data(), next[i][s].data(), sizeof(T) * static_cast<size_t>(v.numel()));
+      state_[i].push_back(std::move(v));
+    }
+  }
   steps_ = steps;
 }
 
@@ -181,27 +228,28 @@ std::vector<std::string> SGD<T>::slots() const {
 }
 
 template <typename T>
-void SGD<T>::update(size_t i) {
-  Tensor<T>& p = this->params_[i].value_mut();
-  const Tensor<T>& g = this->params_[i].grad();
-  const int64_t n = p.numel();
+void SGD<T>::update(size_t first, size_t last) {
+  T* p = this->params_[first].value_mut().data();
+  const T* g = this->params_[first].grad().data();
+  const int64_t n = this->run_numel(first, last);
   const T wd = static_cast<T>(opt_.weight_decay), mom = static_cast<T>(opt_.momentum);
   const T damp1 = static_cast<T>(1 - opt_.dampening), neg_lr = static_cast<T>(-this->lr_);
   const bool decay = opt_.weight_decay != 0, nesterov = opt_.nesterov;
   if (opt_.momentum == 0) {
-    vec::zip(n, p.data(), g.data(), p.data(), [=](auto pv, auto gv) {
+    vec::zip(n, p, g, p, [=](auto pv, auto gv) {
       if (decay) gv = gv + wd * pv;
       return pv + neg_lr * gv;
     });
     return;
   }
-  auto& st = this->state_[i];
-  const bool first = st.empty();  // torch: buf = clone(d) at the first step, no dampening
-  if (first) st.push_back(Tensor<T>::empty(p.shape()));
+  auto& state = this->state_;
+  const bool first_step = state[first].empty();  // torch: buf = clone(d) at the first step, no dampening
+  if (first_step)
+    for (size_t i = first; i < last; ++i) state[i].push_back(this->slot_view(0, i));
   // One fused pass: d = g + wd p; buf = d or mom buf + (1-damp) d; d = d + mom buf or buf; p -= lr d.
-  fused3(n, p.data(), g.data(), st[0].data(), [=](auto& pv, auto d, auto& buf) {
+  fused3(n, p, g, state[first][0].data(), [=](auto& pv, auto d, auto& buf) {
     if (decay) d = d + wd * pv;
-    buf = first ? d : buf * mom + damp1 * d;
+    buf = first_step ? d : buf * mom + damp1 * d;
     d = nesterov ? d + mom * buf : buf;
     pv = pv + neg_lr * d;
   });
@@ -236,17 +284,28 @@ Shape Adam<T>::slot_shape(size_t i, const std::string& slot) const {
 }
 
 template <typename T>
-void Adam<T>::update(size_t i) {
-  Tensor<T>& p = this->params_[i].value_mut();
-  const Tensor<T>& g = this->params_[i].grad();
-  auto& st = this->state_[i];
-  if (st.empty()) {
-    st.push_back(Tensor<T>::zeros(p.shape()));
-    st.push_back(Tensor<T>::zeros(p.shape()));
-    st.push_back(Tensor<T>::scalar(T(0)));
-  }
-  T& step_t = st[2][0];
-  step_t += T(1);
+bool Adam<T>::same_state(size_t i, size_t j) const {
+  const auto& st = this->state_;
+  return st[i].empty() ? st[j].empty() : !st[j].empty() && st[i][2][0] == st[j][2][0];
+}
+
+template <typename T>
+void Adam<T>::update(size_t first, size_t last) {
+  auto& state = this->state_;
+  if (state[first].empty())
+    for (size_t i = first; i < last; ++i) {
+      for (size_t s = 0; s < 2; ++s) {  // exp_avg, exp_avg_sq
+        Tensor<T> m = this->slot_view(s, i);
+        std::fill(m.data(), m.data() + m.numel(), T(0));
+        state[i].push_back(std::move(m));
+      }
+      state[i].push_back(Tensor<T>::scalar(T(0)));  // step
+    }
+  for (size_t i = first; i < last; ++i) state[i][2][0] += T(1);
+  const T step_t = state[first][2][0];
+  T* p = this->params_[first].value_mut().data();
+  const T* g = this->params_[first].grad().data();
+  const int64_t n = this->run_numel(first, last);
   // Scalars in double as torch computes them in Python, cast to T where the kernel uses them.
   const double lr = this->lr_, t = static_cast<double>(step_t);
   const double bc1 = 1 - std::pow(opt_.beta1, t), bc2 = 1 - std::pow(opt_.beta2, t);
@@ -257,7 +316,7 @@ void Adam<T>::update(size_t i) {
   const T neg_step = static_cast<T>(-(lr / bc1)), bc2_sqrt = static_cast<T>(std::sqrt(bc2));
   const T eps = static_cast<T>(opt_.eps);
   const bool l2 = !decoupled_ && wdd != 0, shrink = decoupled_ && wdd != 0;
-  fused4(p.numel(), p.data(), g.data(), st[0].data(), st[1].data(), [&](auto& pv, auto gv, auto& m, auto& v) {
+  fused4(n, p, g, state[first][0].data(), state[first][1].data(), [&](auto& pv, auto gv, auto& m, auto& v) {
     using std::sqrt;
     using xsimd::sqrt;
     if (shrink) pv = pv * decay;

@@ -7,6 +7,16 @@
 // `p.grad is None`. For checkpoints the state is a list of named tensors
 // "<prefix><param name>.<slot>" (slots: SGD "momentum_buffer"; Adam/AdamW "exp_avg",
 // "exp_avg_sq", "step") plus the optimizer's own step counter.
+//
+// One pass. A module's parameters and gradients each live in one buffer (nn/module.hpp), so
+// step() finds maximal runs of parameters whose values and gradients are each contiguous and
+// updates a run in one fused pass (a whole model is one run). The per-element state slots live
+// in one buffer per slot too, in parameter order, so a run's state is contiguous as well. A run
+// is updated bit for bit as its parameters would be one by one: the kernels are elementwise with
+// the same scalars (and compiled without FMA contraction, so the SIMD body and the scalar tail
+// round alike: nn/CMakeLists.txt), and a run splits where its parameters' state differs (Adam's
+// per-parameter step counts, state present for some and not others). Parameters that are loose
+// Vars still work, each its own run.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +45,9 @@ class Optimizer {
   double lr() const { return lr_; }
   void set_lr(double lr);
   int64_t steps() const { return steps_; }  // step() calls so far (restored by load_state)
+  // Fused passes the last step() made: 1 for a whole module (parameters in one buffer), one per
+  // parameter for loose Vars.
+  int64_t last_step_passes() const { return last_passes_; }
   const std::vector<Var<T>>& params() const { return params_; }
   const std::vector<std::string>& param_names() const { return names_; }
   virtual std::string type() const = 0;  // "sgd", "adam", "adamw": checked when loading state
@@ -53,16 +66,32 @@ class Optimizer {
 
  protected:
   virtual std::vector<std::string> slots() const = 0;
-  // Update params_[i] (whose grad is defined) using state_[i]; create the state when it is empty.
-  virtual void update(size_t i) = 0;
+  // Update params_[first, last) in one pass using state_[i], creating the state where it is
+  // empty. Their gradients are defined, their values and gradients are each contiguous, and
+  // same_state() holds between neighbours.
+  virtual void update(size_t first, size_t last) = 0;
+  // May parameters i and j share one pass? Both with state or both without (the first step
+  // differs); Adam also needs equal step counts (one bias correction per pass).
+  virtual bool same_state(size_t i, size_t j) const { return state_[i].empty() == state_[j].empty(); }
   // Shape of slot s of parameter i: the parameter's shape, or [] for counters.
   virtual Shape slot_shape(size_t i, const std::string& slot) const;
+  // A per-parameter counter (Adam's "step") rather than one value per element.
+  virtual bool is_counter(const std::string&) const { return false; }
+  // Parameter i's range of the buffer of slot `slot` (an index into slots()), allocated at first
+  // use: the only place per-element state is created, so consecutive parameters' state is
+  // contiguous. Not zeroed.
+  Tensor<T> slot_view(size_t slot, size_t i);
+  // Elements of params_[first, last).
+  int64_t run_numel(size_t first, size_t last) const;
 
   std::vector<Var<T>> params_;
   std::vector<std::string> names_;
   std::vector<std::vector<Tensor<T>>> state_;  // per parameter: empty, or one tensor per slot
+  std::vector<int64_t> offsets_;                // parameter i's elements start at offsets_[i]
+  std::vector<Tensor<T>> slot_buffers_;         // per slot: undefined, or offsets_.back() elements
   double lr_;
   int64_t steps_ = 0;
+  int64_t last_passes_ = 0;
 };
 
 struct SGDOptions {
@@ -85,7 +114,7 @@ class SGD : public Optimizer<T> {
 
  protected:
   std::vector<std::string> slots() const override;
-  void update(size_t i) override;
+  void update(size_t first, size_t last) override;
 
  private:
   SGDOptions opt_;
@@ -116,7 +145,9 @@ class Adam : public Optimizer<T> {
   Adam(std::vector<Var<T>> params, AdamOptions opt, bool decoupled);
   std::vector<std::string> slots() const override;
   Shape slot_shape(size_t i, const std::string& slot) const override;
-  void update(size_t i) override;
+  bool is_counter(const std::string& slot) const override { return slot == "step"; }
+  bool same_state(size_t i, size_t j) const override;
+  void update(size_t first, size_t last) override;
 
  private:
   AdamOptions opt_;

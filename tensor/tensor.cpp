@@ -198,6 +198,21 @@ Tensor<T> Tensor<T>::reshape(Shape s) const {
 }
 
 template <typename T>
+Tensor<T> Tensor<T>::view(int64_t offset, Shape s) const {
+  check_shape(s);
+  const int64_t n = shape_numel(s);
+  if (offset < 0 || offset > numel_ || n > numel_ - offset)
+    throw ShapeError("view: elements [" + std::to_string(offset) + ", " + std::to_string(offset + n) + ") as " +
+                     shape_str(s) + " are not inside a tensor of shape " + shape_str(shape_) + " (" +
+                     std::to_string(numel_) + " elements)");
+  Tensor t = *this;
+  t.data_ = data_ + offset;
+  t.shape_ = std::move(s);
+  t.numel_ = n;
+  return t;
+}
+
+template <typename T>
 Tensor<T> Tensor<T>::clone() const {
   Tensor t = empty(shape_);
   if (numel_) std::memcpy(t.data_, data_, sizeof(T) * numel_);

@@ -1,7 +1,7 @@
 // Tensor<T>: a shape and contiguous row-major data behind a shared buffer.
 //
-// Copies are cheap (they share the buffer); `reshape` is a view onto the same buffer;
-// every other op in tensor/ops.hpp makes a new tensor. There are no strides: every tensor
+// Copies are cheap (they share the buffer); `reshape` and `view` (a contiguous range of the
+// buffer) are views onto the same buffer; every other op in tensor/ops.hpp makes a new tensor. There are no strides: every tensor
 // is contiguous, which keeps every kernel a flat loop (DESIGN.md: strides only on a measured need).
 // Instantiated for float (training) and double (gradient checks, EM).
 #pragma once
@@ -58,6 +58,12 @@ class Tensor {
 
   // A view with a new shape over the same buffer; one dimension may be -1.
   Tensor reshape(Shape s) const;
+  // A view of shape `s` over elements [offset, offset + numel(s)) of this tensor, sharing its
+  // buffer: how a module's parameters each view one flat buffer (nn/module.hpp). Contiguous like
+  // every tensor; throws if the range is not inside this tensor.
+  Tensor view(int64_t offset, Shape s) const;
+  // True if both are views of one allocation (copies, reshapes and view()s of one tensor).
+  bool shares_buffer(const Tensor& o) const { return buf_ != nullptr && buf_ == o.buf_; }
   Tensor clone() const;
   // True if no other tensor shares this buffer (so it may be updated in place safely).
   bool unique() const { return buf_.use_count() == 1; }
