@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "models/evaluate.hpp"
+#include "models/vae.hpp"
 
 using namespace lz;
 
