@@ -107,6 +107,23 @@ BOOST_AUTO_TEST_CASE(the_action_condition_scores_three_models_on_held_out_observ
   BOOST_TEST(fs::exists(dir + "/trajectories.png"));
 }
 
+BOOST_AUTO_TEST_CASE(the_action_condition_resumes_bit_for_bit) {
+  // 256 observations, batch 32: 8 steps per epoch, 2 epochs, a checkpoint every 5 steps.
+  const std::string root = scratch_dir("cvae_driver_actions_resume");
+  const std::string a = "--condition actions --n-train 256 --n-test 16 --samples 2 --eval-k 10 --arch 16 --prior-arch 8 "
+                        "--latent 2 --components 2 --batch 32 --epochs 2 --log-every 3 --checkpoint-every 5 --seed 4";
+  const RunResult r0 = run_driver("cvae", a + " --out " + root + "/ref");
+  BOOST_REQUIRE_MESSAGE(r0.code == 0, r0.err);
+  const std::string dir = root + "/k11";
+  RunResult r = run_driver("cvae", a + " --out " + dir, "LZ_FAULT_AFTER_STEP=11:KILL");
+  BOOST_TEST(r.code == 128 + SIGKILL);
+  r = run_driver("cvae", "--resume " + dir);
+  BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
+  same_checkpoint(root + "/ref", dir);
+  BOOST_TEST(records(root + "/ref") == records(dir));
+  BOOST_TEST(summary(root + "/ref") == summary(dir));
+}
+
 BOOST_AUTO_TEST_CASE(bad_flags_are_named_and_leave_no_run_folder) {
   const std::string dir = scratch_dir("cvae_driver_bad");
   RunResult r = run_driver("cvae", "--condition pixels --out " + dir + "/a");
