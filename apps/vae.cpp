@@ -19,6 +19,7 @@
 #include "train/idx.hpp"
 #include "train/image_data.hpp"
 #include "train/plot.hpp"
+#include "train/plot2d.hpp"
 #include "train/png.hpp"
 #include "train/sizes.hpp"
 #include "train/trainer.hpp"
@@ -72,15 +73,13 @@ void write_pictures(VAE<float>& m, const Dataset& test, const TensorF& xtest, co
     }
   }
   // test latent means coloured by label, on the two dimensions whose means vary most (with Z > 2 many
-  // dimensions are inactive, and the first two may be among them)
+  // dimensions are inactive, and the first two may be among them): the variances of active units
   const int64_t n = std::min<int64_t>(5000, xtest.size(0));
-  const TensorF mu = posterior_means(m, narrow(xtest, 0, 0, n));
+  const TensorF xs = narrow(xtest, 0, 0, n);
+  const TensorF mu = posterior_means(m, xs);
+  const ActiveUnits au = active_units(m, xs);
   std::vector<std::pair<double, int64_t>> var;
-  for (int64_t u = 0; u < Z; ++u) {
-    double a = 0, b = 0;
-    for (int64_t i = 0; i < n; ++i) a += mu[i * Z + u], b += double(mu[i * Z + u]) * mu[i * Z + u];
-    var.push_back({b / n - (a / n) * (a / n), u});
-  }
+  for (int64_t u = 0; u < Z; ++u) var.push_back({au.variance[u], u});
   std::sort(var.rbegin(), var.rend());
   TensorF pts({n, 2});
   for (int64_t i = 0; i < n; ++i) {
@@ -88,7 +87,11 @@ void write_pictures(VAE<float>& m, const Dataset& test, const TensorF& xtest, co
     pts[2 * i + 1] = Z >= 2 ? mu[i * Z + var[1].second] : 0.f;
   }
   std::vector<int64_t> labels(test.y.begin(), test.y.begin() + (test.labelled() ? n : 0));
-  write_png(run.file("latent.png"), scatter(pts, labels, 640));
+  if (labels.empty()) labels.assign(n, 0);
+  plot_labelled_points(pts, labels, {}, run.file("latent.png"),
+                       "posterior means E[z|x] of " + std::to_string(n) + " test images, by class",
+                       "z" + std::to_string(var[0].second) + " (largest variance)",
+                       Z >= 2 ? "z" + std::to_string(var[1].second) + " (second largest)" : "0");
 }
 
 // The naive estimator for K = 1e2..1e5 against the importance-sampled estimate on the same points.

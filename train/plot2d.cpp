@@ -187,4 +187,37 @@ bool plot_trajectory_panels(const std::vector<TrajectoryPanel>& panels, const Te
       });
 }
 
+bool plot_labelled_points(const TensorF& pts, const std::vector<int64_t>& labels, const std::vector<std::string>& class_names,
+                          const std::string& png_path, const std::string& title, const std::string& xlabel,
+                          const std::string& ylabel) {
+  if (pts.dim() != 2 || pts.size(1) != 2 || static_cast<int64_t>(labels.size()) != pts.size(0))
+    throw ShapeError("plot_labelled_points: expected points [N,2] and N labels, got " + shape_str(pts.shape()) + " and " +
+                     std::to_string(labels.size()));
+  int64_t classes = 0;
+  for (int64_t l : labels) {
+    if (l < 0) throw std::invalid_argument("plot_labelled_points: negative label " + std::to_string(l));
+    classes = std::max(classes, l + 1);
+  }
+  static const char* kTab10[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  return draw(
+      png_path, 820, 700,
+      [&](std::ofstream& d) {
+        for (int64_t c = 0; c < classes; ++c) {  // index c: the points of class c
+          for (int64_t i = 0; i < pts.size(0); ++i)
+            if (labels[i] == c) d << pts[2 * i] << " " << pts[2 * i + 1] << "\n";
+          d << "nan nan\n\n\n";  // an empty class still has a block, so indices stay aligned
+        }
+      },
+      [&](std::ofstream& s, const std::string& data) {
+        s << "set title " << gnuplot_quote(title) << "\nset xlabel " << gnuplot_quote(xlabel) << "\nset ylabel "
+          << gnuplot_quote(ylabel) << "\nset grid\nset key outside right title 'class'\nplot ";
+        for (int64_t c = 0; c < classes; ++c)
+          s << (c ? ", " : "") << data << " index " << c << " using 1:2 with points pt 7 ps 0.35 lc rgb '"
+            << kTab10[c % 10] << "' title "
+            << gnuplot_quote(c < static_cast<int64_t>(class_names.size()) ? class_names[c] : std::to_string(c));
+        s << "\n";
+      });
+}
+
 }  // namespace lz

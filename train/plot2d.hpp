@@ -58,4 +58,10 @@ bool plot_trajectory_panels(const std::vector<TrajectoryPanel>& panels, const Te
                             const std::vector<Circle>& obstacles, const Box2& box, const std::string& png_path,
                             const std::string& title);
 
+// A scatter of pts:[N,2] coloured by labels[N] (one colour and one legend entry per class, named
+// by `class_names` or by the label's number), axes labelled; the box is fitted to the points.
+bool plot_labelled_points(const TensorF& pts, const std::vector<int64_t>& labels, const std::vector<std::string>& class_names,
+                          const std::string& png_path, const std::string& title, const std::string& xlabel,
+                          const std::string& ylabel);
+
 }  // namespace lz
