@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "autodiff/ops.hpp"
+#include "bench/env.hpp"
 
 using namespace lz;
 using Clock = std::chrono::steady_clock;
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
       else
         throw std::invalid_argument("unknown flag " + a + " (expected --threads, --seconds, --repeats)");
     }
+    bench::print_env();
     Rng rng(1);
     Mlp m(rng);
     const VarF x(TensorF::normal({kBatch, kIn}, 0, 1, rng));

