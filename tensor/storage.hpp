@@ -32,7 +32,8 @@ size_t class_bytes(size_t bytes);
 bool cache_enabled();
 
 // The per-thread cap on cached (freed, kept) bytes; applies to every thread's next release.
-// Default 256 MiB: above the IWAE-50 step's largest set of same-class temporaries.
+// Default 256 MiB: with it, bench_vae's VAE step takes 24 of its 72,668 timed large-buffer
+// requests from malloc, and the IWAE-50 step peaks at 316 MB against 335-348 MB without the cache.
 size_t cache_cap();
 void set_cache_cap(size_t bytes);
 
