@@ -3,8 +3,6 @@
 // units and draw pictures. Everything lands in one run folder (--out).
 //
 //   build/bin/vae --data digits --arch 200,200 --latent 50 --act tanh --k 50 --time-budget 7 --out runs/iwae50
-#include <malloc.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -259,9 +257,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // A training step allocates and frees the same large activations every time; keep them in the
-  // heap instead of mmap/munmap each (whose page faults cost a quarter of an IWAE-50 step).
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   return guarded_main([&] { return run(argc, argv); });
 }

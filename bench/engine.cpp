@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "autodiff/ops.hpp"
+#include "bench/env.hpp"
 #include "nn/module.hpp"
 
 using namespace lz;
@@ -132,6 +133,7 @@ int main(int argc, char** argv) {
       else
         throw std::invalid_argument("unknown flag " + a + " (expected --threads, --seconds, --repeats)");
     }
+    bench::print_env();
     Rng rng(1);
     Mlp m(rng);
     const VarF x(TensorF::normal({kBatch, kIn}, 0, 1, rng));

@@ -9,10 +9,16 @@
 #   BENCH_SECONDS=4 bench/engine.sh        longer timing per setting (default 2 s)
 #   BENCH_ROUNDS=5 bench/engine.sh         more alternating ours/peer rounds (default 3)
 #
-# Each side runs in its own process per thread count with OPENBLAS_NUM_THREADS (and, for
-# PyTorch, OMP_NUM_THREADS and torch.set_num_threads) set to that count: both link the same
-# OpenBLAS, and a second BLAS thread pool fighting the first would only measure contention.
+# Each side runs in its own process per thread count with OPENBLAS_NUM_THREADS, OMP_NUM_THREADS
+# and MKL_NUM_THREADS (and, for PyTorch, torch.set_num_threads) set to that count: both link the
+# same OpenBLAS, and a second BLAS thread pool fighting the first would only measure contention.
+# Fair by construction: every process runs under the GLIBC_TUNABLES exported below (large buffers
+# stay in the heap rather than being mmapped and unmapped per use), and each side prints its BLAS
+# library, kernel and allocator settings. The peer also runs once per thread count under glibc's
+# defaults (INFO line); every RESULT compares against the peer's better of the two settings.
 set -euo pipefail
+export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
+threads_env() { echo "OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 MKL_NUM_THREADS=$1"; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${LZ_BUILD_DIR:-$repo/build}
 case $build in /*) ;; *) build=$repo/$build ;; esac
@@ -41,27 +47,43 @@ declare -A o_runs p_runs s_runs g_runs st_runs
 peer_ok=1
 for r in $(seq 1 "$rounds"); do
   for t in 1 2; do
-    line=$(OPENBLAS_NUM_THREADS=$t "$bin" --threads "$t" --seconds "$seconds" | grep "^ours threads=")
+    out=$(env $(threads_env "$t") "$bin" --threads "$t" --seconds "$seconds")
+    [ "$r" = 1 ] && grep "^ours env:" <<<"$out"
+    line=$(grep "^ours threads=" <<<"$out")
     echo "round $r: $line"
     o_runs[$t]+="$(field steps_per_s <<<"$line") "
     s_runs[$t]+="$(field sgemm_share <<<"$line") "
     g_runs[$t]+="$(field sgemm_ms <<<"$line") "
     st_runs[$t]+="$(field step_ms <<<"$line") "
     if [ $peer_ok = 1 ]; then
-      pline=$(OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$py" "$repo/bench/engine_torch.py" --threads "$t" --seconds "$seconds" 2>&1 \
-              | grep -E "^peer (threads=|skipped)" || echo "peer skipped: $py bench/engine_torch.py failed")
+      pout=$(env $(threads_env "$t") "$py" "$repo/bench/engine_torch.py" --threads "$t" --seconds "$seconds" 2>&1 || true)
+      [ "$r" = 1 ] && { grep "^peer env:" <<<"$pout" || true; }
+      pline=$(grep -E "^peer (threads=|skipped)" <<<"$pout" || echo "peer skipped: $py bench/engine_torch.py failed")
       echo "round $r: $pline"
       if [[ $pline == "peer skipped"* ]]; then peer_ok=0; else p_runs[$t]+="$(field steps_per_s <<<"$pline") "; fi
     fi
   done
 done
+# The peer under glibc's defaults, once per thread count: its figure if a user changed nothing.
+declare -A peer_default
+if [ $peer_ok = 1 ]; then
+  for t in 1 2; do
+    pline=$(env -u GLIBC_TUNABLES $(threads_env "$t") "$py" "$repo/bench/engine_torch.py" --threads "$t" --seconds "$seconds" 2>&1 \
+            | grep "^peer threads=" || echo "steps_per_s=0")
+    peer_default[$t]=$(field steps_per_s <<<"$pline")
+  done
+fi
 declare -A ours peer share gemm_ms step_ms
 for t in 1 2; do
   ours[$t]=$(median <<<"${o_runs[$t]}")
   share[$t]=$(median <<<"${s_runs[$t]}")
   gemm_ms[$t]=$(median <<<"${g_runs[$t]}")
   step_ms[$t]=$(median <<<"${st_runs[$t]}")
-  if [ $peer_ok = 1 ]; then peer[$t]=$(median <<<"${p_runs[$t]}"); fi
+  if [ $peer_ok = 1 ]; then
+    tuned=$(median <<<"${p_runs[$t]}")
+    echo "INFO engine_peer_glibc_defaults_${t}t peer=${peer_default[$t]} (GLIBC_TUNABLES unset, one run) vs peer=$tuned (GLIBC_TUNABLES as ours, median) steps/s"
+    peer[$t]=$(awk -v a="$tuned" -v b="${peer_default[$t]}" 'BEGIN{print (b>a)?b:a}')
+  fi
 done
 
 for t in 1 2; do
@@ -71,7 +93,7 @@ best_t=1; [ "$(awk -v a="${ours[2]}" -v b="${ours[1]}" 'BEGIN{print (a>b)}')" = 
 if [ $peer_ok = 1 ]; then
   for t in 1 2; do
     awk -v o="${ours[$t]}" -v p="${peer[$t]}" -v t="$t" \
-      'BEGIN{printf "RESULT engine_steps_per_s_%dt ours=%.2f peer=%.2f ratio=%.2f steps/s\n", t, o, p, o/p}'
+      'BEGIN{printf "RESULT engine_steps_per_s_%dt ours=%.2f peer=%.2f ratio=%.2f steps/s (peer: its better allocator setting)\n", t, o, p, o/p}'
   done
   pbest_t=1; [ "$(awk -v a="${peer[2]}" -v b="${peer[1]}" 'BEGIN{print (a>b)}')" = 1 ] && pbest_t=2
   echo "best settings: ours ${best_t} thread(s), PyTorch ${pbest_t} thread(s)"

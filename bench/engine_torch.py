@@ -6,6 +6,7 @@ log_softmax + nll, backward, SGD update), steps per second at each thread count.
 Prints `peer threads=<n> steps_per_s=<v>` lines, or `peer skipped: <reason>` without torch.
 """
 import argparse
+import os
 import sys
 import time
 
@@ -15,6 +16,9 @@ try:
 except ImportError as e:
     print("peer skipped: python3-torch not installed (%s)" % e)
     sys.exit(0)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_env import print_env  # noqa: E402
 
 BATCH, IN, HIDDEN, OUT, LR = 128, 784, 400, 20, 0.01
 
@@ -44,6 +48,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     a = ap.parse_args()
     torch.manual_seed(1)
+    print_env()
     lin1, lin2 = torch.nn.Linear(IN, HIDDEN), torch.nn.Linear(HIDDEN, OUT)  # float32, PyTorch's init
     params = list(lin1.parameters()) + list(lin2.parameters())
     x = torch.randn(BATCH, IN)

@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bench/env.hpp"
 #include "models/gmm.hpp"
 #include "models/pca.hpp"
 #include "tensor/ops.hpp"
@@ -73,6 +74,7 @@ TensorD fashion50() {
 
 int main(int argc, char** argv) {
   try {
+    bench::print_env();
     std::string data = "synth", cov = "full", dir = "/tmp/lz_bench_gmm";
     int iters = 20;
     for (int i = 1; i < argc; ++i) {

@@ -8,6 +8,7 @@ so the fixed costs of a fit (initialisation, the final E-step) cancel. Best of 2
 Prints: peer data=.. cov=.. threads=.. s_per_iter=.. cpu_s_per_iter=.. final_ll=..
 """
 import json
+import os
 import sys
 import time
 import warnings
@@ -16,6 +17,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_env import print_env  # noqa: E402
 
 
 def fit(X, init, cov, iters):
@@ -37,6 +41,7 @@ def main():
     with open(f"{d}/{data}_{cov}_init.json") as f:
         init = json.load(f)
     X = np.fromfile(f"{d}/{data}.bin", dtype=np.float64).reshape(init["n"], init["d"])
+    print_env()
     with threadpool_limits(limits=threads):
         best_wall = best_cpu = float("inf")
         for _ in range(2):

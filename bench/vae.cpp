@@ -2,12 +2,14 @@
 // logits, Adam 1e-3, batch 128) on Fashion-MNIST, and the GEMM-only bound: the same eleven matrix
 // products of one step (4 forward, 7 backward) run back to back with nothing else.
 //
-//   bench_vae [--threads N] [--seconds S] [--windows W]
+//   bench_vae [--threads N] [--seconds S] [--windows W] [--k K] [--cache-mb M]
+// --k K > 1 trains the IWAE-K bound instead (same model, K samples per image); --cache-mb sets
+// the tensor storage cache's per-thread cap (tensor/storage.hpp; 0 turns reuse off).
 // Training and GEMM-only windows alternate (W of each, S/W seconds of training each), so both see
 // the same background load on a shared machine; each figure is its best window (the one least
 // disturbed by other processes; vae_torch.py uses the same rule).
-// Prints "images_per_s=<x> gemm_images_per_s=<g> peak_rss_mb=<y>" (bench/vae.sh parses it).
-#include <malloc.h>
+// Prints "images_per_s=<x> gemm_images_per_s=<g> peak_rss_mb=<y> cache_hits=.. cache_misses=.." (bench/vae.sh
+// parses it; the cache counts are the timed windows' large-buffer requests, tensor/storage.hpp).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -17,6 +19,8 @@
 #include <functional>
 #include <string>
 
+#include "bench/env.hpp"
+#include "models/iwae.hpp"
 #include "models/vae.hpp"
 #include "nn/optim.hpp"
 #include "train/batch.hpp"
@@ -81,8 +85,10 @@ struct Training {
   VAE<float> model{VaeConfig{.x_dim = kD, .hidden = {kH}, .z_dim = kZ, .activation = "relu"}, rng};
   Adam<float> opt{model, AdamOptions{.lr = 1e-3}};
   Trainer<float> trainer{model, opt, rng, TrainerOptions{.label = "bench_vae", .batch = kBatch}};
+  int64_t k = 1;
   Trainer<float>::LossFn loss = [this](const std::vector<int64_t>& rows, const StepContext&) {
     const Batch b = make_batch(data, rows);
+    if (k > 1) return iwae_loss(model, VarF(b.x), standard_normal<float>({k, b.x.size(0), kZ}, rng));
     return elbo_loss(model, VarF(b.x), standard_normal<float>({b.x.size(0), kZ}, rng));
   };
   std::vector<std::vector<int64_t>> batches;
@@ -100,35 +106,45 @@ struct Training {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 1, windows = 3;
+  int threads = 1, windows = 3, k = 1;
+  long cache_mb = -1;
   double seconds = 10;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--seconds" && i + 1 < argc) seconds = std::atof(argv[++i]);
     else if (a == "--windows" && i + 1 < argc) windows = std::atoi(argv[++i]);
+    else if (a == "--k" && i + 1 < argc) k = std::atoi(argv[++i]);
+    else if (a == "--cache-mb" && i + 1 < argc) cache_mb = std::atol(argv[++i]);
     else {
-      std::fprintf(stderr, "error: unknown argument '%s' (expected --threads N, --seconds S, --windows W)\n", a.c_str());
+      std::fprintf(stderr, "error: unknown argument '%s' (expected --threads N, --seconds S, --windows W, --k K, --cache-mb M)\n", a.c_str());
       return 1;
     }
   }
-  if (threads < 1 || seconds <= 0 || windows < 1) {
-    std::fprintf(stderr, "error: --threads and --windows must be >= 1 and --seconds > 0\n");
+  if (threads < 1 || seconds <= 0 || windows < 1 || k < 1) {
+    std::fprintf(stderr, "error: --threads, --windows and --k must be >= 1 and --seconds > 0\n");
     return 1;
   }
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // as the drivers: reuse activations' memory instead of mmap/munmap
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  if (cache_mb >= 0) storage::set_cache_cap(static_cast<size_t>(cache_mb) << 20);
   set_blas_threads(threads);
+  bench::print_env();
   try {
     Training t;
+    t.k = k;
     GemmOnly g;
     for (int i = 0; i < 20; ++i) t.step(), g.step();  // warm-up: allocator, BLAS buffers, page faults
+    const storage::CacheStats c0 = storage::thread_stats();
     double best = 0, best_gemm = 0;
     for (int w = 0; w < windows; ++w) {
       best = std::max(best, rate([&] { t.step(); }, seconds / windows));
       best_gemm = std::max(best_gemm, rate([&] { g.step(); }, seconds / windows / 3));
     }
-    std::printf("images_per_s=%.1f gemm_images_per_s=%.1f peak_rss_mb=%.1f\n", best, best_gemm, peak_rss_mb());
+    const storage::CacheStats c1 = storage::thread_stats();
+    // After the warm-up every large buffer should come from the cache: misses here mean the cap is
+    // too small for the step (or a size pattern that changes step to step).
+    std::printf("images_per_s=%.1f gemm_images_per_s=%.1f peak_rss_mb=%.1f cache_hits=%llu cache_misses=%llu\n", best,
+                best_gemm, peak_rss_mb(), static_cast<unsigned long long>(c1.hits - c0.hits),
+                static_cast<unsigned long long>(c1.misses - c0.misses));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

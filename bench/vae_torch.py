@@ -6,6 +6,7 @@ windows, as bench_vae does) and peak RSS.
   vae_torch.py THREADS SECONDS
 """
 import gzip
+import os
 import resource
 import sys
 import time
@@ -14,6 +15,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_env import print_env  # noqa: E402
 
 
 class VAE(nn.Module):  # pytorch/examples vae/main.py, with logits out (BCE-with-logits as the loss)
@@ -35,6 +39,7 @@ class VAE(nn.Module):  # pytorch/examples vae/main.py, with logits out (BCE-with
 def main(threads, seconds, windows=3):
     torch.set_num_threads(threads)
     torch.manual_seed(1)
+    print_env()
     with gzip.open("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") as f:
         x = torch.from_numpy(np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784).astype(np.float32) / 255)
     model = VAE()

@@ -1,5 +1,5 @@
 # The Debian packages of the cross-check peers (sourced by setup.sh and test.sh: one list).
-LZ_PEERS=(python3 python3-numpy python3-torch python3-sklearn)
+LZ_PEERS=(python3 python3-numpy python3-torch python3-sklearn python3-threadpoolctl)  # threadpoolctl: the benches print the peer's BLAS
 # Prints the peers that are not installed, one per line.
 lz_missing_peers() {
   local p

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "tensor/ops.hpp"
+#include "tensor/storage.hpp"
 
 namespace lz {
 
@@ -73,17 +74,14 @@ std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& out) {
 }
 
 namespace {
-// Buffers of 4 KiB and more are 64-byte aligned, so SIMD rows start on a cache line. Small
-// ones come from plain malloc (16-byte aligned): glibc's aligned_alloc bypasses its per-thread
-// cache and was the largest single cost of an op on small tensors (measured with callgrind),
-// while a few misaligned loads in a tiny tensor cost nothing measurable.
+// Storage comes from tensor/storage.hpp: 64-byte aligned, size-classed and reused per thread from
+// 4 KiB up, plain malloc below (glibc's aligned_alloc bypasses its per-thread cache and was the
+// largest single cost of an op on small tensors, measured with callgrind).
 template <typename T>
 std::shared_ptr<T[]> allocate(int64_t n) {
   const size_t bytes = static_cast<size_t>(n) * sizeof(T);
-  T* p = bytes >= 4096 ? static_cast<T*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64))
-                       : static_cast<T*>(std::malloc(std::max<size_t>(bytes, 1)));
-  if (!p) throw std::bad_alloc();
-  return std::shared_ptr<T[]>(p, [](T* q) { std::free(q); });
+  T* p = static_cast<T*>(storage::acquire(bytes));
+  return std::shared_ptr<T[]>(p, [bytes](T* q) { storage::release(q, bytes); });
 }
 
 void check_shape(const Shape& s) {

@@ -1,0 +1,32 @@
+// The process-level settings a benchmark ran with, printed by each bench binary so a reader can
+// check that both sides of a comparison ran alike (the peers print the same from bench/peer_env.py).
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <cblas.h>  // OpenBLAS's: openblas_get_config, openblas_get_corename
+
+#include "tensor/storage.hpp"
+
+namespace lz::bench {
+
+inline std::string env_or_unset(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "unset";
+}
+
+// The BLAS library and the kernel it picked at run time (the config string names the library).
+inline std::string blas_info() { return std::string(openblas_get_config()) + " core=" + openblas_get_corename(); }
+
+inline void print_env() {
+  std::printf("ours env: blas=\"%s\" GLIBC_TUNABLES=%s OPENBLAS_NUM_THREADS=%s OMP_NUM_THREADS=%s MKL_NUM_THREADS=%s tensor_cache=%s cap_mb=%zu\n",
+              blas_info().c_str(), env_or_unset("GLIBC_TUNABLES").c_str(), env_or_unset("OPENBLAS_NUM_THREADS").c_str(),
+              env_or_unset("OMP_NUM_THREADS").c_str(), env_or_unset("MKL_NUM_THREADS").c_str(),
+              storage::cache_enabled() ? "on" : "off(asan)",
+              storage::cache_cap() >> 20);
+  std::fflush(stdout);
+}
+
+}  // namespace lz::bench
