@@ -132,27 +132,41 @@ bool plot_series(const std::vector<Series>& series, const std::string& png_path,
       throw std::invalid_argument("plot_series: series '" + sr.title + "' has " + std::to_string(sr.x.size()) + " x, " +
                                   std::to_string(sr.y.size()) + " y and " + std::to_string(sr.err.size()) +
                                   " error values (expected as many y as x, at least one, and no or as many errors)");
+  return draw_with_gnuplot(
+      png_path, opt.width, opt.height,
+      [&](std::ofstream& d) {
+        d.precision(17);
+        for (const Series& sr : series) {
+          for (size_t i = 0; i < sr.x.size(); ++i)
+            d << sr.x[i] << " " << sr.y[i] << " " << (sr.err.empty() ? 0.0 : sr.err[i]) << "\n";
+          d << "\n\n";
+        }
+      },
+      [&](std::ofstream& s, const std::string& data) {
+        s << "set title " << gq(opt.title) << "\nset xlabel " << gq(opt.x_label) << "\nset ylabel " << gq(opt.y_label)
+          << "\nset grid\nset key " << opt.key << "\nset offsets graph 0.05, graph 0.05\nplot ";
+        for (size_t i = 0; i < series.size(); ++i)
+          s << (i ? ", " : "") << data << " index " << i
+            << (series[i].err.empty() ? " using 1:2 with lines lw 2 title " : " using 1:2:3 with yerrorlines lw 2 title ")
+            << gq(series[i].title);
+        s << "\n";
+      });
+}
+
+bool draw_with_gnuplot(const std::string& png_path, int w, int h, const std::function<void(std::ofstream&)>& write_data,
+                       const std::function<void(std::ofstream&, const std::string& data)>& write_script) {
   if (warn_if_no_gnuplot(png_path)) return false;
   const std::string base = png_path + ".plot-" + std::to_string(::getpid());
   const std::string data = base + ".dat", script = base + ".gp", png_tmp = base + ".png";
   {
     std::ofstream d(data);
-    d.precision(17);
-    for (const Series& sr : series) {
-      for (size_t i = 0; i < sr.x.size(); ++i) d << sr.x[i] << " " << sr.y[i] << " " << (sr.err.empty() ? 0.0 : sr.err[i]) << "\n";
-      d << "\n\n";
-    }
+    write_data(d);
+    if (!d) throw std::runtime_error("cannot write " + data);
   }
   {
     std::ofstream s(script);
-    s << "set terminal pngcairo size " << opt.width << "," << opt.height << " noenhanced\n"
-      << "set output " << gq(png_tmp) << "\nset title " << gq(opt.title) << "\nset xlabel " << gq(opt.x_label)
-      << "\nset ylabel " << gq(opt.y_label) << "\nset grid\nset key " << opt.key << "\nset offsets graph 0.05, graph 0.05\nplot ";
-    for (size_t i = 0; i < series.size(); ++i)
-      s << (i ? ", " : "") << gq(data) << " index " << i
-        << (series[i].err.empty() ? " using 1:2 with lines lw 2 title " : " using 1:2:3 with yerrorlines lw 2 title ")
-        << gq(series[i].title);
-    s << "\n";
+    s << "set terminal pngcairo size " << w << "," << h << " noenhanced\nset output " << gq(png_tmp) << "\n";
+    write_script(s, gq(data));
   }
   try {
     run_gnuplot(script, png_tmp, png_path);

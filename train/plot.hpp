@@ -4,6 +4,8 @@
 // picture must not fail a training run.
 #pragma once
 
+#include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,5 +49,10 @@ bool have_gnuplot();
 std::string gnuplot_quote(const std::string& s);
 bool warn_if_no_gnuplot(const std::string& png_path);
 void run_gnuplot(const std::string& script, const std::string& png_tmp, const std::string& png_path);
+// The whole round trip every gnuplot picture makes: false (one warning) without gnuplot; else a
+// data file from write_data, a script whose terminal (pngcairo, w x h) and output are set before
+// write_script(stream, quoted data path) adds the rest, run_gnuplot, and the data file removed.
+bool draw_with_gnuplot(const std::string& png_path, int w, int h, const std::function<void(std::ofstream&)>& write_data,
+                       const std::function<void(std::ofstream&, const std::string& data)>& write_script);
 
 }  // namespace lz

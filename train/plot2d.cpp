@@ -34,30 +34,6 @@ std::string ranges(const Box2& b) {
          std::to_string(b.ymin) + ":" + std::to_string(b.ymax) + "]\nset size ratio -1\nset xlabel 'x1'\nset ylabel 'x2'\n";
 }
 
-bool draw(const std::string& png_path, int w, int h, const std::function<void(std::ofstream&)>& write_data,
-          const std::function<void(std::ofstream&, const std::string& data)>& write_script) {
-  if (warn_if_no_gnuplot(png_path)) return false;
-  const std::string base = png_path + ".plot-" + std::to_string(::getpid());
-  const std::string data = base + ".dat", script = base + ".gp", png_tmp = base + ".png";
-  {
-    std::ofstream d(data);
-    write_data(d);
-    if (!d) throw std::runtime_error("cannot write " + data);
-  }
-  {
-    std::ofstream s(script);
-    s << "set terminal pngcairo size " << w << "," << h << " noenhanced\nset output " << gnuplot_quote(png_tmp) << "\n";
-    write_script(s, gnuplot_quote(data));
-  }
-  try {
-    run_gnuplot(script, png_tmp, png_path);
-  } catch (...) {
-    std::remove(data.c_str());
-    throw;
-  }
-  std::remove(data.c_str());
-  return true;
-}
 }  // namespace
 
 bool plot_density_beside_points(const TensorF& density, const Box2& box, const TensorF& pts, const std::string& png_path,
@@ -67,7 +43,7 @@ bool plot_density_beside_points(const TensorF& density, const Box2& box, const T
   if (pts.dim() != 2 || pts.size(1) != 2) throw ShapeError("plot_density_beside_points: expected points [N,2], got " + shape_str(pts.shape()));
   const int64_t ny = density.size(0), nx = density.size(1);
   const double dx = (box.xmax - box.xmin) / static_cast<double>(nx), dy = (box.ymax - box.ymin) / static_cast<double>(ny);
-  return draw(
+  return draw_with_gnuplot(
       png_path, 1400, 650,
       [&](std::ofstream& d) {
         for (int64_t r = 0; r < ny; ++r) {
@@ -93,7 +69,7 @@ bool plot_density_beside_points(const TensorF& density, const Box2& box, const T
 bool plot_points(const TensorF& pts, const Box2& box, const std::string& png_path, const std::string& title,
                  const std::string& legend) {
   if (pts.dim() != 2 || pts.size(1) != 2) throw ShapeError("plot_points: expected points [N,2], got " + shape_str(pts.shape()));
-  return draw(
+  return draw_with_gnuplot(
       png_path, 700, 650, [&](std::ofstream& d) { write_points(d, pts); },
       [&](std::ofstream& s, const std::string& data) {
         s << ranges(box) << "set title " << gnuplot_quote(title) << "\nset key top right\n"
@@ -117,7 +93,7 @@ bool plot_heatmap_with_overlays(const TensorF& density, const Box2& box, const T
   if (cb_max <= 0)
     for (int64_t i = 0; i < density.numel(); ++i) cb_max = std::max<double>(cb_max, density[i]);
   if (!(cb_max > 0)) cb_max = 1;
-  return draw(
+  return draw_with_gnuplot(
       png_path, 1000, 720,
       [&](std::ofstream& d) {
         for (int64_t r = 0; r < ny; ++r) {
@@ -158,7 +134,7 @@ bool plot_trajectory_panels(const std::vector<TrajectoryPanel>& panels, const Te
   if (demo.dim() != 2 || demo.size(1) != 2)
     throw ShapeError("plot_trajectory_panels: expected the demonstration [T,2], got " + shape_str(demo.shape()));
   const int w = 480 * static_cast<int>(std::max<size_t>(1, panels.size()));
-  return draw(
+  return draw_with_gnuplot(
       png_path, w, 520,
       [&](std::ofstream& d) {
         for (const Circle& c : obstacles) d << c.x << " " << c.y << " " << c.r << "\n";
@@ -200,7 +176,7 @@ bool plot_labelled_points(const TensorF& pts, const std::vector<int64_t>& labels
   }
   static const char* kTab10[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
-  return draw(
+  return draw_with_gnuplot(
       png_path, 820, 700,
       [&](std::ofstream& d) {
         for (int64_t c = 0; c < classes; ++c) {  // index c: the points of class c
