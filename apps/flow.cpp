@@ -1,21 +1,32 @@
 // flow: a normalizing flow (RealNVP affine couplings, optional ActNorm and LU linear maps) fitted
-// by exact maximum likelihood on a 2-D toy or a CSV file.
+// by exact maximum likelihood on a 2-D toy, a CSV file, or images: Fashion-MNIST or the digits
+// projected on their leading principal components (--pca D), or all 784 pixels dequantised and
+// logit-transformed, reported in bits per dimension (train/flow_data.hpp).
 //
 //   flow --data two_moons --couplings 8 --hidden 128,128 --epochs 20 --batch 256 --lr 1e-3
 //   flow --data csv --csv points.csv --no-actnorm --lu
+//   flow --data fashion --pca 16 --epochs 20
+//   flow --data digits --couplings 6 --hidden 512 --epochs 10
 //   flow --resume runs/x --epochs 40   (continue a run, here for more epochs)
 //
 // Writes into --out: config.json, metrics.jsonl (train NLL every --log-every steps, test mean
 // log-likelihood after each epoch), checkpoint.safetensors (train/trainer.hpp), summary.json
 // (test mean log-likelihood ± standard error in nats, and the base N(0, I)'s for comparison),
 // loss.png, and for 2-D data density.png (the learned density beside the test data),
-// samples.png and z.png (the test data pushed into z-space).
+// samples.png and z.png (the test data pushed into z-space); for images samples.png, a grid of
+// 64 samples (decoded from the principal components, or mapped back from logit space).
+#include <algorithm>
 #include <cstdio>
+#include <numeric>
+#include <optional>
 
 #include "models/evaluate.hpp"
 #include "models/flow.hpp"
 #include "nn/optim.hpp"
 #include "train/csv.hpp"
+#include "train/flow_data.hpp"
+#include "train/image_data.hpp"
+#include "train/png.hpp"
 #include "train/flags.hpp"
 #include "train/plot.hpp"
 #include "train/plot2d.hpp"
@@ -54,16 +65,24 @@ void draw_pictures(Flow<float>& flow, const Dataset& train, const Dataset& test,
 int main(int argc, char** argv) {
   Flags flags("flow: a normalizing flow (affine couplings, ActNorm, LU) by maximum likelihood on 2-D toys or a CSV",
               "flow");
-  std::string data = "two_moons", csv_path, hidden_text = "128,128";
-  int64_t n = 10000, n_test = 2000, couplings = 8, batch = 256;
+  std::string data = "two_moons", csv_path, data_dir, hidden_text = "128,128";
+  int64_t n = 10000, n_test = 2000, couplings = 8, batch = 256, pca = 0;
   uint64_t data_seed = 0;
-  double lr = 1e-3, noise = -1, minutes = 0;
+  double lr = 1e-3, noise = -1, minutes = 0, lambda = 1e-6;
   bool actnorm = true, lu = false;
   TrainerOptions to{.label = "flow", .epochs = 20, .batch = 256, .log_every = 50};
   std::vector<std::string> datasets = toy_names();
-  datasets.push_back("csv");
-  flags.add("--data", data, "a 2-D toy (two_moons circles eight_gaussians pinwheel checkerboard two_spirals) or csv")
+  for (const char* d : {"csv", "digits", "fashion"}) datasets.push_back(d);
+  flags.add("--data", data,
+            "a 2-D toy (two_moons circles eight_gaussians pinwheel checkerboard two_spirals), csv, or images: "
+            "digits, fashion")
       ->check(CLI::IsMember(datasets));
+  flags.add("--data-dir", data_dir, "with --data digits|fashion: the data set's folder (default: its own)");
+  flags.add("--pca", pca, "with --data digits|fashion: fit the flow to the leading D principal components "
+                          "(0: to all pixels, dequantised and logit-transformed, in bits per dimension)")
+      ->check(CLI::Range(int64_t(0), int64_t(784)));
+  flags.add("--lambda", lambda, "pixels: the logit transform's squeeze, logit(lambda + (1 - 2 lambda) u)")
+      ->check(CLI::Range(0.0, 0.4999));
   flags.add("--csv", csv_path, "with --data csv: the file (numeric columns; a header row is detected)");
   flags.add("--n", n, "toy training points")->check(CLI::Range(int64_t(2), int64_t(1) << 26));
   flags.add("--n-test", n_test, "toy test points (for csv: a fifth of the rows)")->check(CLI::Range(int64_t(1), int64_t(1) << 26));
@@ -91,24 +110,51 @@ int main(int argc, char** argv) {
     const std::vector<int64_t> hidden = parse_size_list("--hidden", hidden_text, 1 << 16);
     Dataset train, test;
     Rng data_rng(data_seed);
+    const bool images = data == "digits" || data == "fashion";
+    if (!images && (pca > 0 || !data_dir.empty()))
+      throw std::invalid_argument(std::string(pca > 0 ? "--pca" : "--data-dir") + " is for --data digits|fashion, not --data " + data);
+    if (data != "csv" && !csv_path.empty()) throw std::invalid_argument("--csv is for --data csv, not --data " + data);
     if (data == "csv") {
       if (csv_path.empty()) throw std::invalid_argument("--data csv needs --csv PATH");
       const Dataset all = load_csv(csv_path);
       if (all.size() < 10) throw std::invalid_argument(csv_path + ": needs at least 10 rows, found " + std::to_string(all.size()));
       std::tie(train, test) = train_test_split(all, all.size() / 5, data_rng);
+    } else if (images) {
+      std::tie(train, test) = load_image_data(data, data_dir);
     } else {
-      if (!csv_path.empty()) throw std::invalid_argument("--csv is for --data csv, not --data " + data);
       train = make_toy(data, n, data_rng, noise);
       test = make_toy(data, n_test, data_rng, noise);
+    }
+    const int64_t image_h = train.image_h, image_w = train.image_w;
+    // Images: the flow sees principal components, or logit-space pixels with the test set's
+    // dequantisation noise drawn once (a fixed test set, so epochs compare).
+    std::optional<PcaProjection> proj;
+    std::optional<PixelPreprocess> pixels;
+    PixelPreprocess::Batch test_pixels;
+    if (images && pca > 0) {
+      proj.emplace(train.x, pca);
+      train.x = proj->project(train.x);
+      test.x = proj->project(test.x);
+    } else if (images) {
+      pixels.emplace(train.dim(), lambda);
+      Rng test_noise(data_seed ^ 0x7e57ULL);
+      test_pixels = (*pixels)(test.x, test_noise);
     }
     const int64_t D = train.dim();
     if (D < 2) throw std::invalid_argument(data + ": a coupling flow needs at least 2 columns, found " + std::to_string(D));
 
     Rng rng(flags.seed);
     auto flow = Flow<float>::build({.dim = D, .couplings = couplings, .hidden = hidden, .actnorm = actnorm, .lu = lu}, rng);
-    // ActNorm's data init from the whole training set; a resumed run's checkpoint then
-    // overwrites the parameters (they are the init's whole state).
-    flow->initialise(train.x);
+    // ActNorm's data init from the training set (5000 images: enough for a mean and a scale per
+    // pixel); a resumed run's checkpoint then overwrites the parameters (they are the init's whole state).
+    if (pixels) {
+      std::vector<int64_t> first(static_cast<size_t>(std::min<int64_t>(5000, train.size())));
+      std::iota(first.begin(), first.end(), int64_t(0));
+      Rng init_noise(data_seed ^ 0x1417ULL);
+      flow->initialise((*pixels)(rows_of(train.x, first), init_noise).y);
+    } else {
+      flow->initialise(train.x);
+    }
     Adam<float> opt(*flow, AdamOptions{.lr = lr});
 
     RunDir run(flags.out, flags.resuming() ? RunMode::Resume : RunMode::Create);
@@ -120,52 +166,88 @@ int main(int argc, char** argv) {
                  long(train.size()), long(test.size()), long(D), flow->describe().c_str(), long(flow->num_parameters()),
                  run.path().c_str());
 
-    auto test_ll = [&] { return mean_se(flow->log_prob_values(test.x)); };
+    // The test figure: mean log-likelihood in nats per example, or for pixels bits per dimension.
+    auto test_ll = [&] { return mean_se(flow->log_prob_values(pixels ? test_pixels.y : test.x)); };
+    auto test_metrics = [&] {
+      const std::vector<double> ll = flow->log_prob_values(pixels ? test_pixels.y : test.x);
+      if (pixels) {
+        const MeanSe b = pixels->bits_per_dim(ll, test_pixels.log_det);
+        return nlohmann::json{{"test_bits_per_dim", b.mean}, {"test_bits_per_dim_se", b.se}};
+      }
+      const MeanSe e = mean_se(ll);
+      return nlohmann::json{{"test_log_likelihood", e.mean}, {"test_log_likelihood_se", e.se}};
+    };
     const TrainResult r = trainer.fit(
         train.size(),
-        [&](const std::vector<int64_t>& rows, const StepContext&) {
-          return neg(mean(flow->log_prob(VarF(rows_of(train.x, rows)))));
+        [&](const std::vector<int64_t>& rows, const StepContext& ctx) {
+          // pixels: fresh dequantisation noise every batch, from the run's generator (checkpointed)
+          const TensorF x = pixels ? (*pixels)(rows_of(train.x, rows), *ctx.rng).y : rows_of(train.x, rows);
+          return neg(mean(flow->log_prob(VarF(x))));
         },
-        [&](int64_t) {
-          const MeanSe e = test_ll();
-          return nlohmann::json{{"test_log_likelihood", e.mean}, {"test_log_likelihood_se", e.se}};
-        });
+        [&](int64_t) { return test_metrics(); });
     if (r.interrupted()) return r.exit_code;
 
     const MeanSe ll = test_ll();
     std::vector<double> base_v;
     {
       NoGrad ng;
-      const TensorF b = flow->base().log_prob(VarF(test.x)).value();
+      const TensorF b = flow->base().log_prob(VarF(pixels ? test_pixels.y : test.x)).value();
       base_v.assign(b.data(), b.data() + b.numel());
     }
     const MeanSe base = mean_se(base_v);
-    run.write_summary({{"data", data},
-                       {"test_log_likelihood", ll.mean},
-                       {"test_log_likelihood_se", ll.se},
-                       {"test_nll", -ll.mean},
-                       {"base_test_log_likelihood", base.mean},
-                       {"units", "nats per example"},
-                       {"train_nll_last_epoch", r.last_epoch_loss},
-                       {"epochs", r.epochs_done},
-                       {"steps", r.steps},
-                       {"stopped_by", r.stopped},
-                       {"parameters", flow->num_parameters()},
-                       {"train_size", train.size()},
-                       {"test_size", test.size()},
-                       {"train_seconds", r.train_seconds},
-                       {"checkpoint", "checkpoint.safetensors"}});
+    nlohmann::json summary = {{"data", data},
+                              {"dim", D},
+                              {"test_log_likelihood", ll.mean},
+                              {"test_log_likelihood_se", ll.se},
+                              {"test_nll", -ll.mean},
+                              {"base_test_log_likelihood", base.mean},
+                              {"units", pixels ? "nats per image in logit space" : "nats per example"},
+                              {"train_nll_last_epoch", r.last_epoch_loss},
+                              {"epochs", r.epochs_done},
+                              {"steps", r.steps},
+                              {"stopped_by", r.stopped},
+                              {"parameters", flow->num_parameters()},
+                              {"train_size", train.size()},
+                              {"test_size", test.size()},
+                              {"train_seconds", r.train_seconds},
+                              {"checkpoint", "checkpoint.safetensors"}};
+    std::string headline;
+    char line[256];
+    if (pixels) {
+      const MeanSe b = pixels->bits_per_dim(flow->log_prob_values(test_pixels.y), test_pixels.log_det);
+      summary["test_bits_per_dim"] = b.mean;
+      summary["test_bits_per_dim_se"] = b.se;
+      summary["logit_lambda"] = lambda;
+      std::snprintf(line, sizeof line, "test %.4f ± %.4f bits per dimension", b.mean, b.se);
+      headline = line;
+    } else if (proj) {
+      const MeanSe g = mean_se(proj->gaussian_log_prob(test.x));
+      summary["gaussian_test_log_likelihood"] = g.mean;
+      summary["gaussian_test_log_likelihood_se"] = g.se;
+      summary["pca_explained_variance_ratio"] = proj->explained_variance_ratio();
+      std::snprintf(line, sizeof line, "test log-likelihood %.3f ± %.3f nats on %ld principal components (best Gaussian: %.3f ± %.3f)",
+                    ll.mean, ll.se, long(D), g.mean, g.se);
+      headline = line;
+    } else {
+      std::snprintf(line, sizeof line, "test log-likelihood %.4f ± %.4f nats (base N(0,I): %.4f)", ll.mean, ll.se, base.mean);
+      headline = line;
+    }
+    run.write_summary(summary);
     // A picture that fails to draw must not fail a finished run: warn and go on.
     try {
       PlotOptions po;
       po.title = "flow on " + data + ": negative log-likelihood (nats)";
       plot_metrics(run.file("metrics.jsonl"), {"loss"}, run.file("loss.png"), po);
-      if (D == 2) draw_pictures(*flow, train, test, data, run, flags.seed);
+      if (D == 2 && !images) draw_pictures(*flow, train, test, data, run, flags.seed);
+      if (images) {
+        Rng rng_s(flags.seed ^ 0x5a5a5a5aULL);
+        const TensorF z = flow->sample(64, rng_s);
+        write_png(run.file("samples.png"), image_grid(pixels ? pixels->to_images(z) : proj->reconstruct(z), image_h, image_w, 8, 2, 2));
+      }
     } catch (const std::exception& e) {
       std::fprintf(stderr, "warning: pictures: %s\n", e.what());
     }
-    std::printf("test log-likelihood %.4f ± %.4f nats (base N(0,I): %.4f; %s, %ld epochs, %.1f s)\n", ll.mean, ll.se,
-                base.mean, data.c_str(), long(r.epochs_done), r.train_seconds);
+    std::printf("%s (%s, %ld epochs, %.1f s)\n", headline.c_str(), data.c_str(), long(r.epochs_done), r.train_seconds);
     return 0;
   });
 }

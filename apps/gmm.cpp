@@ -39,12 +39,6 @@ struct Options {
 // --k's limit: far more components than any data set here can support (K <= N is checked too).
 constexpr int64_t kMaxComponents = 100000;
 
-TensorD to_double(const TensorF& x) {
-  TensorD out = TensorD::empty(x.shape());
-  for (int64_t i = 0; i < x.numel(); ++i) out[i] = x[i];
-  return out;
-}
-
 TensorD load_data(const Options& o, Rng& rng, std::string& name) {
   const int sources = !o.csv.empty() + !o.toy.empty() + (o.fashion_pca > 0);
   if (sources != 1)
@@ -54,14 +48,14 @@ TensorD load_data(const Options& o, Rng& rng, std::string& name) {
     throw std::invalid_argument("--data-dir " + o.data_dir + ": only --fashion-pca reads a data folder");
   if (!o.csv.empty()) {
     name = o.csv;
-    return to_double(load_csv(o.csv).x);
+    return tensor_cast<double>(load_csv(o.csv).x);
   }
   if (!o.toy.empty()) {
     name = o.toy;
-    return to_double(make_toy(o.toy, o.n, rng).x);
+    return tensor_cast<double>(make_toy(o.toy, o.n, rng).x);
   }
   name = "fashion-mnist-pca" + std::to_string(o.fashion_pca);
-  const TensorD X = to_double(load_fashion_mnist("train", o.data_dir.empty() ? kFashionMnistDir : o.data_dir).x);
+  const TensorD X = tensor_cast<double>(load_fashion_mnist("train", o.data_dir.empty() ? kFashionMnistDir : o.data_dir).x);
   PCA pca(o.fashion_pca);
   pca.fit(X);
   std::cerr << "PCA: " << o.fashion_pca << " components keep " << sum_all(pca.explained_variance_ratio()) * 100

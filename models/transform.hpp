@@ -129,4 +129,28 @@ class Permutation : public Transform<T> {
   std::vector<int64_t> perm_, inv_;
 };
 
+// The logit preprocessing of image flows (RealNVP §4.1, MAF §4.3): pixels dequantised into
+// u ∈ (0, 1) are squeezed away from 0 and 1 and mapped to the whole real line,
+//   p = λ + (1 − 2λ) u,   y = logit(p) = log p − log(1 − p),
+//   log|det ∂y/∂u| = Σ_j [log(1 − 2λ) − log p_j − log(1 − p_j)],
+// so that a flow on y is a density on u once this log-determinant is added (the flow driver's bits
+// per dimension count it). The inverse, u = (σ(y) − λ) / (1 − 2λ), maps every real y back into
+// (0, 1), which is how samples become images. No parameters; forward needs u in (−λ/(1−2λ),
+// 1 + λ/(1−2λ)) (otherwise the log is of a negative number: NaN), which dequantised pixels are.
+template <typename T>
+class LogitTransform : public Transform<T> {
+ public:
+  explicit LogitTransform(int64_t dim, double lambda = 1e-6);
+
+  double lambda() const { return lambda_; }
+  std::string describe() const override;
+
+ protected:
+  TransformOut<T> do_forward(const Var<T>& u, const Var<T>& c) override;
+  TransformOut<T> do_inverse(const Var<T>& y, const Var<T>& c) override;
+
+ private:
+  double lambda_;
+};
+
 }  // namespace lz

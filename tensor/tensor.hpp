@@ -84,4 +84,15 @@ std::ostream& operator<<(std::ostream& os, const Tensor<T>& t);
 using TensorF = Tensor<float>;
 using TensorD = Tensor<double>;
 
+// The same values in another dtype (float <-> double), a new buffer: PCA and EM run in double
+// on data the drivers load as float.
+template <typename U, typename T>
+Tensor<U> tensor_cast(const Tensor<T>& x) {
+  Tensor<U> out = Tensor<U>::empty(x.shape());
+  const T* src = x.data();
+  U* dst = out.data();
+  for (int64_t i = 0; i < x.numel(); ++i) dst[i] = static_cast<U>(src[i]);
+  return out;
+}
+
 }  // namespace lz

@@ -48,17 +48,22 @@ class ConditionalAffine : public Transform<T> {
   std::shared_ptr<Linear<T>> scale_net_, shift_net_;
 };
 
+// Where a case's inputs x are drawn: the checks feed the same x to forward and to inverse, so a
+// transform of a part of R^D (the logit preprocessing maps (0, 1)) gets inputs inside that part.
+enum class Domain { Real, UnitInterval };
+
 struct TransformCase {
   std::string name;
   std::function<TransformPtr<double>(Rng&)> make_double;
   std::function<TransformPtr<float>(Rng&)> make_float;
+  Domain domain = Domain::Real;
 };
 
 // `make` is a template lambda []<typename T>(Rng&) -> TransformPtr<T>, built once per dtype.
 template <typename F>
-TransformCase transform_case(std::string name, F make) {
+TransformCase transform_case(std::string name, F make, Domain domain = Domain::Real) {
   return {std::move(name), [make](Rng& r) { return make.template operator()<double>(r); },
-          [make](Rng& r) { return make.template operator()<float>(r); }};
+          [make](Rng& r) { return make.template operator()<float>(r); }, domain};
 }
 
 template <typename T>
@@ -113,6 +118,12 @@ const std::vector<TransformCase>& registry() {
       transform_case("LU linear", []<typename T>(Rng& r) -> TransformPtr<T> {
         return std::make_shared<LULinear<T>>(4, r);
       }),
+      transform_case("logit preprocessing, lambda = 0.05", []<typename T>(Rng&) -> TransformPtr<T> {
+        return std::make_shared<LogitTransform<T>>(4, 0.05);
+      }, Domain::UnitInterval),
+      transform_case("logit preprocessing, lambda = 1e-6", []<typename T>(Rng&) -> TransformPtr<T> {
+        return std::make_shared<LogitTransform<T>>(3);
+      }, Domain::UnitInterval),
       transform_case("built flow: actnorm + LU + couplings, conditional", []<typename T>(Rng& r) -> TransformPtr<T> {
         FlowSpec spec{.dim = 3, .condition_dim = 2, .couplings = 2, .hidden = {5}, .actnorm = true, .lu = true};
         auto f = Flow<T>::build(spec, r);
@@ -139,7 +150,8 @@ Instance<T> instantiate(const TransformCase& tc, uint64_t seed) {
   else
     in.t = tc.make_float(rng);
   perturb_parameters(*in.t, rng);
-  in.x = Tensor<T>::normal({3, in.t->dim()}, 0, 1, rng);
+  in.x = tc.domain == Domain::UnitInterval ? Tensor<T>::uniform({3, in.t->dim()}, T(0.02), T(0.98), rng)
+                                           : Tensor<T>::normal({3, in.t->dim()}, 0, 1, rng);
   if (in.t->condition_dim() > 0) in.c = Tensor<T>::normal({3, in.t->condition_dim()}, 0, 1, rng);
   return in;
 }
@@ -276,6 +288,30 @@ BOOST_AUTO_TEST_CASE(affine_and_permutation_closed_forms) {
   Permutation<double> q({2, 0, 1});  // y = (x2, x0, x1)
   const auto qy = q.forward(VarD(TensorD::from({10.0, 20.0, 30.0}, {1, 3}))).out.value();
   BOOST_TEST(qy.to_vector() == std::vector<double>({30, 10, 20}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(logit_preprocessing_closed_form_and_extremes) {
+  const double lam = 0.05;
+  LogitTransform<double> t(2, lam);
+  const auto [y, ld] = t.forward(VarD(TensorD::from({0.5, 0.9}, {1, 2})));
+  const double p = lam + (1 - 2 * lam) * 0.9;
+  BOOST_TEST(y.value()[0] == 0.0, boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(y.value()[1] == std::log(p / (1 - p)), boost::test_tools::tolerance(1e-14));
+  // d logit(p)/du = (1 − 2λ) / (p (1 − p)), one factor per coordinate
+  const double want = std::log((1 - 2 * lam) / 0.25) + std::log((1 - 2 * lam) / (p * (1 - p)));
+  BOOST_TEST(ld.value()[0] == want, boost::test_tools::tolerance(1e-14));
+  // Dequantised pixels reach u = 0 and u → 1: with λ = 1e-6 they map to about ∓13.8, finite. A
+  // y far out maps back into (0, 1) with a finite log-det, in float too (σ of ±40 saturates).
+  LogitTransform<float> f(2);
+  const auto e = f.forward(VarF(TensorF::from({0.0f, 255.999f / 256}, {1, 2})));
+  BOOST_TEST(std::isfinite(e.out.value()[0]));
+  BOOST_TEST(std::isfinite(e.log_det.value()[0]));
+  BOOST_TEST(e.out.value()[0] == std::log(1e-6), boost::test_tools::tolerance(1e-4));
+  const auto back = f.inverse(VarF(TensorF::from({-40.0f, 40.0f}, {1, 2})));
+  BOOST_TEST(back.out.value()[0] >= -1.01e-6f);  // σ(−40) = 0 in float: u = −λ / (1 − 2λ)
+  BOOST_TEST(back.out.value()[1] <= 1 + 1.01e-6f);
+  BOOST_TEST(std::isfinite(back.log_det.value()[0]));
+  BOOST_TEST(thrown_message([] { LogitTransform<double>(2, 0.5); }).find("lambda must be in [0, 0.5)") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(random_permutation_is_a_seeded_permutation) {

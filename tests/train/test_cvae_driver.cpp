@@ -68,20 +68,7 @@ BOOST_AUTO_TEST_CASE(the_quadrant_condition_compares_with_the_baseline) {
 BOOST_AUTO_TEST_CASE(a_killed_run_resumes_bit_for_bit) {
   const std::string root = scratch_dir("cvae_driver_resume");
   const std::string a = args("quadrants") + " --quadrants 1";
-  const RunResult r0 = run_driver("cvae", a + " --out " + root + "/ref");
-  BOOST_REQUIRE_MESSAGE(r0.code == 0, r0.err);
-  for (int64_t step : {5, 6, 8, 11}) {
-    BOOST_TEST_CONTEXT("killed after step " << step) {
-      const std::string dir = root + "/k" + std::to_string(step);
-      RunResult r = run_driver("cvae", a + " --out " + dir, "LZ_FAULT_AFTER_STEP=" + std::to_string(step) + ":KILL");
-      BOOST_TEST(r.code == 128 + SIGKILL);
-      r = run_driver("cvae", "--resume " + dir);
-      BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
-      same_checkpoint(root + "/ref", dir);
-      BOOST_TEST(records(root + "/ref") == records(dir));
-      BOOST_TEST(summary(root + "/ref") == summary(dir));
-    }
-  }
+  kill_and_resume("cvae", a, root, {5, 6, 8, 11});
 }
 
 BOOST_AUTO_TEST_CASE(the_action_condition_scores_three_models_on_held_out_observations) {

@@ -68,24 +68,8 @@ BOOST_AUTO_TEST_CASE(a_killed_run_resumes_bit_for_bit) {
   // 4 steps an epoch, checkpoints at steps 4, 5, 8, 10, 12: kills at an epoch's end, mid-epoch
   // just after a checkpoint, and one step past each kind.
   const std::string args = kModel + " --n-train 200 --n-test 100 --epochs 3 --log-every 3 --checkpoint-every 5";
-  const std::string ref = root + "/ref";
-  const RunResult r0 = run_driver("mdn", args + " --out " + ref);
-  BOOST_REQUIRE_MESSAGE(r0.code == 0, r0.err);
+  const std::string ref = kill_and_resume("mdn", args, root, {4, 6, 9, 11});
   BOOST_TEST(summary(ref).at("steps") == 12);
-  for (int64_t step : {4, 6, 9, 11}) {
-    BOOST_TEST_CONTEXT("killed after step " << step) {
-      const std::string dir = root + "/k" + std::to_string(step);
-      RunResult r = run_driver("mdn", args + " --out " + dir, "LZ_FAULT_AFTER_STEP=" + std::to_string(step) + ":KILL");
-      BOOST_TEST(r.code == 128 + SIGKILL);
-      BOOST_TEST(!fs::exists(dir + "/summary.json"));
-      r = run_driver("mdn", "--resume " + dir);
-      BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
-      same_checkpoint(ref, dir);
-      BOOST_TEST(records(ref) == records(dir), "metrics.jsonl of " << dir << " differs from " << ref);
-      BOOST_TEST(summary(ref) == summary(dir));
-      BOOST_TEST(temp_leftovers(dir).empty());
-    }
-  }
 }
 
 BOOST_AUTO_TEST_CASE(bad_flags_are_named) {
