@@ -20,7 +20,7 @@
 #include "train/flags.hpp"
 #include "train/idx.hpp"
 #include "train/plot.hpp"
-#include "train/png.hpp"
+#include "train/plot2d.hpp"
 #include "train/run.hpp"
 #include "train/sizes.hpp"
 #include "train/toy.hpp"
@@ -81,20 +81,23 @@ std::array<double, 4> cov2(const GmmParams& p, int64_t k) {
   return {};
 }
 
+// Points coloured by their most likely component, each component's 1- and 2-σ ellipses in its
+// black (thick and thin) over them, its mean as a cross; axes and a legend (train/plot2d, gnuplot).
 void draw_clusters(const TensorD& X, const GaussianMixture& gm, const std::string& path) {
   const GmmParams& p = gm.params();
-  TensorF pts = TensorF::empty(X.shape());
-  for (int64_t i = 0; i < X.numel(); ++i) pts[i] = static_cast<float>(X[i]);
-  write_png(path, scatter(pts, gm.predict(X), 720, [&](Canvas& c) {
-              for (int64_t k = 0; k < p.n_components(); ++k) {
-                const std::array<double, 2> mu = {p.means[k * 2], p.means[k * 2 + 1]};
-                const Rgb col = palette(k), dark = {static_cast<uint8_t>(col.r / 2), static_cast<uint8_t>(col.g / 2),
-                                                    static_cast<uint8_t>(col.b / 2)};
-                c.draw_ellipse(mu, cov2(p, k), 1.0, dark, 2.0);
-                c.draw_ellipse(mu, cov2(p, k), 2.0, dark, 1.0);
-                c.draw_point(mu[0], mu[1], {0, 0, 0}, 3.0, 1.0);
-              }
-            }));
+  std::vector<std::string> names;
+  std::vector<Curve> ellipses;
+  std::vector<std::array<double, 2>> means;
+  for (int64_t k = 0; k < p.n_components(); ++k) {
+    const std::array<double, 2> mu = {p.means[k * 2], p.means[k * 2 + 1]};
+    names.push_back("component " + std::to_string(k));
+    ellipses.push_back(ellipse_curve(mu, cov2(p, k), 1.0, k ? "" : "1 and 2 sigma", "black", 2.0));
+    ellipses.push_back(ellipse_curve(mu, cov2(p, k), 2.0, "", "black", 1.0));
+    means.push_back(mu);
+  }
+  plot_labelled_points(tensor_cast<float>(X), gm.predict(X), names, path,
+                       "Gaussian mixture, K = " + std::to_string(p.n_components()) + ": points by most likely component",
+                       "x1", "x2", ellipses, means, "means");
 }
 
 struct Fit {

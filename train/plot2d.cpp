@@ -163,9 +163,30 @@ bool plot_trajectory_panels(const std::vector<TrajectoryPanel>& panels, const Te
       });
 }
 
+std::string label_colour(int64_t k) {
+  static const char* kTab10[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  return kTab10[k % 10];
+}
+
+Curve ellipse_curve(const std::array<double, 2>& mean, const std::array<double, 4>& cov, double n_sigma,
+                    std::string title, std::string colour, double width, int points) {
+  const double l11 = std::sqrt(cov[0]), l21 = cov[2] / l11, l22 = std::sqrt(cov[3] - l21 * l21);
+  if (!(l11 > 0) || !(l22 > 0) || points < 3)
+    throw std::invalid_argument("ellipse_curve: expected a positive definite 2x2 covariance and >= 3 points");
+  Curve c{std::move(title), {}, {}, std::move(colour), width};
+  for (int i = 0; i <= points; ++i) {  // the last vertex repeats the first: closed
+    const double t = 2 * std::numbers::pi * i / points, u = std::cos(t), v = std::sin(t);
+    c.x.push_back(mean[0] + n_sigma * l11 * u);
+    c.y.push_back(mean[1] + n_sigma * (l21 * u + l22 * v));
+  }
+  return c;
+}
+
 bool plot_labelled_points(const TensorF& pts, const std::vector<int64_t>& labels, const std::vector<std::string>& class_names,
                           const std::string& png_path, const std::string& title, const std::string& xlabel,
-                          const std::string& ylabel) {
+                          const std::string& ylabel, const std::vector<Curve>& curves,
+                          const std::vector<std::array<double, 2>>& marks, const std::string& marks_title) {
   if (pts.dim() != 2 || pts.size(1) != 2 || static_cast<int64_t>(labels.size()) != pts.size(0))
     throw ShapeError("plot_labelled_points: expected points [N,2] and N labels, got " + shape_str(pts.shape()) + " and " +
                      std::to_string(labels.size()));
@@ -174,8 +195,6 @@ bool plot_labelled_points(const TensorF& pts, const std::vector<int64_t>& labels
     if (l < 0) throw std::invalid_argument("plot_labelled_points: negative label " + std::to_string(l));
     classes = std::max(classes, l + 1);
   }
-  static const char* kTab10[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
   return draw_with_gnuplot(
       png_path, 820, 700,
       [&](std::ofstream& d) {
@@ -184,14 +203,27 @@ bool plot_labelled_points(const TensorF& pts, const std::vector<int64_t>& labels
             if (labels[i] == c) d << pts[2 * i] << " " << pts[2 * i + 1] << "\n";
           d << "nan nan\n\n\n";  // an empty class still has a block, so indices stay aligned
         }
+        for (const Curve& cv : curves) {  // then one block per curve, then the marks
+          for (size_t i = 0; i < cv.x.size(); ++i) d << cv.x[i] << " " << cv.y[i] << "\n";
+          d << "\n\n";
+        }
+        for (const auto& m : marks) d << m[0] << " " << m[1] << "\n";
+        d << "nan nan\n";
       },
       [&](std::ofstream& s, const std::string& data) {
         s << "set title " << gnuplot_quote(title) << "\nset xlabel " << gnuplot_quote(xlabel) << "\nset ylabel "
           << gnuplot_quote(ylabel) << "\nset grid\nset key outside right title 'class'\nplot ";
         for (int64_t c = 0; c < classes; ++c)
           s << (c ? ", " : "") << data << " index " << c << " using 1:2 with points pt 7 ps 0.35 lc rgb '"
-            << kTab10[c % 10] << "' title "
+            << label_colour(c) << "' title "
             << gnuplot_quote(c < static_cast<int64_t>(class_names.size()) ? class_names[c] : std::to_string(c));
+        for (size_t i = 0; i < curves.size(); ++i)
+          s << ", " << data << " index " << classes + static_cast<int64_t>(i) << " using 1:2 with lines lw "
+            << curves[i].width << " lc rgb " << gnuplot_quote(curves[i].colour)
+            << (curves[i].title.empty() ? std::string(" notitle") : " title " + gnuplot_quote(curves[i].title));
+        if (!marks.empty())
+          s << ", " << data << " index " << classes + static_cast<int64_t>(curves.size())
+            << " using 1:2 with points pt 2 ps 2 lw 2 lc rgb 'black' title " << gnuplot_quote(marks_title);
         s << "\n";
       });
 }

@@ -3,6 +3,7 @@
 // bar or legend. Skipped with one warning when gnuplot is missing (returns false).
 #pragma once
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -28,12 +29,19 @@ bool plot_density_beside_points(const TensorF& density, const Box2& box, const T
 bool plot_points(const TensorF& pts, const Box2& box, const std::string& png_path, const std::string& title,
                  const std::string& legend);
 
-// A polyline over a heatmap, with its legend entry; colour as gnuplot reads it ("#d62728").
+// A polyline over a picture, with its legend entry (none when the title is empty); colour as
+// gnuplot reads it ("#d62728").
 struct Curve {
   std::string title;
   std::vector<double> x, y;
   std::string colour = "#d62728";
+  double width = 3;
 };
+
+// The n-σ contour of the 2-D Gaussian N(mean, cov) (cov row-major [a b; b d], positive definite)
+// as a closed polyline of `points` vertices: mean + n·L·(cos t, sin t) with L L^T = cov.
+Curve ellipse_curve(const std::array<double, 2>& mean, const std::array<double, 4>& cov, double n_sigma,
+                    std::string title, std::string colour, double width = 2, int points = 120);
 
 // One panel: density:[ny,nx] (row 0 at the top, cells covering `box`) as a heatmap with a colour
 // bar labelled `density_label` and clipped at `cb_max` (0: the grid's maximum; a few sharp peaks
@@ -60,8 +68,12 @@ bool plot_trajectory_panels(const std::vector<TrajectoryPanel>& panels, const Te
 
 // A scatter of pts:[N,2] coloured by labels[N] (one colour and one legend entry per class, named
 // by `class_names` or by the label's number), axes labelled; the box is fitted to the points.
+// `curves` are drawn on top (a mixture's ellipses); `marks` as black crosses (its means).
+// label_colour(k) is class k's colour, for curves that belong to a class.
 bool plot_labelled_points(const TensorF& pts, const std::vector<int64_t>& labels, const std::vector<std::string>& class_names,
                           const std::string& png_path, const std::string& title, const std::string& xlabel,
-                          const std::string& ylabel);
+                          const std::string& ylabel, const std::vector<Curve>& curves = {},
+                          const std::vector<std::array<double, 2>>& marks = {}, const std::string& marks_title = "");
+std::string label_colour(int64_t k);
 
 }  // namespace lz

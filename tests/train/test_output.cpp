@@ -8,6 +8,7 @@
 
 #include "train/flags.hpp"
 #include "train/plot.hpp"
+#include "train/plot2d.hpp"
 #include "train/png.hpp"
 #include "train/progress.hpp"
 #include "train/run.hpp"
@@ -97,6 +98,22 @@ BOOST_AUTO_TEST_CASE(scatter_colours_points_and_overlay_draws_ellipse) {
   BOOST_TEST(std::abs(got.r - 255) <= 1);
   BOOST_TEST(std::abs(got.g - static_cast<int>(std::lround(0.3 * 255 + 0.7 * 127))) <= 1);
   BOOST_TEST(std::abs(got.b - static_cast<int>(std::lround(0.3 * 255 + 0.7 * 14))) <= 1);
+}
+
+// Every vertex of the n-σ ellipse has Mahalanobis distance n from the mean, and the polyline closes.
+BOOST_AUTO_TEST_CASE(ellipse_curve_is_the_n_sigma_contour) {
+  const std::array<double, 4> cov = {2.0, 0.6, 0.6, 0.5};
+  const double det = cov[0] * cov[3] - cov[1] * cov[2];
+  const Curve c = ellipse_curve({1.0, -2.0}, cov, 2.0, "e", "black", 1, 64);
+  BOOST_TEST(c.x.size() == 65u);
+  BOOST_TEST(c.x.front() == c.x.back(), boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(c.y.front() == c.y.back(), boost::test_tools::tolerance(1e-12));
+  for (size_t i = 0; i < c.x.size(); ++i) {
+    const double u = c.x[i] - 1.0, v = c.y[i] + 2.0;
+    const double m2 = (cov[3] * u * u - 2 * cov[1] * u * v + cov[0] * v * v) / det;
+    BOOST_TEST(m2 == 4.0, boost::test_tools::tolerance(1e-12));
+  }
+  BOOST_CHECK_THROW(ellipse_curve({0, 0}, {1.0, 2.0, 2.0, 1.0}, 1.0, "", "black"), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(run_dir_writes_config_metrics_summary) {
