@@ -88,9 +88,17 @@ int main(int argc, char** argv) {
   flags.add("--n-test", n_test, "toy test points (for csv: a fifth of the rows)")->check(CLI::Range(int64_t(1), int64_t(1) << 26));
   flags.add("--noise", noise, "toy noise (negative: the toy's default)");
   flags.add("--data-seed", data_seed, "seed of the toy data / the csv split (fixed, so test sets are comparable)");
-  flags.add("--couplings", couplings, "affine couplings (each optionally after an ActNorm and an LU map)")
+  flags.add("--couplings", couplings, "couplings (each optionally after an ActNorm and an LU map)")
       ->check(CLI::Range(int64_t(1), int64_t(1000)));
   flags.add("--hidden", hidden_text, "hidden widths of each coupling's MLP, comma-separated");
+  std::string coupling = "affine";
+  int64_t bins = 8;
+  double tail_bound = 3;
+  flags.add("--coupling", coupling, "affine (RealNVP) or spline (rational-quadratic, Durkan et al.)")
+      ->check(CLI::IsMember({"affine", "spline"}));
+  flags.add("--bins", bins, "spline couplings: K bins")->check(CLI::Range(int64_t(1), int64_t(1000)));
+  flags.add("--tail-bound", tail_bound, "spline couplings: the splines live on [-B, B], identity outside")
+      ->check(CLI::Range(1e-6, 1e6));
   flags.flag("--actnorm", actnorm, "an ActNorm (data-initialised) before each coupling");
   flags.flag("--lu", lu, "an LU-parameterised invertible linear map before each coupling");
   flags.add("--epochs", to.epochs, "passes over the training set")->check(CLI::Range(int64_t(1), int64_t(1000000)));
@@ -144,7 +152,10 @@ int main(int argc, char** argv) {
     if (D < 2) throw std::invalid_argument(data + ": a coupling flow needs at least 2 columns, found " + std::to_string(D));
 
     Rng rng(flags.seed);
-    auto flow = Flow<float>::build({.dim = D, .couplings = couplings, .hidden = hidden, .actnorm = actnorm, .lu = lu}, rng);
+    auto flow = Flow<float>::build({.dim = D, .couplings = couplings, .hidden = hidden, .actnorm = actnorm, .lu = lu,
+                                    .coupling = coupling == "spline" ? CouplingKind::Spline : CouplingKind::Affine,
+                                    .bins = bins, .tail_bound = tail_bound},
+                                   rng);
     // ActNorm's data init from the training set (5000 images: enough for a mean and a scale per
     // pixel); a resumed run's checkpoint then overwrites the parameters (they are the init's whole state).
     if (pixels) {

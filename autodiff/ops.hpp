@@ -102,6 +102,29 @@ template <typename T> Var<T> nll(const Var<T>& logp, const std::vector<int64_t>&
 // shape minus D. x may be any value in [0, 1] (the continuous-Bernoulli normaliser is not included).
 template <typename T> Var<T> bernoulli_log_prob(const Var<T>& logits, const Var<T>& x);
 
+// ---- ops/spline.cpp ----------------------------------------------------------------------
+// The monotonic rational-quadratic spline (Durkan et al. 2019), elementwise, K bins on [−B, B],
+// identity tails (nflows' unconstrained_rational_quadratic_spline, tails "linear"): bin widths and
+// heights are min_bin + (1 − K·min_bin)·softmax(raw), interior knot derivatives
+// min_derivative + softplus(raw), the two boundary ones 1. x:[...] widths, heights:[..., K]
+// derivatives:[..., K−1] -> out:[...] and log|d out/d x|:[...] (0 in the tails), two nodes of one
+// pass; gradients to x and to all three raw inputs. The inverse solves the quadratic in its stable
+// form. Finite values and gradients for every finite input: tails, knots, x = ±B.
+struct RqSplineOptions {
+  double tail_bound = 3;
+  double min_bin_width = 1e-3, min_bin_height = 1e-3, min_derivative = 1e-3;
+};
+template <typename T>
+struct SplineOut {
+  Var<T> out, log_abs_det;
+};
+template <typename T>
+SplineOut<T> rq_spline(const Var<T>& x, const Var<T>& widths, const Var<T>& heights, const Var<T>& derivatives,
+                       const RqSplineOptions& o = {});
+template <typename T>
+SplineOut<T> rq_spline_inverse(const Var<T>& y, const Var<T>& widths, const Var<T>& heights,
+                               const Var<T>& derivatives, const RqSplineOptions& o = {});
+
 // ---- operators ---------------------------------------------------------------------------
 template <typename T> Var<T> operator+(const Var<T>& a, const Var<T>& b) { return add(a, b); }
 template <typename T> Var<T> operator-(const Var<T>& a, const Var<T>& b) { return sub(a, b); }

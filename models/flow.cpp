@@ -241,8 +241,12 @@ std::shared_ptr<Flow<T>> Flow<T>::build(const FlowSpec& s, Rng& rng) {
   for (int64_t k = 0; k < s.couplings; ++k) {
     if (s.actnorm) steps.push_back(std::make_shared<ActNorm<T>>(s.dim));
     if (s.lu) steps.push_back(std::make_shared<LULinear<T>>(s.dim, rng));
-    steps.push_back(std::make_shared<AffineCoupling<T>>(s.dim, s.hidden, static_cast<int>(k % 2), rng,
-                                                        s.condition_dim, s.activation));
+    const int parity = static_cast<int>(k % 2);
+    if (s.coupling == CouplingKind::Spline)
+      steps.push_back(std::make_shared<SplineCoupling<T>>(s.dim, s.hidden, parity, rng, s.bins, s.tail_bound,
+                                                          s.condition_dim, s.activation));
+    else
+      steps.push_back(std::make_shared<AffineCoupling<T>>(s.dim, s.hidden, parity, rng, s.condition_dim, s.activation));
   }
   return std::make_shared<Flow<T>>(std::move(steps));
 }

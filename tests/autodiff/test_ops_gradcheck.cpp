@@ -288,6 +288,31 @@ BOOST_AUTO_TEST_CASE(likelihoods) {
         {randn({2, 3, 4}, rng), TensorD::uniform({3, 4}, 0, 1, rng)});
 }
 
+BOOST_AUTO_TEST_CASE(rational_quadratic_spline) {
+  // Inputs across [−B, B] and in both tails (identity there: gradient 1 to x, 0 to the raw values),
+  // raw values large enough to give uneven bins and derivatives far from 1; out and log-derivative
+  // checked together (concatenated, so v covers both VJPs).
+  Rng rng(10);
+  const int64_t K = 5;
+  TensorD x = TensorD::uniform({3, 4}, -2.8, 2.8, rng);
+  x[1] = -4.0, x[6] = 3.5, x[11] = 7.0;
+  const auto both = [](const SplineOut<double>& r) {
+    return concat<double>({reshape(r.out, {-1, 1}), reshape(r.log_abs_det, {-1, 1})}, 1);
+  };
+  const RqSplineOptions o{.tail_bound = 3.0};
+  for (double spread : {1.0, 3.0}) {
+    const TensorD w = scale(randn({3, 4, K}, rng), spread), h = scale(randn({3, 4, K}, rng), spread),
+                  d = scale(randn({3, 4, K - 1}, rng), spread);
+    check("rq_spline", [&](const V& v) { return both(rq_spline(v[0], v[1], v[2], v[3], o)); }, {x, w, h, d});
+    check("rq_spline_inverse", [&](const V& v) { return both(rq_spline_inverse(v[0], v[1], v[2], v[3], o)); },
+          {x, w, h, d});
+  }
+  // One bin (K = 1: no interior knot, no raw derivative) and another bound.
+  const TensorD x1 = TensorD::from({-0.9, 0.2, 0.7, 1.4}, {2, 2});
+  check("rq_spline", [&](const V& v) { return both(rq_spline(v[0], v[1], v[2], v[3], {.tail_bound = 1.0})); },
+        {x1, randn({2, 2, 1}, rng), randn({2, 2, 1}, rng), TensorD::zeros({2, 2, 0})});
+}
+
 BOOST_AUTO_TEST_CASE(loss_closed_forms) {
   // gaussian_log_density against the textbook formula; kl against the integral's closed form.
   const VarD x(TensorD::from({0.3, -1.2}), false), m(TensorD::from({0.1, 0.4}), false), lv(TensorD::from({-0.5, 1.3}), false);
@@ -337,7 +362,8 @@ BOOST_AUTO_TEST_CASE(every_declared_op_is_covered) {
       "matmul", "linear", "transpose", "tri_solve_rows",                                        // linalg
       "reshape", "narrow", "concat", "split", "chunk", "index_select", "gather", "expand",      // shape
       "bce_with_logits", "gaussian_log_density", "kl_std_normal", "kl_diag_gaussians", "mse", "nll",  // loss
-      "bernoulli_log_prob"};                                                                    // likelihood
+      "bernoulli_log_prob",                                                                     // likelihood
+      "rq_spline", "rq_spline_inverse"};                                                        // spline
   for (const auto& op : declared) BOOST_TEST(covered().count(op) == 1u, "op not gradchecked: " << op);
   BOOST_TEST(covered().size() == declared.size());
   BOOST_TEST_MESSAGE(covered().size() << " ops in the suite (every op of autodiff/ops.hpp gradchecked in double)");

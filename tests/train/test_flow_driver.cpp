@@ -123,6 +123,32 @@ BOOST_AUTO_TEST_CASE(pixels_are_scored_in_bits_per_dimension) {
   BOOST_TEST(fs::exists(dir + "/samples.png"));
 }
 
+BOOST_AUTO_TEST_CASE(a_spline_run_records_its_architecture_and_resumes_bit_for_bit) {
+  // --coupling/--bins/--tail-bound go into config.json and the checkpoint's config: a resumed run
+  // rebuilds the spline flow from them (a wrong rebuild could not load the checkpoint's tensors).
+  const std::string root = scratch_dir("flow_driver_spline");
+  const std::string args = kArgs + " --coupling spline --bins 5 --tail-bound 2.5";
+  const RunResult r0 = run_driver("flow", args + " --out " + root + "/ref");
+  BOOST_REQUIRE_MESSAGE(r0.code == 0, r0.err);
+  const json c = json::parse(read_text(root + "/ref/config.json"));
+  BOOST_TEST(c.at("coupling") == "spline");
+  BOOST_TEST(c.at("bins") == 5);
+  BOOST_TEST(c.at("tail-bound") == 2.5);
+  const json s = summary(root + "/ref");
+  BOOST_TEST(s.at("test_log_likelihood").get<double>() > s.at("base_test_log_likelihood").get<double>() + 0.3);
+  const SafeTensors ck = read_safetensors(root + "/ref/checkpoint.safetensors");
+  BOOST_TEST(any_shape(ck.tensors.at("2.net.fc3.bias")) == Shape{14});  // one coordinate: 3K − 1 raw values
+  RunResult r = run_driver("flow", args + " --out " + root + "/k", "LZ_FAULT_AFTER_STEP=11:KILL");
+  BOOST_TEST(r.code == 128 + SIGKILL);
+  r = run_driver("flow", "--resume " + root + "/k");
+  BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
+  same_checkpoint(root + "/ref", root + "/k");
+  BOOST_TEST(summary(root + "/ref") == summary(root + "/k"));
+  r = run_driver("flow", "--coupling cubic --out " + root + "/bad");
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.err.find("cubic") != std::string::npos, r.err);
+}
+
 BOOST_AUTO_TEST_CASE(bad_flags_are_named) {
   const std::string dir = scratch_dir("flow_driver_bad");
   RunResult r = run_driver("flow", "--data csv --out " + dir + "/a");
