@@ -202,3 +202,56 @@ LZ_SKIPPABLE_CASE(data_failing_on_one_rank_ends_the_job_naming_it) {
   BOOST_TEST(r.code != 124, "the job hung after rank 1 failed: " << r.err);
   BOOST_TEST(r.err.find("classify: error on rank 1 of 2: " + dir + "/digits/src/digits/0.json") != std::string::npos, r.err);
 }
+
+namespace {
+// The largest |a - b| / max(|a|, |b|) over every number of two JSON documents of the same shape
+// (the largest absolute difference where both are 0); fails on a difference in shape or text.
+double json_rel_diff(const json& a, const json& b, const std::string& at) {
+  BOOST_TEST_INFO(at);
+  if (a.is_number() && b.is_number()) {
+    const double x = a.get<double>(), y = b.get<double>(), m = std::max(std::abs(x), std::abs(y));
+    return m == 0 ? 0.0 : std::abs(x - y) / m;
+  }
+  BOOST_REQUIRE(a.type() == b.type());
+  double d = 0;
+  if (a.is_object()) {
+    BOOST_REQUIRE(a.size() == b.size());
+    for (const auto& [k, v] : a.items()) {
+      BOOST_REQUIRE_MESSAGE(b.contains(k), at << "." << k << " missing");
+      d = std::max(d, json_rel_diff(v, b[k], at + "." + k));
+    }
+  } else if (a.is_array()) {
+    BOOST_REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) d = std::max(d, json_rel_diff(a[i], b[i], at + "[" + std::to_string(i) + "]"));
+  } else {
+    BOOST_TEST(a == b, at);
+  }
+  return d;
+}
+}  // namespace
+
+LZ_SKIPPABLE_CASE(the_mixture_on_two_ranks_equals_one_rank) {
+  if (no_mpi()) return;
+  const std::string dir = scratch_dir("mpi_gmm");
+  // 601 points: shares of 300 and 301; every covariance type's M-step sums different statistics
+  for (const std::string cov : {"full", "diag", "tied", "spherical"}) {
+    BOOST_TEST_CONTEXT("--cov " << cov) {
+      const std::string args = " --toy pinwheel --n 601 --k 4 --cov " + cov + " --tol 1e-8 --max-iter 60 --out ";
+      RunResult r = run_shell(bin("gmm") + args + dir + "/" + cov + "1", "gmm1");
+      BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
+      r = run_shell(mpirun(2) + bin("gmm") + args + dir + "/" + cov + "2", "gmm2");
+      BOOST_REQUIRE_MESSAGE(r.code == 0, r.err);
+      const json one = json::parse(read_text(dir + "/" + cov + "1/params.json"));
+      const json two = json::parse(read_text(dir + "/" + cov + "2/params.json"));
+      BOOST_TEST(one["em"]["n_iter"].get<int>() > 5);  // EM ran long enough for rounding to build up
+      const double d = json_rel_diff(one, two, "params.json");
+      // and every iteration's log-likelihood (metrics.jsonl without the wall-clock field)
+      const std::vector<json> c1 = records(dir + "/" + cov + "1"), c2 = records(dir + "/" + cov + "2");
+      const double dc = json_rel_diff(json(c1), json(c2), "metrics.jsonl");
+      BOOST_TEST_MESSAGE("gmm --cov " << cov << ": 2 ranks vs 1, max relative difference " << d << " (parameters), "
+                                      << dc << " (log-likelihood curve)");
+      BOOST_TEST(d <= 1e-10);
+      BOOST_TEST(dc <= 1e-10);
+    }
+  }
+}
