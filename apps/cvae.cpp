@@ -35,6 +35,7 @@
 #include "train/plot2d.hpp"
 #include "train/png.hpp"
 #include "train/sizes.hpp"
+#include "train/noise.hpp"
 #include "train/trainer.hpp"
 
 using namespace lz;
@@ -203,8 +204,8 @@ int run_actions(ChunkRun& a, Flags& flags) {
       [&](const std::vector<int64_t>& rows, const StepContext& ctx) {
         const VarF c(make_batch(train_obs, rows).x), x(make_batch(train_chunks, rows).x);
         const int64_t B = x.size(0);
-        const Var<float> cv = a.k == 1 ? elbo_loss(cvae, x, standard_normal<float>({B, Z}, rng), static_cast<float>(ctx.weight), c)
-                                       : iwae_loss(cvae, x, standard_normal<float>({a.k, B, Z}, rng), c);
+        const Var<float> cv = a.k == 1 ? elbo_loss(cvae, x, example_normal<float>(ctx, B, Z), static_cast<float>(ctx.weight), c)
+                                       : iwae_loss(cvae, x, example_normal<float>(ctx, B, Z, a.k), c);
         return cv + model.mdn->loss(c, x) + model.unimodal->loss(c, x);
       },
       [&](int64_t) {
@@ -375,11 +376,11 @@ int run(int argc, char** argv) {
       train.size(),
       [&](const std::vector<int64_t>& rows, const StepContext& ctx) {
         const Batch b = make_batch(train, rows);
-        const auto [x, c] = task.xc(binarize(b.x, rng), b.y);
+        const auto [x, c] = task.xc(example_binarize(b.x, ctx), b.y);  // noise per example: train/noise.hpp
         const int64_t B = x.size(0);
-        Var<float> loss = k == 1 ? elbo_loss(cvae, VarF(x), standard_normal<float>({B, latent}, rng),
+        Var<float> loss = k == 1 ? elbo_loss(cvae, VarF(x), example_normal<float>(ctx, B, latent),
                                              static_cast<float>(ctx.weight), VarF(c))
-                                 : iwae_loss(cvae, VarF(x), standard_normal<float>({k, B, latent}, rng), VarF(c));
+                                 : iwae_loss(cvae, VarF(x), example_normal<float>(ctx, B, latent, k), VarF(c));
         if (with_baseline) loss = loss - mean(model.baseline_log_prob(VarF(x), VarF(c)));
         return loss;
       },

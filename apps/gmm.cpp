@@ -17,6 +17,7 @@
 #include "models/gmm_sgd.hpp"
 #include "models/pca.hpp"
 #include "train/csv.hpp"
+#include "train/distributed.hpp"
 #include "train/flags.hpp"
 #include "train/idx.hpp"
 #include "train/plot.hpp"
@@ -163,6 +164,13 @@ int main(int argc, char** argv) {
     run.write_config(flags.values());
     std::cout << "data " << name << ": " << N << " points in " << D << "-D; run folder " << run.path() << "\n";
 
+    // Under mpirun every rank loads the whole data set and starts from the same k-means++ seeding
+    // of all of it (so the start is the one-process start whatever the rank count); EM then runs
+    // on this rank's share of the rows and sums its sufficient statistics over the ranks
+    // (GmmOptions::sum), so each M-step, and the fit, is exact. Gradient ascent (--method sgd)
+    // stays on all the rows on every rank.
+    const int64_t lo = N * dist::rank() / dist::size(), hi = N * (dist::rank() + 1) / dist::size();
+    const TensorD share = dist::size() > 1 ? narrow(X, 0, lo, hi - lo) : X;
     std::vector<Fit> fits;
     std::printf("%4s %14s %14s %14s %6s %s\n", "K", "mean loglik", "BIC", "AIC", "iters", "method");
     for (int64_t K : ks) {
@@ -172,6 +180,7 @@ int main(int argc, char** argv) {
       go.tol = o.tol;
       go.reg_covar = o.reg_covar;
       go.max_iter = static_cast<int>(o.max_iter);
+      if (dist::size() > 1) go.sum = [](double* v, int64_t n) { dist::allreduce_sum(v, n); };
       Fit f;
       f.k = K;
       f.gm = GaussianMixture(go);
@@ -180,7 +189,7 @@ int main(int argc, char** argv) {
       for (int64_t r = 0; r < o.n_init; ++r) {
         GaussianMixture g(go);
         const GmmParams start = g.initialize(X, rng);
-        if (o.method != "sgd") g.fit_from(X, start);
+        if (o.method != "sgd") g.fit_from(share, start);
         const double ll = o.method != "sgd" ? g.report().final_log_likelihood : 0.0;
         if (r == 0 || ll > best) best = ll, f.gm = g, f.start = start;
       }

@@ -16,6 +16,7 @@
 #include "train/flags.hpp"
 #include "train/idx.hpp"
 #include "train/image_data.hpp"
+#include "train/noise.hpp"
 #include "train/plot.hpp"
 #include "train/plot2d.hpp"
 #include "train/png.hpp"
@@ -197,11 +198,12 @@ int run(int argc, char** argv) {
   const TrainResult tr = trainer.fit(
       train.size(),
       [&](const std::vector<int64_t>& rows, const StepContext& ctx) {
+        // Noise per example (train/noise.hpp), so that N ranks train the model one process trains.
         const Batch b = make_batch(train, rows);
-        const VarF x(binary ? binarize(b.x, rng) : b.x);
+        const VarF x(binary ? example_binarize(b.x, ctx) : b.x);
         const int64_t B = x.size(0);
-        return o.k == 1 ? elbo_loss(model, x, standard_normal<float>({B, o.latent}, rng), static_cast<float>(ctx.weight))
-                        : iwae_loss(model, x, standard_normal<float>({o.k, B, o.latent}, rng));
+        return o.k == 1 ? elbo_loss(model, x, example_normal<float>(ctx, B, o.latent), static_cast<float>(ctx.weight))
+                        : iwae_loss(model, x, example_normal<float>(ctx, B, o.latent, o.k));
       },
       [&](int64_t) {
         // the analytic-KL ELBO on up to 1000 test points, one sample each

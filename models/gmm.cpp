@@ -205,16 +205,27 @@ GmmFitReport GaussianMixture::run_em(const TensorD& X, GmmParams& p) const {
   const auto t0 = std::chrono::steady_clock::now();
   GmmFitReport rep;
   gmm::Factors f = gmm::factorize(p);
-  const gmm::Points x = gmm::points(X);
+  const gmm::Points x = gmm::points(X, opt_.sum);
+  // With the rows split over processes (GmmOptions::sum), the log-likelihood is summed over them.
+  double all_rows = static_cast<double>(N);
+  if (opt_.sum) opt_.sum(&all_rows, 1);
+  auto mean_ll = [&](double local) {
+    if (opt_.sum) opt_.sum(&local, 1);
+    return local / all_rows;
+  };
   TensorD R = TensorD::empty({K, N}), log_px = TensorD::empty({N});
   double prev = -std::numeric_limits<double>::infinity();
   for (int it = 1; it <= opt_.max_iter; ++it) {
-    const double ll = gmm::e_step(x, p, f, &R, &log_px) / static_cast<double>(N);  // E
-    const std::vector<double> Nk = gmm::m_step(x, R, opt_.reg_covar, p);           // M
+    const double ll = mean_ll(gmm::e_step(x, p, f, &R, &log_px));         // E
+    const std::vector<double> Nk = gmm::m_step(x, R, opt_.reg_covar, p, opt_.sum);  // M
     // A component that explains no point at all is re-seeded at the worst-explained point.
     std::vector<int64_t> order;
     for (int64_t k = 0; k < K; ++k) {
       if (Nk[k] >= 1e-8) continue;
+      if (opt_.sum)  // the worst-explained point of all the shares is not known here
+        throw std::runtime_error("GaussianMixture: component " + std::to_string(k) + " lost all its points at iteration " +
+                                 std::to_string(it) + "; with the data split over processes it cannot be re-seeded: "
+                                 "fit fewer components, or on one process");
       if (order.empty()) {
         order.resize(N);
         std::iota(order.begin(), order.end(), 0);
@@ -256,7 +267,7 @@ GmmFitReport GaussianMixture::run_em(const TensorD& X, GmmParams& p) const {
     }
     prev = ll;
   }
-  rep.final_log_likelihood = gmm::e_step(x, p, f, nullptr, nullptr) / static_cast<double>(N);
+  rep.final_log_likelihood = mean_ll(gmm::e_step(x, p, f, nullptr, nullptr));
   if (!rep.converged)
     rep.warnings.push_back("EM did not converge in max_iter=" + std::to_string(opt_.max_iter) +
                            " iterations (last change of mean log-likelihood above tol=" + std::to_string(opt_.tol) + ")");
@@ -297,7 +308,10 @@ GmmParams GaussianMixture::initialize(const TensorD& X, Rng& rng) const {
 }
 
 const GmmFitReport& GaussianMixture::fit_from(const TensorD& X, const GmmParams& init) {
-  std::vector<std::string> data_warnings = check_data(X, init.n_components(), "GaussianMixture::fit_from");
+  // One share of the rows (GmmOptions::sum) holds fewer points than the whole, and may hold a
+  // column constant that is not: only its values are checked here.
+  std::vector<std::string> data_warnings = check_data(X, opt_.sum ? 1 : init.n_components(), "GaussianMixture::fit_from");
+  if (opt_.sum) data_warnings.clear();
   check_params(init);
   if (init.n_features() != X.size(1))
     throw ShapeError("GaussianMixture::fit_from: X has " + std::to_string(X.size(1)) +

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,13 @@ struct GmmOptions {
   int n_init = 1;           // restarts; the best final log-likelihood is kept
   GmmInit init = GmmInit::kmeans;
   int kmeans_iter = 20;     // Lloyd iterations after k-means++ seeding
+  // Data split over processes (MPI, apps/gmm.cpp): fit_from's X is this process's share of the
+  // rows, and `sum` adds a buffer over every process in place (MPI_Allreduce). EM then sums its
+  // sufficient statistics (the data mean, Σ_n log p(x_n), N_k = Σ r, Σ r·x, and Σ r·(x-μ)(x-μ)ᵀ or
+  // Σ r·x²) over the shares before each M-step, so the result is the one-process fit whatever the
+  // number of shares (to rounding). Empty: X is all the data. initialize() and the scoring
+  // functions always see the rows they are given.
+  std::function<void(double* data, int64_t n)> sum = {};
 };
 
 // What one fit did. log_likelihood[t] is the mean log-likelihood computed by the E-step of

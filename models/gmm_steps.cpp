@@ -86,14 +86,18 @@ std::vector<double> parallel_accumulate(int64_t N, int64_t BR, int T, int64_t si
 
 }  // namespace
 
-Points points(const TensorD& X) {
+Points points(const TensorD& X, const Sum& sum) {
   Points x;
   x.N = X.size(0);
   x.D = X.size(1);
-  x.c.assign(x.D, 0.0);
+  x.c.assign(x.D + 1, 0.0);  // the column sums, then (a sum's last entry) the number of rows
   for (int64_t n = 0; n < x.N; ++n)
     for (int64_t d = 0; d < x.D; ++d) x.c[d] += X[n * x.D + d];
-  for (auto& v : x.c) v /= static_cast<double>(x.N);
+  x.c[x.D] = static_cast<double>(x.N);
+  if (sum) sum(x.c.data(), x.D + 1);
+  const double rows = x.c[x.D];
+  x.c.pop_back();
+  for (auto& v : x.c) v /= rows;
   x.Xc = TensorD::empty({x.D, x.N});
   for (int64_t d = 0; d < x.D; ++d)
     for (int64_t n = 0; n < x.N; ++n) x.Xc[d * x.N + n] = X[n * x.D + d] - x.c[d];
@@ -268,25 +272,34 @@ double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R,
 
 // ---- M-step ------------------------------------------------------------------------------
 // N_k = Σ_n r_kn, w_k = N_k/N, μ_k = Σ_n r_kn x_n / N_k, Σ_k = Σ_n r_kn (x_n-μ_k)(x_n-μ_k)^T / N_k + reg I
-std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, GmmParams& p) {
+std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, GmmParams& p, const Sum& sum) {
   const SerialBlas serial;
   const int64_t N = x.N, D = x.D, K = R.size(0), BR = block_rows(D);
   const int T = serial.threads(N, BR);
   const double tiny = 10 * std::numeric_limits<double>::epsilon();  // keeps an empty component finite
-  std::vector<double> Nk(K), nk(K);
-  double total = 0;
-  for (int64_t k = 0; k < K; ++k) {
-    Nk[k] = vec::sum(N, R.data() + k * N);
-    total += (nk[k] = Nk[k] + tiny);
-  }
-  p.weights = TensorD::empty({K});
-  for (int64_t k = 0; k < K; ++k) p.weights[k] = nk[k] / total;
   // μ_k - c = Σ_n r_kn (x_n - c) / N_k: one GEMM, R:[K,N] times Xc^T:[N,D]
   std::vector<double> M = parallel_accumulate(N, BR, T, K * D, [&](int64_t begin, int64_t end, double* acc) {
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, end - begin, 1.0, R.data() + begin, N,
                 x.Xc.data() + begin, N, 0.0, acc, D);
   });
+  std::vector<double> Nk(K), nk(K);
+  for (int64_t k = 0; k < K; ++k) Nk[k] = vec::sum(N, R.data() + k * N);
+  if (sum) {  // the shares' N_k and Σ r (x - c) in one all-reduce
+    M.insert(M.end(), Nk.begin(), Nk.end());
+    sum(M.data(), K * D + K);
+    std::copy(M.begin() + K * D, M.end(), Nk.begin());
+    M.resize(K * D);
+  }
+  double total = 0;
+  for (int64_t k = 0; k < K; ++k) total += (nk[k] = Nk[k] + tiny);
+  p.weights = TensorD::empty({K});
+  for (int64_t k = 0; k < K; ++k) p.weights[k] = nk[k] / total;
   for (int64_t i = 0; i < K * D; ++i) M[i] /= nk[i / D];
+  // the covariance sums of the shares (around the all-share means), before they are scaled
+  auto add_shares = [&](std::vector<double> v) {
+    if (sum) sum(v.data(), static_cast<int64_t>(v.size()));
+    return v;
+  };
   p.means = TensorD::empty({K, D});
   for (int64_t i = 0; i < K * D; ++i) p.means[i] = M[i] + x.c[i % D];
 
@@ -339,7 +352,7 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
           }
         }
       };
-      p.covariances = TensorD::from(parallel_accumulate(N, BR, T, K * D * D, part), {K, D, D});
+      p.covariances = TensorD::from(add_shares(parallel_accumulate(N, BR, T, K * D * D, part)), {K, D, D});
       for (int64_t k = 0; k < K; ++k) symmetrize(p.covariances.data() + k * D * D, 1.0 / nk[k]);
       break;
     }
@@ -347,7 +360,7 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
       auto part = [&](int64_t begin, int64_t end, double* S) {
         for (int64_t r0 = begin; r0 < end; r0 += BR) syrk(x.Xc.data() + r0, std::min(BR, end - r0), N, S);
       };
-      p.covariances = TensorD::from(parallel_accumulate(N, BR, T, D * D, part), {D, D});
+      p.covariances = TensorD::from(add_shares(parallel_accumulate(N, BR, T, D * D, part)), {D, D});
       std::vector<double> Ms(K * D);
       for (int64_t i = 0; i < K * D; ++i) Ms[i] = std::sqrt(nk[i / D]) * M[i];
       cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, D, K, -1.0, Ms.data(), D, 1.0, p.covariances.data(), D);
@@ -361,7 +374,7 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
           cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, std::min(BR, end - r0), 1.0, R.data() + r0, N,
                       x.Xc2.data() + r0, N, 1.0, V, D);
       };
-      TensorD V = TensorD::from(parallel_accumulate(N, BR, T, K * D, part), {K, D});
+      TensorD V = TensorD::from(add_shares(parallel_accumulate(N, BR, T, K * D, part)), {K, D});
       for (int64_t i = 0; i < K * D; ++i) V[i] = V[i] / nk[i / D] - M[i] * M[i] + reg_covar;
       if (p.type == CovarianceType::diag) {
         p.covariances = V;

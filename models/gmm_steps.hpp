@@ -8,6 +8,7 @@
 // every elementwise pass (log-sum-exp over components, √r scaling) runs contiguously over points.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,9 @@ struct Points {
   std::vector<double> c;
   int64_t N = 0, D = 0;
 };
-Points points(const TensorD& X);  // X:[N,D]
+// X:[N,D]. With `sum` (GmmOptions::sum), X is one share of the rows and c the mean of all of them.
+using Sum = std::function<void(double* data, int64_t n)>;
+Points points(const TensorD& X, const Sum& sum = {});
 
 // What the log-densities need from the covariances, computed once per parameter update:
 // full: chol [K,D,D] lower, Σ_k = L_k L_k^T; tied: chol [D,D]; diag: prec [K,D] = 1/σ²;
@@ -48,7 +51,9 @@ double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R,
 
 // M-step: new weights, means, covariances from R [K,N]; returns N_k = Σ_n r_kn (without the
 // 10 eps that keeps an empty component finite, as scikit-learn adds).
-std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, GmmParams& p);
+// With `sum`, x and R are one share of the points and N_k, Σ r·x and the covariance sums are
+// added over every share before they are used (returns the total N_k).
+std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, GmmParams& p, const Sum& sum = {});
 
 // Points per block: a block's per-component copy stays in L2 cache.
 int64_t block_rows(int64_t D);

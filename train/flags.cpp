@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "tensor/ops.hpp"
+#include "train/distributed.hpp"
 #include "train/run.hpp"
 
 namespace lz {
@@ -65,6 +66,7 @@ std::string a_type(const nlohmann::json& v) {
 }  // namespace
 
 Flags::Flags(const std::string& description, const std::string& run_prefix) : app_(description), run_prefix_(run_prefix) {
+  dist::rank();  // under mpirun, MPI starts here, before a driver prints anything (ranks > 0 are quiet)
   app_.option_defaults()->always_capture_default();
   app_.add_option("--out", out, "run folder for config, metrics, checkpoints and pictures (default: runs/" +
                                     run_prefix + "-<UTC time>)");
@@ -231,15 +233,24 @@ nlohmann::json Flags::values() const {
 }
 
 int guarded_main(const std::function<int()>& body) {
+  auto fail = [](const std::string& message) {
+    // Under MPI one rank's failure (its data did not load, a file it could not read) must end the
+    // whole job, not leave the other ranks waiting in a collective forever: the message names the
+    // rank, then MPI_Abort stops every rank.
+    if (dist::size() > 1) {
+      dist::report_error(message);
+      dist::abort(1);
+    }
+    std::cerr << "error: " << message << "\n";
+    return 1;
+  };
   try {
     return body();
   } catch (const std::bad_alloc&) {
-    std::cerr << "error: out of memory (an allocation failed: a size given in the flags, such as a layer width, "
-                 "batch or sample count, may be too large for this machine)\n";
-    return 1;
+    return fail("out of memory (an allocation failed: a size given in the flags, such as a layer width, "
+                "batch or sample count, may be too large for this machine)");
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
+    return fail(e.what());
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "train/distributed.hpp"
 #include "train/run.hpp"
 
 namespace lz {
@@ -62,6 +63,7 @@ void run_gnuplot(const std::string& script, const std::string& png_tmp, const st
 
 bool plot_metrics(const std::string& metrics_jsonl, const std::vector<std::string>& keys, const std::string& png_path,
                   const PlotOptions& opt) {
+  if (!dist::is_root()) return true;  // under MPI rank 0 alone draws (train/distributed.hpp)
   if (warn_if_no_gnuplot(png_path)) return false;
   std::ifstream f(metrics_jsonl);
   if (!f) throw std::runtime_error("cannot open " + metrics_jsonl);
@@ -155,6 +157,7 @@ bool plot_series(const std::vector<Series>& series, const std::string& png_path,
 
 bool draw_with_gnuplot(const std::string& png_path, int w, int h, const std::function<void(std::ofstream&)>& write_data,
                        const std::function<void(std::ofstream&, const std::string& data)>& write_script) {
+  if (!dist::is_root()) return true;  // under MPI rank 0 alone draws (train/distributed.hpp)
   if (warn_if_no_gnuplot(png_path)) return false;
   const std::string base = png_path + ".plot-" + std::to_string(::getpid());
   const std::string data = base + ".dat", script = base + ".gp", png_tmp = base + ".png";

@@ -9,11 +9,16 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "train/distributed.hpp"
+
 namespace lz {
 
 namespace fs = std::filesystem;
 
+// Under MPI rank 0 alone writes files (train/distributed.hpp): the other ranks hold the same
+// model and results, and two writers of one shared folder would race.
 void atomic_write_with(const std::string& path, const std::function<bool(std::FILE*)>& fill) {
+  if (!dist::is_root()) return;
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
@@ -44,6 +49,7 @@ void atomic_write(const std::string& path, std::string_view bytes) {
 }
 
 void make_dirs(const std::string& path) {
+  if (!dist::is_root()) return;
   std::error_code ec;
   fs::create_directories(path, ec);
   if (ec || !fs::is_directory(path))
@@ -94,6 +100,7 @@ int64_t count_lines(const std::string& path) {
 
 RunDir::RunDir(std::string path, RunMode mode) : path_(std::move(path)) {
   if (path_.empty()) throw std::invalid_argument("RunDir: empty path");
+  if (!dist::is_root()) return;  // rank 0 checks, creates and writes the folder
   if (mode == RunMode::Create) {
     for (const char* f : kRunFiles)
       if (fs::exists(file(f)))
@@ -112,6 +119,10 @@ void RunDir::write_summary(const nlohmann::json& summary) {
 }
 
 void RunDir::resume_at(int64_t n) {
+  if (!dist::is_root()) {
+    records_ = n;
+    return;
+  }
   if (metrics_) std::fclose(metrics_), metrics_ = nullptr;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(path_, ec))
@@ -160,6 +171,10 @@ nlohmann::json finite_or_null(const nlohmann::json& j) {
 }  // namespace
 
 void RunDir::log(const nlohmann::json& record) {
+  if (!dist::is_root()) {
+    ++records_;
+    return;
+  }
   if (!metrics_) {
     metrics_ = std::fopen(file("metrics.jsonl").c_str(), "ab");
     if (!metrics_) throw std::runtime_error("cannot open " + file("metrics.jsonl") + ": " + std::strerror(errno));

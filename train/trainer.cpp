@@ -15,6 +15,7 @@
 #include "nn/checkpoint.hpp"
 #include "nn/safetensors.hpp"
 #include "train/batch.hpp"
+#include "train/distributed.hpp"
 #include "train/progress.hpp"
 
 namespace lz {
@@ -95,7 +96,8 @@ struct Meta {
 
 // Fault injection for the kill-and-resume tests: LZ_FAULT_AFTER_STEP="<step>:<KILL|INT|TERM>"
 // sends that signal to this process once step <step> and its bookkeeping (record, checkpoint)
-// are done. KILL cannot be caught: it is the power cut that resume must survive.
+// are done. KILL cannot be caught: it is the power cut that resume must survive. Under MPI,
+// LZ_FAULT_RANK=<r> limits it to rank r (a rank that dies while the others wait).
 struct Fault {
   int64_t step = -1;
   int sig = 0;
@@ -103,6 +105,7 @@ struct Fault {
     Fault f;
     const char* e = std::getenv("LZ_FAULT_AFTER_STEP");
     if (!e) return f;
+    if (const char* r = std::getenv("LZ_FAULT_RANK"); r && std::to_string(dist::rank()) != r) return f;
     const std::string s = e;
     const size_t colon = s.find(':');
     const std::string what = colon == std::string::npos ? "" : s.substr(colon + 1);
@@ -180,7 +183,7 @@ void Trainer<T>::save(const std::string& path_in) {
       {"train.seconds", exact(train_seconds())},
       {"train.last_eval", last_eval_.dump()},
       {"config", config_.dump()}};
-  save_checkpoint<T>(path, model_, &opt_, &rng_, nullptr, meta);
+  if (dist::is_root()) save_checkpoint<T>(path, model_, &opt_, &rng_, nullptr, meta);  // the others hold the same
   last_checkpoint_ = path;
   last_checkpoint_step_ = step_;
 }
@@ -236,15 +239,56 @@ void Trainer<T>::resume(const std::string& path, int64_t train_size) {
 }
 
 template <typename T>
-double Trainer<T>::step(const std::vector<int64_t>& rows, const LossFn& loss_fn, const StepContext& ctx) {
-  if (o_.lr_at) opt_.set_lr(o_.lr_at(ctx.step));
-  const Var<T> loss = loss_fn(rows, ctx);
-  const double value = static_cast<double>(loss.item());
-  check_finite(value, ctx.step, ctx.batch + 1,
-               last_checkpoint_.empty() ? "" : last_checkpoint_ + " (step " + std::to_string(last_checkpoint_step_) + ")");
-  opt_.zero_grad();
-  loss.backward();
-  // (Data-parallel training averages the gradients across ranks here, before clipping.)
+double Trainer<T>::step(const std::vector<int64_t>& rows, const LossFn& loss_fn, const StepContext& ctx_in) {
+  if (o_.lr_at) opt_.set_lr(o_.lr_at(ctx_in.step));
+  StepContext ctx = ctx_in;
+  ctx.noise_key = rng_.next_u64();  // the same on every rank: noise follows the example, not the rank
+  ctx.global_batch = static_cast<int64_t>(rows.size());
+  const std::string last_good =
+      last_checkpoint_.empty() ? "" : last_checkpoint_ + " (step " + std::to_string(last_checkpoint_step_) + ")";
+  const int ranks = dist::size();
+  double value = 0;
+  if (ranks == 1) {
+    const Var<T> loss = loss_fn(rows, ctx);
+    value = static_cast<double>(loss.item());
+    check_finite(value, ctx.step, ctx.batch + 1, last_good);
+    opt_.zero_grad();
+    loss.backward();
+  } else {
+    // This rank's contiguous share of the global batch (see the header).
+    const int64_t B = ctx.global_batch, r = dist::rank();
+    const int64_t lo = B * r / ranks, hi = B * (r + 1) / ranks;
+    const std::vector<int64_t> mine(rows.begin() + lo, rows.begin() + hi);
+    ctx.first = lo;
+    const auto rng_before = rng_.state();
+    opt_.zero_grad();
+    double local = 0;
+    if (!mine.empty()) {  // a batch smaller than the rank count leaves some ranks idle: they add zeros
+      const Var<T> loss = loss_fn(mine, ctx);
+      local = static_cast<double>(loss.item());
+      check_finite(local, ctx.step, ctx.batch + 1, last_good);
+      loss.backward();
+    }
+    if (rng_.state() != rng_before)
+      throw std::runtime_error(o_.label + ": the loss function drew from the run's generator (StepContext::rng); "
+                               "under MPI the ranks' generators would drift apart and the result would depend on the "
+                               "number of ranks: draw a loss's noise per example (train/noise.hpp)");
+    const double share = static_cast<double>(mine.size()) / static_cast<double>(B);
+    Tensor<T> g = model_.flat_gradients();
+    T* gd = g.data();
+    const T s = static_cast<T>(share);
+    for (int64_t i = 0; i < g.numel(); ++i) gd[i] *= s;
+    const auto t0 = std::chrono::steady_clock::now();
+    dist::allreduce_sum(gd, g.numel());
+    allreduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const bool out_of_time = timing_ && o_.time_budget_seconds > 0 && train_seconds() >= o_.time_budget_seconds;
+    double sums[4] = {share * local, g_signal == SIGINT ? 1.0 : 0.0, g_signal == SIGTERM ? 1.0 : 0.0,
+                      out_of_time ? 1.0 : 0.0};
+    dist::allreduce_sum(sums, 4);
+    value = sums[0];
+    stop_signal_ = sums[1] > 0 ? SIGINT : sums[2] > 0 ? SIGTERM : 0;
+    stop_time_ = sums[3] > 0;
+  }
   if (o_.clip_norm > 0) {
     const double norm = static_cast<double>(clip_grad_norm(opt_.params(), o_.clip_norm));
     if (!std::isfinite(norm))
@@ -279,19 +323,39 @@ TrainResult Trainer<T>::fit(int64_t train_size, const LossFn& loss_fn, const Eva
   SignalGuard signals;
   const Fault fault = Fault::from_env();
   const int64_t first_step = step_;
-  Progress progress(o_.label, o_.epochs * per_epoch_ - step_, o_.batch);
+  Progress progress(o_.label, o_.epochs * per_epoch_ - step_, o_.batch);  // items/s over every rank
+  if (dist::size() > 1) {
+    // Every rank starts from rank 0's parameters, generator and counters (a resumed run loaded
+    // them from the same file; this makes sure, and covers a driver that built its model otherwise).
+    Tensor<T> p = model_.flat_parameters();
+    dist::broadcast(p.data(), p.numel());
+    std::array<uint64_t, 11> c{};
+    const auto now = rng_.state();
+    for (int i = 0; i < 4; ++i) c[i] = now[i], c[4 + i] = rng_epoch_[i];
+    c[8] = uint64_t(step_), c[9] = uint64_t(epochs_done_), c[10] = uint64_t(pos_);
+    dist::broadcast(c.data(), int64_t(c.size()));
+    rng_.set_state({c[0], c[1], c[2], c[3]});
+    rng_epoch_ = {c[4], c[5], c[6], c[7]};
+    step_ = int64_t(c[8]), epochs_done_ = int64_t(c[9]), pos_ = int64_t(c[10]);
+    progress.note(o_.label + ": data-parallel over " + std::to_string(dist::size()) + " ranks, batch " +
+                  std::to_string(o_.batch) + " split into shares of ~" + std::to_string(o_.batch / dist::size()) +
+                  "; one all-reduce of " + std::to_string(p.numel()) + " gradients per step");
+  }
   t0_ = std::chrono::steady_clock::now();
   timing_ = true;
   auto seconds = [&] { return train_seconds(); };
   TrainResult r;
   r.stopped = "epochs";
   // A signal or the time budget ends the run between two steps, with a checkpoint to resume from.
+  // Under MPI every rank decides from the flags its last step summed over all ranks.
   auto stop_here = [&]() -> bool {
-    const bool out_of_time = o_.time_budget_seconds > 0 && seconds() >= o_.time_budget_seconds;
-    if (!g_signal && !out_of_time) return false;
+    const bool mpi = dist::size() > 1;
+    const int sig = mpi ? stop_signal_ : int(g_signal);
+    const bool out_of_time = mpi ? stop_time_ : o_.time_budget_seconds > 0 && seconds() >= o_.time_budget_seconds;
+    if (!sig && !out_of_time) return false;
     save();
-    r.stopped = g_signal ? signal_name(g_signal) : "time budget";
-    r.exit_code = g_signal ? 128 + g_signal : 0;
+    r.stopped = sig ? signal_name(sig) : "time budget";
+    r.exit_code = sig ? 128 + sig : 0;
     const std::string where = "at step " + std::to_string(step_) + " (epoch " + std::to_string(epochs_done_ + 1) +
                               ", batch " + std::to_string(pos_) + " of " + std::to_string(per_epoch_) + ")";
     if (run_)

@@ -17,6 +17,20 @@
 // records written before the checkpoint and redraws the epoch's order from the saved state, so a
 // run killed at any moment (even by SIGKILL) and resumed ends bit for bit where the uninterrupted
 // run ends.
+//
+// Under MPI (mpirun -np N <driver>, train/distributed.hpp) the same loop is data-parallel: every
+// rank holds the whole model (rank 0's parameters and generator, broadcast when fit starts) and
+// draws the same epoch order from the same generator; each step, rank r computes the loss of its
+// contiguous share rows[B·r/N, B·(r+1)/N) of the global batch, scales its gradient by its share
+// of the batch (n_r/B: the loss is a mean over rows, so Σ_r (n_r/B)·∇loss_r is the gradient of the
+// whole batch's mean, also for uneven shares) and one MPI_Allreduce sums the flat gradient buffer
+// (nn/module.hpp); a second, of four doubles, sums the logged loss and the stop flags (a signal on
+// any rank, the time budget) so every rank stops at the same step. Every rank then takes the same
+// clipping and optimizer step, so the parameters stay identical without further traffic. Rank 0
+// alone writes checkpoints and metrics; a checkpoint holds nothing rank-specific, so a run resumes
+// on any number of ranks. Random noise in a loss must come from StepContext's per-example
+// generators (train/noise.hpp), never from ctx.rng, so that the result does not depend on the
+// number of ranks (checked: under MPI a loss that draws from ctx.rng is an error).
 #pragma once
 
 #include <array>
@@ -41,7 +55,12 @@ struct StepContext {
   int64_t epoch = 0;   // from 1
   int64_t batch = 0;   // position in the epoch, from 0
   double weight = 1;   // the loss-weight schedule at this step (β of KL warm-up), 1 without one
-  Rng* rng = nullptr;  // the run's generator (ε, binarisation): its state is in every checkpoint
+  Rng* rng = nullptr;  // the run's generator: its state is in every checkpoint (not for noise in a loss)
+  // Per-example noise (train/noise.hpp): a key drawn from the run's generator once per step, the
+  // position of rows[0] in the global batch (rank r's share starts there) and the global batch size.
+  uint64_t noise_key = 0;
+  int64_t first = 0;
+  int64_t global_batch = 0;
 };
 
 struct TrainerOptions {
@@ -89,7 +108,7 @@ class Trainer {
   TrainResult fit(int64_t train_size, const LossFn& loss_fn, const EvalFn& eval_fn = {});
 
   // One optimizer step on `rows` (what fit does per batch, without the bookkeeping); returns the
-  // loss. Exposed for benchmarks, which time exactly this.
+  // loss (of the whole batch, over every rank). Exposed for benchmarks, which time exactly this.
   double step(const std::vector<int64_t>& rows, const LossFn& loss_fn, const StepContext& ctx);
 
   // Write the checkpoint now (atomically) to `path` (default: run/checkpoint.safetensors).
@@ -97,6 +116,7 @@ class Trainer {
   std::string checkpoint_path() const;
   int64_t steps_done() const { return step_; }
   double train_seconds() const;  // over every resumed part
+  double allreduce_seconds() const { return allreduce_seconds_; }  // in this process, since construction
 
  private:
   void check_state(const std::string& when) const;
@@ -117,6 +137,10 @@ class Trainer {
   std::chrono::steady_clock::time_point t0_;
   bool timing_ = false;  // inside fit: the time since t0_ counts too
   nlohmann::json last_eval_;
+  // Under MPI: the stop flags of the last step, summed over every rank (the same on all).
+  int stop_signal_ = 0;
+  bool stop_time_ = false;
+  double allreduce_seconds_ = 0;  // time spent in the gradient all-reduce (bench/mpi.sh)
   std::string last_checkpoint_;
   int64_t last_checkpoint_step_ = -1;
 };
