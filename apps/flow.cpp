@@ -26,6 +26,7 @@
 #include "train/csv.hpp"
 #include "train/flow_data.hpp"
 #include "train/image_data.hpp"
+#include "train/noise.hpp"
 #include "train/png.hpp"
 #include "train/flags.hpp"
 #include "train/plot.hpp"
@@ -191,8 +192,12 @@ int main(int argc, char** argv) {
     const TrainResult r = trainer.fit(
         train.size(),
         [&](const std::vector<int64_t>& rows, const StepContext& ctx) {
-          // pixels: fresh dequantisation noise every batch, from the run's generator (checkpointed)
-          const TensorF x = pixels ? (*pixels)(rows_of(train.x, rows), *ctx.rng).y : rows_of(train.x, rows);
+          // pixels: fresh dequantisation noise every batch, per example (train/noise.hpp: the same
+          // noise whether one process or several ranks take the batch, restored by a checkpoint)
+          const TensorF x = pixels ? (*pixels)(rows_of(train.x, rows), [&](int64_t i) {
+                                       return example_rng(ctx, i, kNoiseDequantize);
+                                     }).y
+                                   : rows_of(train.x, rows);
           return neg(mean(flow->log_prob(VarF(x))));
         },
         [&](int64_t) { return test_metrics(); });

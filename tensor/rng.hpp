@@ -68,13 +68,21 @@ class Rng {
   std::array<uint64_t, 4> state() const { return s_; }
   void set_state(const std::array<uint64_t, 4>& s) { s_ = s; }
 
- private:
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  static uint64_t splitmix64(uint64_t& x) {
-    uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+  // splitmix64's output function of one word: a 64-bit hash with full avalanche, for deriving
+  // unrelated seeds from counters (per-example noise keys, train/noise.hpp).
+  static uint64_t mix64(uint64_t z) {
+    z += 0x9e3779b97f4a7c15ULL;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
+  }
+
+ private:
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  static uint64_t splitmix64(uint64_t& x) {
+    const uint64_t z = mix64(x);
+    x += 0x9e3779b97f4a7c15ULL;
+    return z;
   }
   // The state after 2^128 (2^192) steps is a fixed GF(2)-linear function of the state: the xor of
   // the states at the steps where the jump polynomial has a 1 bit.

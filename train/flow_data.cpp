@@ -11,28 +11,53 @@
 
 namespace lz {
 
-TensorF dequantize(const TensorF& x01, Rng& rng) {
+namespace {
+// Row by row, each row's noise from next(row): one generator for all rows or one per row.
+template <typename Next>
+TensorF dequantize_rows(const TensorF& x01, Next next) {
+  if (x01.dim() != 2) throw ShapeError("dequantize: expected images [N, D], got " + shape_str(x01.shape()));
   TensorF u(x01.shape());
-  for (int64_t i = 0; i < x01.numel(); ++i) {
-    const float v = x01[i];
-    if (!std::isfinite(v) || v < 0 || v > 1)
-      throw std::invalid_argument("dequantize: expected 8-bit pixel values in [0, 1], found " + std::to_string(v) +
-                                  " at flat index " + std::to_string(i));
-    // round(255 v) recovers the 8-bit level (the digits are stored to 3 decimals: within 0.13 of it)
-    u[i] = static_cast<float>((std::round(255.0 * v) + rng.uniform()) / 256.0);
+  const int64_t n = x01.size(0), d = x01.size(1);
+  for (int64_t r = 0; r < n; ++r) {
+    Rng& rng = next(r);
+    for (int64_t j = 0; j < d; ++j) {
+      const int64_t i = r * d + j;
+      const float v = x01[i];
+      if (!std::isfinite(v) || v < 0 || v > 1)
+        throw std::invalid_argument("dequantize: expected 8-bit pixel values in [0, 1], found " + std::to_string(v) +
+                                    " at row " + std::to_string(r) + ", column " + std::to_string(j));
+      // round(255 v) recovers the 8-bit level (the digits are stored to 3 decimals: within 0.13 of it)
+      u[i] = static_cast<float>((std::round(255.0 * v) + rng.uniform()) / 256.0);
+    }
   }
   return u;
+}
+}  // namespace
+
+TensorF dequantize(const TensorF& x01, Rng& rng) {
+  return dequantize_rows(x01, [&](int64_t) -> Rng& { return rng; });
+}
+
+TensorF dequantize(const TensorF& x01, const std::function<Rng(int64_t)>& row_rng) {
+  Rng current(0);
+  return dequantize_rows(x01, [&](int64_t r) -> Rng& { return current = row_rng(r); });
 }
 
 PixelPreprocess::PixelPreprocess(int64_t dim, double lambda) : dim_(dim), logit_(dim, lambda) {}
 
-PixelPreprocess::Batch PixelPreprocess::operator()(const TensorF& x01, Rng& rng) {
+PixelPreprocess::Batch PixelPreprocess::logit(const TensorF& u) {
   NoGrad ng;
-  const TransformOut<float> r = logit_.forward(VarF(dequantize(x01, rng)));
+  const TransformOut<float> r = logit_.forward(VarF(u));
   Batch b{r.out.value(), {}};
   const TensorF& ld = r.log_det.value();
   b.log_det.assign(ld.data(), ld.data() + ld.numel());
   return b;
+}
+
+PixelPreprocess::Batch PixelPreprocess::operator()(const TensorF& x01, Rng& rng) { return logit(dequantize(x01, rng)); }
+
+PixelPreprocess::Batch PixelPreprocess::operator()(const TensorF& x01, const std::function<Rng(int64_t)>& row_rng) {
+  return logit(dequantize(x01, row_rng));
 }
 
 TensorF PixelPreprocess::to_images(const TensorF& y) {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "models/evaluate.hpp"
@@ -24,8 +25,11 @@
 
 namespace lz {
 
-// x01:[N, D] 8-bit images as loaded (v / 255, in [0, 1]) -> u = (v + U(0, 1)) / 256 in [0, 1).
+// x01:[N, D] 8-bit images as loaded (v / 255, in [0, 1]) -> u = (v + U(0, 1)) / 256 in [0, 1),
+// row i's noise from row_rng(i) (training: train/noise.hpp's per-example generators, so the
+// result does not depend on how a batch is split over ranks) or all rows' from one rng.
 // Throws naming the first entry that is not finite or outside [0, 1].
+TensorF dequantize(const TensorF& x01, const std::function<Rng(int64_t)>& row_rng);
 TensorF dequantize(const TensorF& x01, Rng& rng);
 
 // Dequantisation and the logit map, with the log-determinant the bits per dimension need.
@@ -37,8 +41,9 @@ class PixelPreprocess {
     TensorF y;                    // [N, D]: the flow's input
     std::vector<double> log_det;  // [N]: log|det ∂y/∂u| per image
   };
-  // x01 as dequantize takes it: fresh noise from rng each call (training draws it per batch).
+  // x01 as dequantize takes it, with its noise as dequantize draws it.
   Batch operator()(const TensorF& x01, Rng& rng);
+  Batch operator()(const TensorF& x01, const std::function<Rng(int64_t)>& row_rng);
   // y:[N, D] (flow samples) -> images in [0, 1], clamped (σ(y) may round to 0 or 1 in float).
   TensorF to_images(const TensorF& y);
   // Per image: log p_y(y) + log|det ∂y/∂u| (nats) -> mean bits per dimension with its standard error.
@@ -48,6 +53,7 @@ class PixelPreprocess {
   double lambda() const { return logit_.lambda(); }
 
  private:
+  Batch logit(const TensorF& u);
   int64_t dim_;
   LogitTransform<float> logit_;
 };

@@ -6,8 +6,8 @@
 // ε than in a one-process run, and the result would depend on the number of ranks; had every rank
 // drawn the whole batch's ε from the shared generator and kept its rows, each would pay for the
 // noise of all (for IWAE-50 on a 100 batch that is 250,000 normals a step) and the noise would
-// not scale. Instead the trainer draws one 64-bit key per step from the run's generator (the same
-// on every rank, and restored by a checkpoint), and example i of the global batch draws from
+// not scale. Instead the trainer gives every step a 64-bit key (a hash of the epoch's generator
+// state and the batch's position: the same on every rank, restored by a checkpoint), and example i of the global batch draws from
 // Rng(mix(key, i, purpose)): each rank draws exactly its own rows' noise, streams of different
 // examples, steps and purposes are unrelated (splitmix64 mixing, then xoshiro256**), and
 // 1 rank × batch B sees the same ε per example as N ranks × B/N, so they train the same model
@@ -25,17 +25,11 @@
 
 namespace lz {
 
-enum NoisePurpose : uint64_t { kNoiseEpsilon = 1, kNoiseBinarize = 2 };
+enum NoisePurpose : uint64_t { kNoiseEpsilon = 1, kNoiseBinarize = 2, kNoiseDequantize = 3 };
 
 // The generator of local row i (global position ctx.first + i) for one purpose.
 inline Rng example_rng(const StepContext& ctx, int64_t i, uint64_t purpose) {
-  auto mix = [](uint64_t z) {
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  };
-  return Rng(mix(ctx.noise_key ^ mix(static_cast<uint64_t>(ctx.first + i) * 4 + purpose)));
+  return Rng(Rng::mix64(ctx.noise_key ^ Rng::mix64(static_cast<uint64_t>(ctx.first + i) * 4 + purpose)));
 }
 
 // Standard normal noise for `rows` examples: [rows, dim] (k = 0) or [k, rows, dim] (k samples

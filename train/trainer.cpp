@@ -94,6 +94,14 @@ struct Meta {
   }
 };
 
+// The per-step noise key (StepContext::noise_key): splitmix64 over the epoch's generator state
+// and the batch's position in the epoch.
+uint64_t noise_key(const std::array<uint64_t, 4>& epoch_state, int64_t batch) {
+  uint64_t h = Rng::mix64(static_cast<uint64_t>(batch));
+  for (uint64_t w : epoch_state) h = Rng::mix64(h ^ w);
+  return h;
+}
+
 // Fault injection for the kill-and-resume tests: LZ_FAULT_AFTER_STEP="<step>:<KILL|INT|TERM>"
 // sends that signal to this process once step <step> and its bookkeeping (record, checkpoint)
 // are done. KILL cannot be caught: it is the power cut that resume must survive. Under MPI,
@@ -242,7 +250,7 @@ template <typename T>
 double Trainer<T>::step(const std::vector<int64_t>& rows, const LossFn& loss_fn, const StepContext& ctx_in) {
   if (o_.lr_at) opt_.set_lr(o_.lr_at(ctx_in.step));
   StepContext ctx = ctx_in;
-  ctx.noise_key = rng_.next_u64();  // the same on every rank: noise follows the example, not the rank
+  ctx.noise_key = noise_key(rng_epoch_, ctx.batch);  // the same on every rank: noise follows the example
   ctx.global_batch = static_cast<int64_t>(rows.size());
   const std::string last_good =
       last_checkpoint_.empty() ? "" : last_checkpoint_ + " (step " + std::to_string(last_checkpoint_step_) + ")";

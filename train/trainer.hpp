@@ -56,8 +56,11 @@ struct StepContext {
   int64_t batch = 0;   // position in the epoch, from 0
   double weight = 1;   // the loss-weight schedule at this step (β of KL warm-up), 1 without one
   Rng* rng = nullptr;  // the run's generator: its state is in every checkpoint (not for noise in a loss)
-  // Per-example noise (train/noise.hpp): a key drawn from the run's generator once per step, the
-  // position of rows[0] in the global batch (rank r's share starts there) and the global batch size.
+  // Per-example noise (train/noise.hpp): a key per step, the position of rows[0] in the global
+  // batch (rank r's share starts there) and the global batch size. The key is a hash of the
+  // generator state the epoch's order was drawn from and the batch's position in the epoch: the
+  // same on every rank, restored by a checkpoint, and it draws nothing from the run's generator,
+  // so a driver without per-example noise (flow, mdn, classify) trains exactly as it did before.
   uint64_t noise_key = 0;
   int64_t first = 0;
   int64_t global_batch = 0;
