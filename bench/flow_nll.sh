@@ -36,11 +36,11 @@ trap 'rm -rf "$work"' EXIT
 "$build/bin/bench_flow" --write-data "$work" >/dev/null
 peer_ok=1
 $py -c 'import torch' 2>/dev/null || { peer_ok=0; echo "peer skipped: python3-torch not installed: our NLLs only"; }
-json() { $py -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+json() { $py -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print("%.6f" % v if isinstance(v, float) else v)' "$1" "$2"; }
 field() { sed -n "s/.*$1=\([-0-9.e]*\).*/\1/p"; }
 
 echo "flow NLL: affine x8, 2-128-128-4 ReLU, no ActNorm, Adam 1e-3, batch 256, $epochs epochs of 20000 two-moons points (noise 0.05), 5000 test points; seeds: $seeds"
-echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(nproc --all) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 o_all=() p_all=()
 for s in $seeds; do
   "$build/bin/flow" --data two_moons --noise 0.05 --n 20000 --n-test 5000 --couplings 8 --hidden 128,128 \
