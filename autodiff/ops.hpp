@@ -57,6 +57,9 @@ template <typename T> Var<T> softmax(const Var<T>& a, int64_t axis);
 template <typename T> Var<T> matmul(const Var<T>& a, const Var<T>& b);
 // x:[N,in] w:[out,in] b:[out] -> [N,out]: x w^T + b in one node (the Linear layer; no transpose copy)
 template <typename T> Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b);
+// relu(linear(x, w, b)) in one node and one buffer: the same numbers as the two ops (MLP's hidden
+// layers; a [N,out] activation fewer to write and keep per layer)
+template <typename T> Var<T> linear_relu(const Var<T>& x, const Var<T>& w, const Var<T>& b);
 // swaps the last two dimensions
 template <typename T> Var<T> transpose(const Var<T>& a);
 // L:[K,D,D] (only the lower triangle is read) Y:[K,N,D] -> Z:[K,N,D] with Z_k = Y_k L_k^{-T},

@@ -73,6 +73,7 @@ void set_first_grad(Node<T>& n, Tensor<T> g) {
 template <typename T>
 void GradSink<T>::add(size_t i, Tensor<T> g) {
   if (!needs(i)) return;
+  const profile::Scope scope(profile::Cat::Graph);
   Node<T>& in = *node_.inputs[i];
   if (g.shape() != in.value.shape()) {
     // Only a broadcast gradient may differ in shape: it is summed back. A gradient of another
@@ -82,6 +83,7 @@ void GradSink<T>::add(size_t i, Tensor<T> g) {
       throw AutodiffError(std::string("backward: the VJP of '") + node_.op + "' returned a gradient of shape " +
                           shape_str(g.shape()) + " for its input " + std::to_string(i) + " of shape " +
                           shape_str(in.value.shape()));
+    const profile::Scope reduce(profile::Cat::Kernel);
     g = sum_to(g, in.value.shape());
   }
   std::unique_lock<std::mutex> lock;
@@ -102,6 +104,7 @@ Var<T>::Var(Tensor<T> value, bool requires_grad) : n_(std::make_shared<Node<T>>(
 template <typename T>
 template <typename Range>
 Var<T> Var<T>::record_range(Tensor<T> out, const Range& inputs, const char* op, Vjp<T> vjp) {
+  const profile::Scope scope(profile::Cat::Graph);
   bool any = false;
   if (!g_no_grad)
     for (const Var& v : inputs) any = any || v.requires_grad();
@@ -147,6 +150,7 @@ void Var<T>::backward(const Tensor<T>& seed) const {
     throw AutodiffError(std::string("backward: output of '") + n_->op +
                         "' does not require a gradient (no input requires one, or it was computed under NoGrad)");
 
+  const profile::Scope scope(profile::Cat::Graph);  // the sort, accumulation and freeing
   if (n_->is_leaf) {  // backward from a leaf: its gradient is the seed; there is no graph to walk
     std::lock_guard<std::mutex> lock(g_leaf_mutex);
     if (n_->grad.defined())
@@ -190,6 +194,7 @@ void Var<T>::backward(const Tensor<T>& seed) const {
     Node<T>* node = it->get();
     if (node->grad.defined()) {
       GradSink<T> sink(*node);
+      const profile::Scope vjp(profile::Cat::Kernel);  // GradSink::add switches back to Graph
       node->vjp(node->grad, sink);
     }
     // Free as we go: intermediate gradients, the VJP's captures and the edges.

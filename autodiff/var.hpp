@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tensor/ops.hpp"
+#include "tensor/profile.hpp"
 #include "tensor/tensor.hpp"
 
 namespace lz {

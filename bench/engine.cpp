@@ -4,7 +4,9 @@
 // step's five GEMMs timed alone, same shapes, back to back).
 // bench/engine.sh runs this beside bench/engine_torch.py (the same step in PyTorch).
 //
-//   bench_engine [--threads 1,2] [--seconds 2] [--repeats 5]
+//   bench_engine [--threads 1,2] [--seconds 2] [--repeats 5] [--profile-steps N]
+// --profile-steps N > 0: after each setting's timing, N more steps under the profiler print where
+// a step's time goes (bench/profile_report.hpp).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +17,7 @@
 
 #include "autodiff/ops.hpp"
 #include "bench/env.hpp"
+#include "bench/profile_report.hpp"
 #include "nn/module.hpp"
 
 using namespace lz;
@@ -119,7 +122,7 @@ int main(int argc, char** argv) {
   try {
     std::vector<int> threads{1, 2};
     double seconds = 2.0;
-    int repeats = 5;
+    int repeats = 5, profile_steps = 0;
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
       if (i + 1 >= argc) throw std::invalid_argument("flag " + a + " needs a value");
@@ -130,8 +133,10 @@ int main(int argc, char** argv) {
         seconds = std::stod(v);
       else if (a == "--repeats")
         repeats = std::stoi(v);
+      else if (a == "--profile-steps")
+        profile_steps = std::stoi(v);
       else
-        throw std::invalid_argument("unknown flag " + a + " (expected --threads, --seconds, --repeats)");
+        throw std::invalid_argument("unknown flag " + a + " (expected --threads, --seconds, --repeats, --profile-steps)");
     }
     bench::print_env();
     Rng rng(1);
@@ -148,6 +153,7 @@ int main(int argc, char** argv) {
       std::printf("ours threads=%d steps_per_s=%.2f step_ms=%.3f sgemm_ms=%.3f sgemm_share=%.3f\n", t, r.steps_per_s,
                   1e3 / r.steps_per_s, 1e3 / r.gemm_sets_per_s, r.share);
       std::fflush(stdout);
+      if (profile_steps > 0) bench::print_time_shares(t, profile_steps, [&] { step(m, x, labels); });
     }
     // Training really happens: the loss on the one fixed batch falls.
     const float last = step(m, x, labels);

@@ -8,6 +8,8 @@
 #   LZ_BUILD_DIR=build-x bench/engine.sh   another build folder
 #   BENCH_SECONDS=4 bench/engine.sh        longer timing per setting (default 2 s)
 #   BENCH_ROUNDS=5 bench/engine.sh         more alternating ours/peer rounds (default 3)
+#   PROFILE_STEPS=0 bench/engine.sh        no time shares (default: a profiled run of 200 steps
+#                                          after each timed run, never inside it; tensor/profile.hpp)
 #
 # Each side runs in its own process per thread count with OPENBLAS_NUM_THREADS, OMP_NUM_THREADS
 # and MKL_NUM_THREADS (and, for PyTorch, torch.set_num_threads) set to that count: both link the
@@ -43,11 +45,13 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 rounds=${BENCH_ROUNDS:-3}
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
-declare -A o_runs p_runs s_runs g_runs st_runs
+declare -A o_runs p_runs s_runs g_runs st_runs f_runs m_runs
+profile_steps=${PROFILE_STEPS:-200}
+categories="gemm kernels graph alloc optimizer other"
 peer_ok=1
 for r in $(seq 1 "$rounds"); do
   for t in 1 2; do
-    out=$(env $(threads_env "$t") "$bin" --threads "$t" --seconds "$seconds")
+    out=$(env $(threads_env "$t") "$bin" --threads "$t" --seconds "$seconds" --profile-steps "$profile_steps")
     [ "$r" = 1 ] && grep "^ours env:" <<<"$out"
     line=$(grep "^ours threads=" <<<"$out")
     echo "round $r: $line"
@@ -55,6 +59,11 @@ for r in $(seq 1 "$rounds"); do
     s_runs[$t]+="$(field sgemm_share <<<"$line") "
     g_runs[$t]+="$(field sgemm_ms <<<"$line") "
     st_runs[$t]+="$(field step_ms <<<"$line") "
+    for k in $categories; do
+      sl=$(grep "^ours share threads=$t category=$k " <<<"$out" || true)
+      f_runs[$t.$k]+="$(field fraction <<<"$sl") "
+      m_runs[$t.$k]+="$(field ms_per_step <<<"$sl") "
+    done
     if [ $peer_ok = 1 ]; then
       pout=$(env $(threads_env "$t") "$py" "$repo/bench/engine_torch.py" --threads "$t" --seconds "$seconds" 2>&1 || true)
       [ "$r" = 1 ] && { grep "^peer env:" <<<"$pout" || true; }
@@ -89,6 +98,13 @@ done
 for t in 1 2; do
   echo "INFO engine_sgemm_share_${t}t ours=${share[$t]} (the step's 5 GEMMs alone take ${gemm_ms[$t]} ms of a ${step_ms[$t]} ms step; medians)"
 done
+if [ "$profile_steps" -gt 0 ]; then
+  for t in 1 2; do
+    for k in $categories; do
+      echo "INFO engine_time_share_${k}_${t}t ours=$(median <<<"${f_runs[$t.$k]}") ($(median <<<"${m_runs[$t.$k]}") ms per step; profiled run)"
+    done
+  done
+fi
 best_t=1; [ "$(awk -v a="${ours[2]}" -v b="${ours[1]}" 'BEGIN{print (a>b)}')" = 1 ] && best_t=2
 if [ $peer_ok = 1 ]; then
   for t in 1 2; do

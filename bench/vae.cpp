@@ -2,9 +2,11 @@
 // logits, Adam 1e-3, batch 128) on Fashion-MNIST, and the GEMM-only bound: the same eleven matrix
 // products of one step (4 forward, 7 backward) run back to back with nothing else.
 //
-//   bench_vae [--threads N] [--seconds S] [--windows W] [--k K] [--cache-mb M]
+//   bench_vae [--threads N] [--seconds S] [--windows W] [--k K] [--cache-mb M] [--profile-steps P]
 // --k K > 1 trains the IWAE-K bound instead (same model, K samples per image); --cache-mb sets
-// the tensor storage cache's per-thread cap (tensor/storage.hpp; 0 turns reuse off).
+// the tensor storage cache's per-thread cap (tensor/storage.hpp; 0 turns reuse off). --profile-steps
+// P > 0: after the timed windows, P more steps under the profiler print where a step's time goes
+// (bench/profile_report.hpp).
 // Training and GEMM-only windows alternate (W of each, S/W seconds of training each), so both see
 // the same background load on a shared machine; each figure is its best window (the one least
 // disturbed by other processes; vae_torch.py uses the same rule).
@@ -20,6 +22,7 @@
 #include <string>
 
 #include "bench/env.hpp"
+#include "bench/profile_report.hpp"
 #include "models/iwae.hpp"
 #include "models/vae.hpp"
 #include "nn/optim.hpp"
@@ -106,7 +109,7 @@ struct Training {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 1, windows = 3, k = 1;
+  int threads = 1, windows = 3, k = 1, profile_steps = 0;
   long cache_mb = -1;
   double seconds = 10;
   for (int i = 1; i < argc; ++i) {
@@ -116,13 +119,14 @@ int main(int argc, char** argv) {
     else if (a == "--windows" && i + 1 < argc) windows = std::atoi(argv[++i]);
     else if (a == "--k" && i + 1 < argc) k = std::atoi(argv[++i]);
     else if (a == "--cache-mb" && i + 1 < argc) cache_mb = std::atol(argv[++i]);
+    else if (a == "--profile-steps" && i + 1 < argc) profile_steps = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "error: unknown argument '%s' (expected --threads N, --seconds S, --windows W, --k K, --cache-mb M)\n", a.c_str());
+      std::fprintf(stderr, "error: unknown argument '%s' (expected --threads N, --seconds S, --windows W, --k K, --cache-mb M, --profile-steps P)\n", a.c_str());
       return 1;
     }
   }
-  if (threads < 1 || seconds <= 0 || windows < 1 || k < 1) {
-    std::fprintf(stderr, "error: --threads, --windows and --k must be >= 1 and --seconds > 0\n");
+  if (threads < 1 || seconds <= 0 || windows < 1 || k < 1 || profile_steps < 0) {
+    std::fprintf(stderr, "error: --threads, --windows and --k must be >= 1, --seconds > 0, --profile-steps >= 0\n");
     return 1;
   }
   if (cache_mb >= 0) storage::set_cache_cap(static_cast<size_t>(cache_mb) << 20);
@@ -145,6 +149,8 @@ int main(int argc, char** argv) {
     std::printf("images_per_s=%.1f gemm_images_per_s=%.1f peak_rss_mb=%.1f cache_hits=%llu cache_misses=%llu\n", best,
                 best_gemm, peak_rss_mb(), static_cast<unsigned long long>(c1.hits - c0.hits),
                 static_cast<unsigned long long>(c1.misses - c0.misses));
+    std::fflush(stdout);
+    if (profile_steps > 0) bench::print_time_shares(threads, profile_steps, [&] { t.step(); });
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -10,6 +10,8 @@
 # heap rather than being mmapped and unmapped per use); each side prints its BLAS library, kernel
 # and allocator settings. The peer also runs under glibc's defaults (INFO line); the speed RESULTs
 # compare against the peer's better of the two settings.
+# Where our step's time goes: INFO vae_time_share_* lines from PROFILE_STEPS (default 100; 0: none)
+# steps under the profiler after the timed windows (tensor/profile.hpp), never inside them.
 # RESULT lines follow DESIGN.md: ratio = ours/peer for speed, peer/ours for memory (>1: we are better).
 set -eu
 export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
@@ -40,8 +42,9 @@ $PY -c 'import torch' 2>/dev/null || { have_torch=0; echo "skipped: PyTorch (pyt
 best_ours=0; best_peer=0; gemm=0
 for t in 1 2; do
   export OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t MKL_NUM_THREADS=$t
-  out=$("$BIN/bench_vae" --threads "$t" --seconds "$SECS")
+  out=$("$BIN/bench_vae" --threads "$t" --seconds "$SECS" --profile-steps "${PROFILE_STEPS:-100}")
   echo "$out" | grep "^ours env:"
+  echo "$out" | sed -n "s/^ours share threads=$t category=\([a-z]*\) fraction=\([0-9.]*\) ms_per_step=\([0-9.]*\)/INFO vae_time_share_\1_${t}thread ours=\2 (\3 ms per step; profiled run)/p"
   o=$(echo "$out" | grep "^images_per_s=")
   ours=$(echo "$o" | field images_per_s); ro=$(echo "$o" | field peak_rss_mb); g=$(echo "$o" | field gemm_images_per_s)
   echo "ours    threads=$t: $o"

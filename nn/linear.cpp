@@ -22,17 +22,34 @@ Linear<T>::Linear(int64_t in_features, int64_t out_features, Rng& rng, bool bias
     zero_bias_ = Var<T>(Tensor<T>::zeros({out_}), false);
 }
 
+namespace {
+template <typename T>
+void check_features(const Var<T>& x, int64_t in, int64_t out, const Var<T>& weight) {
+  if (x.dim() < 1 || x.size(-1) != in)
+    throw ShapeError("Linear(" + std::to_string(in) + " -> " + std::to_string(out) + "): input of shape " +
+                     shape_str(x.shape()) + " does not end in " + std::to_string(in) + " features" +
+                     (weight.name().empty() ? "" : " (weight '" + weight.name() + "')"));
+}
+}  // namespace
+
 template <typename T>
 Var<T> Linear<T>::forward(const Var<T>& x) {
   const Var<T>& b = bias_.defined() ? bias_ : zero_bias_;
-  if (x.dim() < 1 || x.size(-1) != in_)
-    throw ShapeError("Linear(" + std::to_string(in_) + " -> " + std::to_string(out_) + "): input of shape " +
-                     shape_str(x.shape()) + " does not end in " + std::to_string(in_) + " features" +
-                     (weight_.name().empty() ? "" : " (weight '" + weight_.name() + "')"));
+  check_features(x, in_, out_, weight_);
   if (x.dim() == 2) return linear(x, weight_, b);
   Shape out_shape = x.shape();
   out_shape.back() = out_;
   return reshape(linear(reshape(x, {-1, in_}), weight_, b), out_shape);
+}
+
+template <typename T>
+Var<T> Linear<T>::forward_relu(const Var<T>& x) {
+  const Var<T>& b = bias_.defined() ? bias_ : zero_bias_;
+  check_features(x, in_, out_, weight_);
+  if (x.dim() == 2) return linear_relu(x, weight_, b);
+  Shape out_shape = x.shape();
+  out_shape.back() = out_;
+  return reshape(linear_relu(reshape(x, {-1, in_}), weight_, b), out_shape);
 }
 
 template <typename T>

@@ -18,6 +18,8 @@ class Linear : public Layer<T> {
   // x:[N,in] -> [N,out] in one `linear` node. x:[...,in] of any other rank is flattened to
   // [-1,in] and the result reshaped back to [...,out].
   Var<T> forward(const Var<T>& x) override;
+  // relu(forward(x)), the same numbers, in one `linear_relu` node (MLP's ReLU hidden layers).
+  Var<T> forward_relu(const Var<T>& x);
 
   Var<T>& weight() { return weight_; }
   Var<T>& bias() { return bias_; }  // undefined when built with bias = false

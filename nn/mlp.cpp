@@ -19,8 +19,12 @@ template <typename T>
 Var<T> MLP<T>::forward(const Var<T>& x) {
   Var<T> h = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
-    h = layers_[i]->forward(h);
-    if (i + 1 < layers_.size() || activate_last_) h = apply(act_, h);
+    const bool activate = i + 1 < layers_.size() || activate_last_;
+    if (activate && act_ == Activation::ReLU)
+      h = layers_[i]->forward_relu(h);  // one node and one activation buffer instead of two
+    else
+      h = layers_[i]->forward(h);
+    if (activate && act_ != Activation::ReLU) h = apply(act_, h);
   }
   return h;
 }

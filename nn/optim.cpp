@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <unordered_set>
 
+#include "tensor/profile.hpp"
 #include "tensor/vec.hpp"
 
 namespace lz {
@@ -105,6 +106,7 @@ void Optimizer<T>::set_lr(double lr) {
 template <typename T>
 void Optimizer<T>::step() {
   NoGrad ng;
+  const profile::Scope scope(profile::Cat::Optimizer);
   last_passes_ = 0;
   for (size_t i = 0; i < params_.size(); ++i)
     if (params_[i].grad().defined()) check_grad(params_[i], names_[i]);

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "tensor/profile.hpp"
+
 namespace lz {
 
 namespace detail {
@@ -163,11 +165,13 @@ Tensor<T> sum_to(const Tensor<T>& a, const Shape& shape) {
 namespace {
 inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const profile::Scope scope(profile::Cat::Gemm);
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
               lda, B, ldb, beta, C, ldc);
 }
 inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
                  const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  const profile::Scope scope(profile::Cat::Gemm);
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
               lda, B, ldb, beta, C, ldc);
 }

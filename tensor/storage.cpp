@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "tensor/profile.hpp"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define LZ_STORAGE_ASAN 1
 #elif defined(__has_feature)
@@ -82,6 +84,7 @@ void set_cache_cap(size_t bytes) { g_cap.store(bytes, std::memory_order_relaxed)
 size_t class_bytes(size_t bytes) { return bytes < kCachedMin ? std::max<size_t>(bytes, 1) : size_of_class(class_of(bytes)); }
 
 void* acquire(size_t bytes) {
+  const profile::Scope scope(profile::Cat::Alloc);
   if (bytes < kCachedMin) {
     void* p = std::malloc(std::max<size_t>(bytes, 1));
     if (!p) throw std::bad_alloc();
@@ -106,6 +109,7 @@ void* acquire(size_t bytes) {
 
 void release(void* p, size_t bytes) noexcept {
   if (!p) return;
+  const profile::Scope scope(profile::Cat::Alloc);
   if (kCache && bytes >= kCachedMin && !t_cache_gone) {
     Cache& k = t_cache;
     const int c = class_of(bytes);

@@ -32,6 +32,7 @@ struct Sigmoid {
 
 template <typename T>
 Var<T> tanh(const Var<T>& a) {
+  LZ_PROFILE_OP;
   Tensor<T> out = lz::map(a.value(), [](auto x) {
     using std::tanh;
     using xsimd::tanh;
@@ -45,6 +46,7 @@ Var<T> tanh(const Var<T>& a) {
 
 template <typename T>
 Var<T> sigmoid(const Var<T>& a) {
+  LZ_PROFILE_OP;
   Tensor<T> out = lz::map(a.value(), Sigmoid{});
   // d σ = σ (1 - σ)
   return Var<T>::record(out, {a}, "sigmoid", [out](const Tensor<T>& g, GradSink<T>& s) {
@@ -54,6 +56,7 @@ Var<T> sigmoid(const Var<T>& a) {
 
 template <typename T>
 Var<T> relu(const Var<T>& a) {
+  LZ_PROFILE_OP;
   Tensor<T> out = lz::map(a.value(), [](auto x) {
     using std::max;
     using xsimd::max;
@@ -68,6 +71,7 @@ Var<T> relu(const Var<T>& a) {
 
 template <typename T>
 Var<T> leaky_relu(const Var<T>& a, T slope) {
+  LZ_PROFILE_OP;
   const Tensor<T> av = a.value();
   Tensor<T> out = lz::map(av, [slope](auto x) { return vec::select(x > zero_like(x), x, x * decltype(x)(slope)); });
   return Var<T>::record(out, {a}, "leaky_relu", [av, slope](const Tensor<T>& g, GradSink<T>& s) {
@@ -80,6 +84,7 @@ Var<T> leaky_relu(const Var<T>& a, T slope) {
 // d softplus = sigmoid(x)
 template <typename T>
 Var<T> softplus(const Var<T>& a) {
+  LZ_PROFILE_OP;
   const Tensor<T> av = a.value();
   return Var<T>::record(lz::map(av, Softplus{}), {a}, "softplus", [av](const Tensor<T>& g, GradSink<T>& s) {
     s.add(0, lz::zip(g, av, [](auto gi, auto x) { return gi * Sigmoid{}(x); }, "softplus"));
@@ -89,6 +94,7 @@ Var<T> softplus(const Var<T>& a) {
 // log σ(x) = -softplus(-x) = min(x,0) - log1p(e^{-|x|});  d/dx = σ(-x)
 template <typename T>
 Var<T> log_sigmoid(const Var<T>& a) {
+  LZ_PROFILE_OP;
   const Tensor<T> av = a.value();
   return Var<T>::record(lz::map(av, [](auto x) { return math::log_sigmoid(x); }), {a}, "log_sigmoid",
                         [av](const Tensor<T>& g, GradSink<T>& s) {
@@ -99,6 +105,7 @@ Var<T> log_sigmoid(const Var<T>& a) {
 // Gradient 1 inside [lo, hi] (bounds included, as PyTorch), 0 outside.
 template <typename T>
 Var<T> clamp(const Var<T>& a, T lo, T hi) {
+  LZ_PROFILE_OP;
   if (!(lo <= hi))
     throw std::invalid_argument("clamp: lower bound " + std::to_string(lo) + " exceeds upper bound " +
                                 std::to_string(hi));
@@ -120,6 +127,7 @@ Var<T> clamp(const Var<T>& a, T lo, T hi) {
 // mask:[S] a,b broadcast to S -> [S]; out = mask != 0 ? a : b.
 template <typename T>
 Var<T> where(const Tensor<T>& mask, const Var<T>& a, const Var<T>& b) {
+  LZ_PROFILE_OP;
   const Shape& ms = mask.shape();
   auto check = [&](const Tensor<T>& v, const char* which) {
     if (v.shape() != ms && broadcast_shapes(v.shape(), ms, "where") != ms)

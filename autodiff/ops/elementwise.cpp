@@ -9,6 +9,7 @@ namespace lz {
 // a, b broadcast -> broadcast shape
 template <typename T>
 Var<T> add(const Var<T>& a, const Var<T>& b) {
+  LZ_PROFILE_OP;
   return Var<T>::record(lz::add(a.value(), b.value()), {a, b}, "add",
                         [](const Tensor<T>& g, GradSink<T>& s) {
                           s.add(0, g);
@@ -18,6 +19,7 @@ Var<T> add(const Var<T>& a, const Var<T>& b) {
 
 template <typename T>
 Var<T> sub(const Var<T>& a, const Var<T>& b) {
+  LZ_PROFILE_OP;
   return Var<T>::record(lz::sub(a.value(), b.value()), {a, b}, "sub",
                         [](const Tensor<T>& g, GradSink<T>& s) {
                           s.add(0, g);
@@ -27,6 +29,7 @@ Var<T> sub(const Var<T>& a, const Var<T>& b) {
 
 template <typename T>
 Var<T> mul(const Var<T>& a, const Var<T>& b) {
+  LZ_PROFILE_OP;
   const Tensor<T> av = a.value(), bv = b.value();
   return Var<T>::record(lz::mul(av, bv), {a, b}, "mul", [av, bv](const Tensor<T>& g, GradSink<T>& s) {
     if (s.needs(0)) s.add(0, lz::mul(g, bv));
@@ -36,6 +39,7 @@ Var<T> mul(const Var<T>& a, const Var<T>& b) {
 
 template <typename T>
 Var<T> div(const Var<T>& a, const Var<T>& b) {
+  LZ_PROFILE_OP;
   const Tensor<T> bv = b.value();
   Tensor<T> out = lz::div(a.value(), bv);
   return Var<T>::record(out, {a, b}, "div", [out, bv](const Tensor<T>& g, GradSink<T>& s) {
@@ -47,24 +51,28 @@ Var<T> div(const Var<T>& a, const Var<T>& b) {
 
 template <typename T>
 Var<T> add(const Var<T>& a, T c) {
+  LZ_PROFILE_OP;
   return Var<T>::record(lz::map(a.value(), [c](auto x) { return x + c; }), {a}, "add_scalar",
                         [](const Tensor<T>& g, GradSink<T>& s) { s.add(0, g); });
 }
 
 template <typename T>
 Var<T> mul(const Var<T>& a, T c) {
+  LZ_PROFILE_OP;
   return Var<T>::record(lz::scale(a.value(), c), {a}, "mul_scalar",
                         [c](const Tensor<T>& g, GradSink<T>& s) { s.add(0, lz::scale(g, c)); });
 }
 
 template <typename T>
 Var<T> rsub(T c, const Var<T>& a) {
+  LZ_PROFILE_OP;
   return Var<T>::record(lz::map(a.value(), [c](auto x) { return c - x; }), {a}, "rsub",
                         [](const Tensor<T>& g, GradSink<T>& s) { s.add(0, lz::scale(g, T(-1))); });
 }
 
 template <typename T>
 Var<T> neg(const Var<T>& a) {
+  LZ_PROFILE_OP;
   return Var<T>::record(lz::scale(a.value(), T(-1)), {a}, "neg",
                         [](const Tensor<T>& g, GradSink<T>& s) { s.add(0, lz::scale(g, T(-1))); });
 }
@@ -72,6 +80,7 @@ Var<T> neg(const Var<T>& a) {
 // d x^p / dx = p x^(p-1)
 template <typename T>
 Var<T> pow(const Var<T>& a, T p) {
+  LZ_PROFILE_OP;
   const Tensor<T> av = a.value();
   Tensor<T> out = lz::map(av, [p](auto x) {
     using std::pow;
@@ -89,6 +98,7 @@ Var<T> pow(const Var<T>& a, T p) {
 
 template <typename T>
 Var<T> square(const Var<T>& a) {
+  LZ_PROFILE_OP;
   const Tensor<T> av = a.value();
   return Var<T>::record(lz::map(av, [](auto x) { return x * x; }), {a}, "square",
                         [av](const Tensor<T>& g, GradSink<T>& s) {
@@ -99,6 +109,7 @@ Var<T> square(const Var<T>& a) {
 // exp keeps its result (d e^x = e^x), not its input.
 template <typename T>
 Var<T> exp(const Var<T>& a) {
+  LZ_PROFILE_OP;
   Tensor<T> out = lz::map(a.value(), [](auto x) {
     using std::exp;
     using xsimd::exp;
@@ -109,6 +120,7 @@ Var<T> exp(const Var<T>& a) {
 
 template <typename T>
 Var<T> log(const Var<T>& a) {
+  LZ_PROFILE_OP;
   const Tensor<T> av = a.value();
   Tensor<T> out = lz::map(av, [](auto x) {
     using std::log;
@@ -120,6 +132,7 @@ Var<T> log(const Var<T>& a) {
 
 template <typename T>
 Var<T> sqrt(const Var<T>& a) {
+  LZ_PROFILE_OP;
   Tensor<T> out = lz::map(a.value(), [](auto x) {
     using std::sqrt;
     using xsimd::sqrt;
@@ -132,6 +145,7 @@ Var<T> sqrt(const Var<T>& a) {
 
 template <typename T>
 Var<T> abs(const Var<T>& a) {
+  LZ_PROFILE_OP;
   const Tensor<T> av = a.value();
   Tensor<T> out = lz::map(av, [](auto x) {
     using std::abs;

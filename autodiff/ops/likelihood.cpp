@@ -16,6 +16,7 @@ namespace lz {
 // broadcasts some other way, the composed ops are used.
 template <typename T>
 Var<T> bernoulli_log_prob(const Var<T>& logits, const Var<T>& x) {
+  LZ_PROFILE_OP;
   const Tensor<T> lv = logits.value(), xv = x.value();
   const Shape& ls = lv.shape();
   const bool repeats = xv.dim() <= lv.dim() && xv.numel() > 0 && lv.numel() % xv.numel() == 0 &&

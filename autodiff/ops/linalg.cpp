@@ -23,6 +23,7 @@ void trsm_rows(const T* L, T* Z, int64_t n, int64_t D, bool plain) {
 
 template <typename T>
 Var<T> matmul(const Var<T>& a, const Var<T>& b) {
+  LZ_PROFILE_OP;
   const Tensor<T> av = a.value(), bv = b.value();
   return Var<T>::record(lz::matmul(av, bv), {a, b}, "matmul", [av, bv](const Tensor<T>& g, GradSink<T>& s) {
     if (s.needs(0)) {
@@ -38,29 +39,63 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
   });
 }
 
-// x:[N,in] w:[out,in] b:[out] -> [N,out]
+namespace {
+// x w^T + b: out = broadcast bias, then out += x w^T in the same GEMM (beta = 1)
 template <typename T>
-Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
-  const Tensor<T> xv = x.value(), wv = w.value();
-  const Shape& bs = b.value().shape();
+Tensor<T> affine(const Tensor<T>& xv, const Tensor<T>& wv, const Tensor<T>& bv, const char* op) {
+  const Shape& bs = bv.shape();
   if (xv.dim() != 2 || wv.dim() != 2 || bs.size() != 1 || bs[0] != wv.size(0))
-    throw ShapeError("linear: expected x:[N,in] w:[out,in] b:[out], got x:" + shape_str(xv.shape()) +
+    throw ShapeError(std::string(op) + ": expected x:[N,in] w:[out,in] b:[out], got x:" + shape_str(xv.shape()) +
                      " w:" + shape_str(wv.shape()) + " b:" + shape_str(bs));
   Tensor<T> out = Tensor<T>::empty({xv.size(0), wv.size(0)});
-  // out = broadcast bias, then out += x w^T in the same GEMM (beta = 1)
-  const T* bp = b.value().data();
+  const T* bp = bv.data();
   const int64_t rows = out.shape()[0], cols = out.shape()[1];
   for (int64_t i = 0; i < rows; ++i) std::copy(bp, bp + cols, out.data() + i * cols);
   lz::gemm_into(xv, wv, out, false, true, T(1), T(1));
-  return Var<T>::record(std::move(out), {x, w, b}, "linear", [xv, wv](const Tensor<T>& g, GradSink<T>& s) {
-    if (s.needs(0)) s.add(0, lz::matmul(g, wv));               // [N,out] x [out,in]
-    if (s.needs(1)) s.add(1, lz::matmul(g, xv, true, false));  // [N,out]^T x [N,in]
-    if (s.needs(2)) s.add(2, lz::sum(g, 0));
+  return out;
+}
+
+// The VJP of x w^T + b for the output gradient g:[N,out].
+template <typename T>
+void affine_vjp(const Tensor<T>& g, const Tensor<T>& xv, const Tensor<T>& wv, GradSink<T>& s) {
+  if (s.needs(0)) s.add(0, lz::matmul(g, wv));               // [N,out] x [out,in]
+  if (s.needs(1)) s.add(1, lz::matmul(g, xv, true, false));  // [N,out]^T x [N,in]
+  if (s.needs(2)) s.add(2, lz::sum(g, 0));
+}
+}  // namespace
+
+// x:[N,in] w:[out,in] b:[out] -> [N,out]
+template <typename T>
+Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
+  LZ_PROFILE_OP;
+  const Tensor<T> xv = x.value(), wv = w.value();
+  return Var<T>::record(affine(xv, wv, b.value(), "linear"), {x, w, b}, "linear",
+                        [xv, wv](const Tensor<T>& g, GradSink<T>& s) { affine_vjp(g, xv, wv, s); });
+}
+
+// x:[N,in] w:[out,in] b:[out] -> [N,out]: max(x w^T + b, 0) in place in the product's buffer. The
+// output is positive exactly where the pre-activation is, so it masks the gradient (as relu's VJP).
+template <typename T>
+Var<T> linear_relu(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
+  LZ_PROFILE_OP;
+  const Tensor<T> xv = x.value(), wv = w.value();
+  Tensor<T> out = affine(xv, wv, b.value(), "linear_relu");
+  vec::map(out.numel(), out.data(), out.data(), [](auto v) {
+    using std::max;
+    using xsimd::max;
+    return max(v, decltype(v)(0));
+  });
+  return Var<T>::record(out, {x, w, b}, "linear_relu", [xv, wv, out](const Tensor<T>& g, GradSink<T>& s) {
+    const Tensor<T> gm = lz::zip(g, out, [](auto gi, auto y) {
+      return vec::select(y > decltype(y)(0), gi, decltype(y)(0));
+    }, "linear_relu");
+    affine_vjp(gm, xv, wv, s);
   });
 }
 
 template <typename T>
 Var<T> transpose(const Var<T>& a) {
+  LZ_PROFILE_OP;
   return Var<T>::record(lz::transpose(a.value()), {a}, "transpose",
                         [](const Tensor<T>& g, GradSink<T>& s) { s.add(0, lz::transpose(g)); });
 }
@@ -68,6 +103,7 @@ Var<T> transpose(const Var<T>& a) {
 // L:[K,D,D] (lower triangle read) Y:[K,N,D] -> Z:[K,N,D], Z_k = Y_k L_k^{-T}
 template <typename T>
 Var<T> tri_solve_rows(const Var<T>& L, const Var<T>& Y) {
+  LZ_PROFILE_OP;
   const Tensor<T> Lv = L.value();
   if (Lv.dim() != 3 || Lv.size(1) != Lv.size(2) || Y.dim() != 3 || Y.size(0) != Lv.size(0) || Y.size(2) != Lv.size(2))
     throw ShapeError("tri_solve_rows: expected L:[K,D,D] Y:[K,N,D], got L:" + shape_str(Lv.shape()) +
@@ -93,6 +129,7 @@ Var<T> tri_solve_rows(const Var<T>& L, const Var<T>& Y) {
 #define LZ_INSTANTIATE(T)                                                \
   template Var<T> matmul(const Var<T>&, const Var<T>&);                  \
   template Var<T> linear(const Var<T>&, const Var<T>&, const Var<T>&);   \
+  template Var<T> linear_relu(const Var<T>&, const Var<T>&, const Var<T>&); \
   template Var<T> transpose(const Var<T>&);                              \
   template Var<T> tri_solve_rows(const Var<T>&, const Var<T>&);
 LZ_INSTANTIATE(float)

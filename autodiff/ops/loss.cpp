@@ -10,6 +10,7 @@ namespace lz {
 // x, t broadcast -> S: max(x,0) - x t + log1p(e^{-|x|});  dx = g (σ(x) - t), dt = -g x
 template <typename T>
 Var<T> bce_with_logits(const Var<T>& logits, const Var<T>& targets) {
+  LZ_PROFILE_OP;
   const Tensor<T> xv = logits.value(), tv = targets.value();
   Tensor<T> out = lz::zip(xv, tv, [](auto x, auto t) { return math::bce_with_logits(x, t); }, "bce_with_logits");
   return Var<T>::record(std::move(out), {logits, targets}, "bce_with_logits",
@@ -33,6 +34,7 @@ Var<T> bce_with_logits(const Var<T>& logits, const Var<T>& targets) {
 //   with w = (x-μ) e^{-lv}:  dx = -g w,  dμ = g w,  dlv = -½ g (1 - (x-μ) w)
 template <typename T>
 Var<T> gaussian_log_density(const Var<T>& x, const Var<T>& mean, const Var<T>& logvar) {
+  LZ_PROFILE_OP;
   const Tensor<T> d = lz::sub(x.value(), mean.value());
   const Tensor<T> lv = logvar.value();
   Tensor<T> out = lz::zip(d, lv, [](auto di, auto l) {
@@ -74,6 +76,7 @@ Var<T> gaussian_log_density(const Var<T>& x, const Var<T>& mean, const Var<T>& l
 // mean, logvar broadcast -> S: ½(e^{lv} + μ² - 1 - lv);  dμ = g μ,  dlv = ½ g (e^{lv} - 1)
 template <typename T>
 Var<T> kl_std_normal(const Var<T>& mean, const Var<T>& logvar) {
+  LZ_PROFILE_OP;
   const Tensor<T> mv = mean.value(), lv = logvar.value();
   Tensor<T> out = lz::zip(mv, lv, [](auto m, auto l) {
     using B = decltype(m);
@@ -99,6 +102,7 @@ Var<T> kl_std_normal(const Var<T>& mean, const Var<T>& logvar) {
 //   ∂/∂mq = (mq − mp) e^{−lvp} = −∂/∂mp,   ∂/∂lvq = ½ expm1(d),   ∂/∂lvp = −½(expm1(d) + r).
 template <typename T>
 Var<T> kl_diag_gaussians(const Var<T>& mean_q, const Var<T>& logvar_q, const Var<T>& mean_p, const Var<T>& logvar_p) {
+  LZ_PROFILE_OP;
   const Shape& s = mean_q.shape();
   if (logvar_q.shape() != s || mean_p.shape() != s || logvar_p.shape() != s)
     throw ShapeError("kl_diag_gaussians: expected mean_q, logvar_q, mean_p, logvar_p of one shape, got " + shape_str(s) +
@@ -128,6 +132,7 @@ Var<T> kl_diag_gaussians(const Var<T>& mean_q, const Var<T>& logvar_q, const Var
 // a, b broadcast -> []: mean over the broadcast shape of (a-b)²;  da = 2 g (a-b) / n, db = -da
 template <typename T>
 Var<T> mse(const Var<T>& a, const Var<T>& b) {
+  LZ_PROFILE_OP;
   const Tensor<T> d = lz::sub(a.value(), b.value());
   const int64_t n = d.numel();
   const T inv = n ? T(1) / static_cast<T>(n) : T(0);
@@ -142,6 +147,7 @@ Var<T> mse(const Var<T>& a, const Var<T>& b) {
 // logp:[N,C] labels:[N] -> []: -(1/N) Σ_i logp[i, labels[i]]
 template <typename T>
 Var<T> nll(const Var<T>& logp, const std::vector<int64_t>& labels) {
+  LZ_PROFILE_OP;
   const Shape in = logp.shape();
   if (in.size() != 2 || in[0] != static_cast<int64_t>(labels.size()))
     throw ShapeError("nll: expected logp:[N,C] with N = " + std::to_string(labels.size()) +

@@ -22,6 +22,7 @@ Tensor<T> unsqueeze_reduced(const Tensor<T>& g, const Shape& in, int64_t axis) {
 // a:[...] -> []
 template <typename T>
 Var<T> sum(const Var<T>& a) {
+  LZ_PROFILE_OP;
   const Shape in = a.shape();
   return Var<T>::record(Tensor<T>::scalar(lz::sum_all(a.value())), {a}, "sum",
                         [in](const Tensor<T>& g, GradSink<T>& s) { s.add(0, Tensor<T>::full(in, g[0])); });
@@ -30,6 +31,7 @@ Var<T> sum(const Var<T>& a) {
 // a:[..., n, ...] -> [..., (1), ...]
 template <typename T>
 Var<T> sum(const Var<T>& a, int64_t axis, bool keepdim) {
+  LZ_PROFILE_OP;
   const Shape in = a.shape();
   return Var<T>::record(lz::sum(a.value(), axis, keepdim), {a}, "sum_axis",
                         [in, axis](const Tensor<T>& g, GradSink<T>& s) {
@@ -39,6 +41,7 @@ Var<T> sum(const Var<T>& a, int64_t axis, bool keepdim) {
 
 template <typename T>
 Var<T> mean(const Var<T>& a) {
+  LZ_PROFILE_OP;
   const Shape in = a.shape();
   const T inv = T(1) / static_cast<T>(a.numel());
   return Var<T>::record(Tensor<T>::scalar(lz::sum_all(a.value()) * inv), {a}, "mean",
@@ -47,6 +50,7 @@ Var<T> mean(const Var<T>& a) {
 
 template <typename T>
 Var<T> mean(const Var<T>& a, int64_t axis, bool keepdim) {
+  LZ_PROFILE_OP;
   return mul(sum(a, axis, keepdim), T(1) / static_cast<T>(a.size(axis)));
 }
 
@@ -105,6 +109,7 @@ Tensor<T> logsumexp_grad(const Tensor<T>& g, const Tensor<T>& x, const Tensor<T>
 
 template <typename T>
 Var<T> logsumexp_like(const Var<T>& a, int64_t axis, bool keepdim, T offset, const char* op) {
+  LZ_PROFILE_OP;
   const AxisSplit sp = split_axis(a.shape(), axis, op);
   if (sp.n == 0) throw ShapeError(std::string(op) + ": reduction over an empty axis of shape " + shape_str(a.shape()));
   Tensor<T> out = Tensor<T>::empty(keepdim ? sp.kept : sp.squeezed);
@@ -119,6 +124,7 @@ Var<T> logsumexp_like(const Var<T>& a, int64_t axis, bool keepdim, T offset, con
 // a:[..., n, ...] -> [..., (1), ...]; the gradient goes to the first maximum of each slice.
 template <typename T>
 Var<T> max(const Var<T>& a, int64_t axis, bool keepdim) {
+  LZ_PROFILE_OP;
   const AxisSplit sp = split_axis(a.shape(), axis, "max");
   if (sp.n == 0) throw ShapeError("max: reduction over an empty axis of shape " + shape_str(a.shape()));
   const T* p = a.value().data();
@@ -145,12 +151,14 @@ Var<T> max(const Var<T>& a, int64_t axis, bool keepdim) {
 
 template <typename T>
 Var<T> logsumexp(const Var<T>& a, int64_t axis, bool keepdim) {
+  LZ_PROFILE_OP;
   return logsumexp_like(a, axis, keepdim, T(0), "logsumexp");
 }
 
 // log (1/n) Σ exp(a) = logsumexp(a) - log n
 template <typename T>
 Var<T> log_mean_exp(const Var<T>& a, int64_t axis, bool keepdim) {
+  LZ_PROFILE_OP;
   return logsumexp_like(a, axis, keepdim, static_cast<T>(std::log(static_cast<double>(a.size(axis)))),
                         "log_mean_exp");
 }
@@ -158,6 +166,7 @@ Var<T> log_mean_exp(const Var<T>& a, int64_t axis, bool keepdim) {
 // y = x - logsumexp(x);  dx = g - softmax(x) Σ_axis g, with softmax = exp(y)
 template <typename T>
 Var<T> log_softmax(const Var<T>& a, int64_t axis) {
+  LZ_PROFILE_OP;
   const AxisSplit sp = split_axis(a.shape(), axis, "log_softmax");
   Tensor<T> lse = Tensor<T>::empty(sp.kept);
   logsumexp_kernel(a.value().data(), lse.data(), sp, T(0));
@@ -194,6 +203,7 @@ Var<T> log_softmax(const Var<T>& a, int64_t axis) {
 // y = exp(x - logsumexp(x));  dx = y (g - Σ_axis g y)
 template <typename T>
 Var<T> softmax(const Var<T>& a, int64_t axis) {
+  LZ_PROFILE_OP;
   const AxisSplit sp = split_axis(a.shape(), axis, "softmax");
   Tensor<T> lse = Tensor<T>::empty(sp.kept);
   logsumexp_kernel(a.value().data(), lse.data(), sp, T(0));

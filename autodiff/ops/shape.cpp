@@ -10,6 +10,7 @@ namespace lz {
 // a:[...] -> s (same number of elements): a view, no copy
 template <typename T>
 Var<T> reshape(const Var<T>& a, Shape s) {
+  LZ_PROFILE_OP;
   // The gradient is the output gradient viewed as the input's shape (a view, no copy).
   const Shape in = a.shape();
   return Var<T>::record(a.value().reshape(std::move(s)), {a}, "reshape",
@@ -19,6 +20,7 @@ Var<T> reshape(const Var<T>& a, Shape s) {
 // a:[..., n, ...] -> [..., len, ...]
 template <typename T>
 Var<T> narrow(const Var<T>& a, int64_t axis, int64_t start, int64_t len) {
+  LZ_PROFILE_OP;
   const Shape in = a.shape();
   axis = normalize_axis(axis, a.dim(), "narrow");
   return Var<T>::record(lz::narrow(a.value(), axis, start, len), {a}, "narrow",
@@ -32,6 +34,7 @@ Var<T> narrow(const Var<T>& a, int64_t axis, int64_t start, int64_t len) {
 // parts[i]:[..., n_i, ...] -> [..., Σ n_i, ...]
 template <typename T>
 Var<T> concat(const std::vector<Var<T>>& parts, int64_t axis) {
+  LZ_PROFILE_OP;
   std::vector<Tensor<T>> vals;
   vals.reserve(parts.size());
   for (const auto& p : parts) vals.push_back(p.value());
@@ -52,6 +55,7 @@ Var<T> concat(const std::vector<Var<T>>& parts, int64_t axis) {
 // a:[..., Σ sizes, ...] -> one narrow per size
 template <typename T>
 std::vector<Var<T>> split(const Var<T>& a, const std::vector<int64_t>& sizes, int64_t axis) {
+  LZ_PROFILE_OP;
   const int64_t ax = normalize_axis(axis, a.dim(), "split");
   int64_t total = 0;
   for (int64_t n : sizes) {
@@ -74,6 +78,7 @@ std::vector<Var<T>> split(const Var<T>& a, const std::vector<int64_t>& sizes, in
 // As PyTorch: pieces of ceil(d/n) along axis, the last one smaller (so possibly fewer than n pieces).
 template <typename T>
 std::vector<Var<T>> chunk(const Var<T>& a, int64_t n, int64_t axis) {
+  LZ_PROFILE_OP;
   if (n <= 0) throw std::invalid_argument("chunk: number of chunks must be positive, got " + std::to_string(n));
   const int64_t ax = normalize_axis(axis, a.dim(), "chunk");
   const int64_t d = a.shape()[ax];
@@ -87,6 +92,7 @@ std::vector<Var<T>> chunk(const Var<T>& a, int64_t n, int64_t axis) {
 // a:[N,...] rows:[R] -> [R,...]; a repeated row receives the sum of its gradients.
 template <typename T>
 Var<T> index_select(const Var<T>& a, const std::vector<int64_t>& rows) {
+  LZ_PROFILE_OP;
   const Shape in = a.shape();
   return Var<T>::record(lz::index_select(a.value(), rows), {a}, "index_select",
                         [in, rows](const Tensor<T>& g, GradSink<T>& s) {
@@ -135,6 +141,7 @@ std::vector<int64_t> gather_offsets(const Shape& a, int64_t axis, const std::vec
 // a:[...] index:[index_shape] (same rank) -> [index_shape]
 template <typename T>
 Var<T> gather(const Var<T>& a, int64_t axis, const std::vector<int64_t>& index, const Shape& index_shape) {
+  LZ_PROFILE_OP;
   axis = normalize_axis(axis, a.dim(), "gather");
   std::vector<int64_t> off = gather_offsets(a.shape(), axis, index, index_shape);
   Tensor<T> out = Tensor<T>::empty(index_shape);
@@ -151,6 +158,7 @@ Var<T> gather(const Var<T>& a, int64_t axis, const std::vector<int64_t>& index, 
 // a:[...] -> s (NumPy broadcast); GradSink sums the gradient back to a's shape.
 template <typename T>
 Var<T> expand(const Var<T>& a, const Shape& s) {
+  LZ_PROFILE_OP;
   return Var<T>::record(broadcast_to(a.value(), s), {a}, "expand",
                         [](const Tensor<T>& g, GradSink<T>& sink) { sink.add(0, g); });
 }

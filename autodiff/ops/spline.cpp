@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "autodiff/ops.hpp"
+#include "tensor/profile.hpp"
 
 namespace lz {
 
@@ -195,6 +196,7 @@ void backprop(const Cache& C, const T* gin, const T* glog, GradSink<T>& sink, co
 template <typename T>
 SplineOut<T> run(const Var<T>& xin, const Var<T>& w, const Var<T>& h, const Var<T>& d, const RqSplineOptions& o,
                  bool inverse) {
+  LZ_PROFILE_OP;
   const char* op = inverse ? "rq_spline_inverse" : "rq_spline";
   check_shapes(op, xin, w, h, d, o);
   auto C = std::make_shared<Cache>();

@@ -78,3 +78,25 @@ BOOST_AUTO_TEST_CASE(mlp_heteroscedastic_head_gradcheck) {
   const GradcheckResult r = gradcheck([&](const std::vector<VarD>& v) { return mlp_hetero_nll(v, y); }, in, "mlp_hetero_nll");
   BOOST_TEST(r.ok, r.message);
 }
+
+// linear_relu is relu(linear(...)) fused: the same floats, forward and every gradient, bit for
+// bit (MLP uses it for its ReLU layers, and checkpoints resume bit for bit across the change).
+BOOST_AUTO_TEST_CASE(linear_relu_equals_relu_of_linear_bit_for_bit) {
+  Rng rng(11);
+  const TensorF x0 = TensorF::normal({37, 19}, 0, 1, rng), w0 = TensorF::normal({23, 19}, 0, 0.3f, rng),
+                b0 = TensorF::normal({23}, 0, 0.3f, rng), up = TensorF::normal({37, 23}, 0, 1, rng);
+  auto run = [&](bool fused) {
+    VarF x(x0, true), w(w0, true), b(b0, true);
+    const VarF y = fused ? linear_relu(x, w, b) : relu(linear(x, w, b));
+    sum(mul(y, VarF(up))).backward();
+    return std::vector<TensorF>{y.value(), x.grad(), w.grad(), b.grad()};
+  };
+  const auto a = run(true), c = run(false);
+  int64_t zeros = 0;
+  for (int64_t i = 0; i < a[0].numel(); ++i) zeros += a[0][i] == 0.0f;
+  BOOST_TEST(zeros > 0);  // the mask really cuts some gradients
+  for (size_t k = 0; k < a.size(); ++k) {
+    BOOST_TEST_REQUIRE(a[k].shape() == c[k].shape());
+    for (int64_t i = 0; i < a[k].numel(); ++i) BOOST_TEST(a[k][i] == c[k][i], "tensor " << k << " element " << i);
+  }
+}

@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE ops_gradcheck
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -191,6 +192,15 @@ BOOST_AUTO_TEST_CASE(linear_algebra) {
   check("matmul", [](const V& v) { return matmul(v[0], v[1]); }, {randn({3, 4}, rng), randn({2, 4, 5}, rng)});
   check("linear", [](const V& v) { return linear(v[0], v[1], v[2]); },
         {randn({6, 4}, rng), randn({3, 4}, rng), randn({3}, rng)});
+  // Inputs away from zero keep every pre-activation off relu's kink (|x w^T + b| >= 0.1 checked below).
+  {
+    const TensorD x = away_from_zero({6, 4}, rng), w = away_from_zero({3, 4}, rng), b = away_from_zero({3}, rng);
+    const TensorD pre = add(matmul(x, w, false, true), b);
+    double closest = 1e9;
+    for (int64_t i = 0; i < pre.numel(); ++i) closest = std::min(closest, std::abs(pre[i]));
+    BOOST_TEST(closest > 1e-3);  // central differences with eps 1e-6 never cross the kink
+    check("linear_relu", [](const V& v) { return linear_relu(v[0], v[1], v[2]); }, {x, w, b});
+  }
   check("transpose", [](const V& v) { return transpose(v[0]); }, {randn({3, 4}, rng)});
   check("transpose", [](const V& v) { return transpose(v[0]); }, {randn({2, 3, 4}, rng)});
 }
@@ -359,7 +369,7 @@ BOOST_AUTO_TEST_CASE(every_declared_op_is_covered) {
       "abs", "square",                                                                          // elementwise
       "tanh", "sigmoid", "relu", "leaky_relu", "softplus", "log_sigmoid", "clamp", "where",     // activation
       "sum", "sum_axis", "mean", "mean_axis", "max", "logsumexp", "log_mean_exp", "log_softmax", "softmax",
-      "matmul", "linear", "transpose", "tri_solve_rows",                                        // linalg
+      "matmul", "linear", "linear_relu", "transpose", "tri_solve_rows",                         // linalg
       "reshape", "narrow", "concat", "split", "chunk", "index_select", "gather", "expand",      // shape
       "bce_with_logits", "gaussian_log_density", "kl_std_normal", "kl_diag_gaussians", "mse", "nll",  // loss
       "bernoulli_log_prob",                                                                     // likelihood
