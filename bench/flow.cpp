@@ -49,6 +49,12 @@ const std::vector<Case>& cases() {
        [](Rng& rng) {
          return Flow<float>::build({.dim = 2, .couplings = 8, .hidden = {128, 128}, .actnorm = false}, rng);
        }},
+      {"spline", "8 rational-quadratic spline couplings (K = 8 bins on [-3, 3]), 2-128-128-23 ReLU nets, no ActNorm",
+       [](Rng& rng) {
+         return Flow<float>::build({.dim = 2, .couplings = 8, .hidden = {128, 128}, .actnorm = false,
+                                    .coupling = CouplingKind::Spline, .bins = 8, .tail_bound = 3.0},
+                                   rng);
+       }},
   };
   return c;
 }

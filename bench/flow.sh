@@ -3,14 +3,16 @@
 # models/flow's Flow::build, nn/optim's Adam, the trainer's step) vs PyTorch (bench/flow_torch.py,
 # the same architecture written out from the formulas), at 1 and 2 threads each: 8 RealNVP affine
 # couplings with alternating masks, each net a 2-128-128-4 ReLU MLP, tanh-bounded log-scale with a
-# learned scale, Adam 1e-3, batch 256, float32, on two moons (noise 0.05, 20,000 points: the
+# learned scale, and the same depth of rational-quadratic spline couplings (K = 8 on [-3, 3], nets
+# 2-128-128-23; the peer's spline is the cross-check's, tests/python/torch_flow_check.py),
+# Adam 1e-3, batch 256, float32, on two moons (noise 0.05, 20,000 points: the
 # points bench_flow writes, read by both sides). Also prints where our step's time goes.
 #
 #   bench/flow.sh                       builds bench_flow in build/ if needed
 #   LZ_BUILD_DIR=build-x bench/flow.sh  another build folder
 #   BENCH_SECONDS=4 bench/flow.sh       longer timing per setting (default 2 s)
 #   BENCH_ROUNDS=5 bench/flow.sh        more alternating ours/peer rounds (default 3)
-#   BENCH_CASES="affine" bench/flow.sh  the couplings to time (bench_flow --case; flow_torch.py CASES)
+#   BENCH_CASES="affine" bench/flow.sh  the couplings to time (default "affine spline"; bench_flow --case, flow_torch.py CASES)
 #   PROFILE_STEPS=300 bench/flow.sh     steps of the profiled run after each timed run (0: none)
 #
 # Each side runs in its own process per thread count with OPENBLAS_NUM_THREADS, OMP_NUM_THREADS
@@ -28,7 +30,7 @@ build=${LZ_BUILD_DIR:-$repo/build}
 case $build in /*) ;; *) build=$repo/$build ;; esac
 seconds=${BENCH_SECONDS:-2}
 rounds=${BENCH_ROUNDS:-3}
-cases=${BENCH_CASES:-affine}
+cases=${BENCH_CASES:-affine spline}
 profile_steps=${PROFILE_STEPS:-300}
 py=/usr/bin/python3
 
@@ -46,7 +48,7 @@ data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT
 "$bin" --write-data "$data" >/dev/null
 
-echo "flow bench: ${cases} couplings x8, 2-128-128-4 ReLU nets, Adam 1e-3, batch 256, float32, two moons 0.05; ${seconds}s per setting (median of 5 blocks), median of ${rounds} alternating rounds"
+echo "flow bench: ${cases} couplings x8, 2-128-128 ReLU nets, Adam 1e-3, batch 256, float32, two moons 0.05; ${seconds}s per setting (median of 5 blocks), median of ${rounds} alternating rounds"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }

@@ -39,7 +39,7 @@ def knots(raw, bound, min_bin):
     K = raw.shape[-1]
     size = min_bin + (1 - min_bin * K) * torch.softmax(raw, dim=-1)
     inner = -bound + 2 * bound * torch.cumsum(size, dim=-1)[..., :-1]
-    edge = torch.full(raw.shape[:-1] + (1,), bound, dtype=DT)
+    edge = torch.full(raw.shape[:-1] + (1,), bound, dtype=raw.dtype)  # float32 too (bench/flow_torch.py)
     k = torch.cat([-edge, inner, edge], dim=-1)
     return k, k[..., 1:] - k[..., :-1]
 
@@ -52,7 +52,7 @@ def rq_spline(x, uw, uh, ud, bound):
     K = uw.shape[-1]
     cw, widths = knots(uw, bound, MIN_BIN_WIDTH)
     ch, heights = knots(uh, bound, MIN_BIN_HEIGHT)
-    one = torch.ones(ud.shape[:-1] + (1,), dtype=DT)
+    one = torch.ones(ud.shape[:-1] + (1,), dtype=ud.dtype)
     deriv = torch.cat([one, MIN_DERIVATIVE + F.softplus(ud), one], dim=-1)
     k = (xin[..., None] >= cw[..., 1:K]).sum(dim=-1, keepdim=True)  # the bin; x = B is in bin K-1
 
