@@ -122,7 +122,7 @@ void write_completions(CvaeAndBaseline& m, const Task& t, const TensorF& images,
 }
 
 json mean_se_json(const std::vector<double>& v) {
-  const MeanSe s = mean_se(v);
+  const MeanEstimate s = estimate_mean(v);
   return {{"mean", s.mean}, {"se", s.se}, {"n", s.n}};
 }
 
@@ -251,7 +251,7 @@ int run_actions(ChunkRun& a, Flags& flags) {
               "minADE", "FDE", "minFDE", "left share", "det. collisions");
   for (const Row& r : rows) {
     const ChunkMetrics ms = chunk_metrics(a.task, test, r.samples), md = chunk_metrics(a.task, test, r.deterministic);
-    const MeanSe nll = mean_se(r.nll);
+    const MeanEstimate nll = estimate_mean(r.nll);
     std::printf("%-9s %8.2f +- %5.2f %10.3f %8.3f %8.3f %8.3f %8.3f %5.2f (%.2f) %14.3f\n", r.name.c_str(), nll.mean, nll.se,
                 ms.collision_rate, ms.ade, ms.min_ade, ms.fde, ms.min_fde, ms.left_share, ms.demo_left_share,
                 md.collision_rate);
@@ -414,7 +414,7 @@ int run(int argc, char** argv) {
       std::vector<double> lp, el;
       for (int64_t n = 0; n < n_eval; ++n)
         if (yt[n] == cl) lp.push_back(e.log_px[n]), el.push_back(e.elbo[n]);
-      const MeanSe s = mean_se(lp), b = mean_se(el);
+      const MeanEstimate s = estimate_mean(lp), b = estimate_mean(el);
       std::printf("%5lld  %8.2f +- %5.2f  %8.2f\n", static_cast<long long>(cl), s.mean, s.se, b.mean);
       per_class.push_back({{"class", cl}, {"log_px_given_c", mean_se_json(lp)}, {"elbo", mean_se_json(el)}});
     }
@@ -429,7 +429,7 @@ int run(int argc, char** argv) {
       base_nll[n] = -static_cast<double>(bl[n]);
       diff[n] = base_nll[n] - cvae_nll[n];
     }
-    const MeanSe d = mean_se(diff), cv = mean_se(cvae_nll), bs = mean_se(base_nll);
+    const MeanEstimate d = estimate_mean(diff), cv = estimate_mean(cvae_nll), bs = estimate_mean(base_nll);
     summary["quadrants"] = quadrants;
     summary["cvae_nll"] = mean_se_json(cvae_nll);
     summary["baseline_nll"] = mean_se_json(base_nll);
@@ -441,7 +441,7 @@ int run(int argc, char** argv) {
     write_completions(model, task, xt, 8, 5, run.file("completions.png"), rng);
   }
   run.write_summary(summary);
-  const MeanSe lp = mean_se(e.log_px);
+  const MeanEstimate lp = estimate_mean(e.log_px);
   std::printf("test log p(x|c) (k=%lld, %lld points): %.2f +- %.2f nats; %s\n", static_cast<long long>(eval_k),
               static_cast<long long>(n_eval), lp.mean, lp.se, run.path().c_str());
   return 0;

@@ -179,14 +179,14 @@ int main(int argc, char** argv) {
                  run.path().c_str());
 
     // The test figure: mean log-likelihood in nats per example, or for pixels bits per dimension.
-    auto test_ll = [&] { return mean_se(flow->log_prob_values(pixels ? test_pixels.y : test.x)); };
+    auto test_ll = [&] { return estimate_mean(flow->log_prob_values(pixels ? test_pixels.y : test.x)); };
     auto test_metrics = [&] {
       const std::vector<double> ll = flow->log_prob_values(pixels ? test_pixels.y : test.x);
       if (pixels) {
-        const MeanSe b = pixels->bits_per_dim(ll, test_pixels.log_det);
+        const MeanEstimate b = pixels->bits_per_dim(ll, test_pixels.log_det);
         return nlohmann::json{{"test_bits_per_dim", b.mean}, {"test_bits_per_dim_se", b.se}};
       }
-      const MeanSe e = mean_se(ll);
+      const MeanEstimate e = estimate_mean(ll);
       return nlohmann::json{{"test_log_likelihood", e.mean}, {"test_log_likelihood_se", e.se}};
     };
     const TrainResult r = trainer.fit(
@@ -203,14 +203,14 @@ int main(int argc, char** argv) {
         [&](int64_t) { return test_metrics(); });
     if (r.interrupted()) return r.exit_code;
 
-    const MeanSe ll = test_ll();
+    const MeanEstimate ll = test_ll();
     std::vector<double> base_v;
     {
       NoGrad ng;
       const TensorF b = flow->base().log_prob(VarF(pixels ? test_pixels.y : test.x)).value();
       base_v.assign(b.data(), b.data() + b.numel());
     }
-    const MeanSe base = mean_se(base_v);
+    const MeanEstimate base = estimate_mean(base_v);
     nlohmann::json summary = {{"data", data},
                               {"dim", D},
                               {"test_log_likelihood", ll.mean},
@@ -230,14 +230,14 @@ int main(int argc, char** argv) {
     std::string headline;
     char line[256];
     if (pixels) {
-      const MeanSe b = pixels->bits_per_dim(flow->log_prob_values(test_pixels.y), test_pixels.log_det);
+      const MeanEstimate b = pixels->bits_per_dim(flow->log_prob_values(test_pixels.y), test_pixels.log_det);
       summary["test_bits_per_dim"] = b.mean;
       summary["test_bits_per_dim_se"] = b.se;
       summary["logit_lambda"] = lambda;
       std::snprintf(line, sizeof line, "test %.4f ± %.4f bits per dimension", b.mean, b.se);
       headline = line;
     } else if (proj) {
-      const MeanSe g = mean_se(proj->gaussian_log_prob(test.x));
+      const MeanEstimate g = estimate_mean(proj->gaussian_log_prob(test.x));
       summary["gaussian_test_log_likelihood"] = g.mean;
       summary["gaussian_test_log_likelihood_se"] = g.se;
       summary["pca_explained_variance_ratio"] = proj->explained_variance_ratio();

@@ -157,12 +157,12 @@ int main(int argc, char** argv) {
     // Per-example test NLLs of both models, then their means, the standard errors and the paired
     // difference (one test set: the paired standard error is the one that says whether M matters).
     struct TestNll {
-      MeanSe mdn, unimodal, difference;
+      MeanEstimate mdn, unimodal, difference;
     };
     auto test_nll = [&] {
       std::vector<double> a = mdn->log_prob_values(test_x, test_y), b = unimodal->log_prob_values(test_x, test_y), d(a.size());
       for (size_t i = 0; i < a.size(); ++i) a[i] = -a[i], b[i] = -b[i], d[i] = b[i] - a[i];
-      return TestNll{mean_se(a), mean_se(b), mean_se(d)};
+      return TestNll{estimate_mean(a), estimate_mean(b), estimate_mean(d)};
     };
     const TrainResult r = trainer.fit(
         train.size(),

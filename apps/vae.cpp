@@ -97,7 +97,7 @@ void write_pictures(VAE<float>& m, const Dataset& test, const TensorF& xtest, co
 json naive_table(VAE<float>& m, const TensorF& x, const std::vector<double>& is_log_px, int64_t repeats,
                  const RunDir& run, Rng& rng) {
   const int64_t n = x.size(0);
-  const MeanSe is = mean_se(std::vector<double>(is_log_px.begin(), is_log_px.begin() + n));
+  const MeanEstimate is = estimate_mean(std::vector<double>(is_log_px.begin(), is_log_px.begin() + n));
   json rows = json::array();
   Series naive{{}, {}, {}, "naive: log mean_k p(x|z_k), z_k ~ p(z)"}, is_line{{}, {}, {}, "importance sampling with q(z|x)"};
   std::printf("\nnaive estimator on %lld test points (%lld repeats) vs importance sampling %.2f +- %.2f nats\n",
@@ -236,7 +236,7 @@ int run(int argc, char** argv) {
                   {"train_seconds", tr.train_seconds}, {"eval_points", n_eval}, {"eval_k", o.eval_k},
                   {"active_units", au.count}, {"latent", o.latent}, {"unit_variances", au.variance}};
   auto put = [&](const std::string& key, const std::vector<double>& v) {
-    const MeanSe s = mean_se(v);
+    const MeanEstimate s = estimate_mean(v);
     summary[key] = {{"mean", s.mean}, {"se", s.se}};
   };
   put("log_px", e.log_px);
@@ -249,7 +249,7 @@ int run(int argc, char** argv) {
     summary["naive"] = naive_table(model, narrow(xtest, 0, 0, std::min(o.naive_n, n_eval)), e.log_px,
                                    o.naive_repeats, run, rng);
   run.write_summary(summary);
-  const MeanSe lp = mean_se(e.log_px), el = mean_se(e.elbo);
+  const MeanEstimate lp = estimate_mean(e.log_px), el = estimate_mean(e.elbo);
   std::printf("test log p(x) (k=%lld, %lld points): %.2f +- %.2f nats; ELBO %.2f; active units %lld/%lld; %s\n",
               static_cast<long long>(o.eval_k), static_cast<long long>(n_eval), lp.mean, lp.se, el.mean,
               static_cast<long long>(au.count), static_cast<long long>(o.latent), run.path().c_str());

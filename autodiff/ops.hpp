@@ -18,7 +18,7 @@ template <typename T> Var<T> mul(const Var<T>& a, const Var<T>& b);  // broadcas
 template <typename T> Var<T> div(const Var<T>& a, const Var<T>& b);  // broadcast
 template <typename T> Var<T> add(const Var<T>& a, T s);
 template <typename T> Var<T> mul(const Var<T>& a, T s);
-template <typename T> Var<T> rsub(T s, const Var<T>& a);  // s - a
+template <typename T> Var<T> sub(T s, const Var<T>& a);   // s - a (op "scalar_sub")
 template <typename T> Var<T> neg(const Var<T>& a);
 template <typename T> Var<T> pow(const Var<T>& a, T exponent);
 template <typename T> Var<T> exp(const Var<T>& a);
@@ -137,7 +137,7 @@ template <typename T> Var<T> operator-(const Var<T>& a) { return neg(a); }
 template <typename T> Var<T> operator+(const Var<T>& a, std::type_identity_t<T> s) { return add(a, s); }
 template <typename T> Var<T> operator+(std::type_identity_t<T> s, const Var<T>& a) { return add(a, s); }
 template <typename T> Var<T> operator-(const Var<T>& a, std::type_identity_t<T> s) { return add(a, -s); }
-template <typename T> Var<T> operator-(std::type_identity_t<T> s, const Var<T>& a) { return rsub(s, a); }
+template <typename T> Var<T> operator-(std::type_identity_t<T> s, const Var<T>& a) { return sub(s, a); }
 template <typename T> Var<T> operator*(const Var<T>& a, std::type_identity_t<T> s) { return mul(a, s); }
 template <typename T> Var<T> operator*(std::type_identity_t<T> s, const Var<T>& a) { return mul(a, s); }
 template <typename T> Var<T> operator/(const Var<T>& a, std::type_identity_t<T> s) { return mul(a, T(1) / s); }

@@ -91,7 +91,7 @@ void GradSink<T>::add(size_t i, Tensor<T> g) {
   if (!in.grad.defined())
     set_first_grad(in, std::move(g));
   else
-    vec::acc(g.numel(), g.data(), in.grad.data());
+    vec::add_into(g.numel(), g.data(), in.grad.data());
 }
 
 template <typename T>
@@ -154,7 +154,7 @@ void Var<T>::backward(const Tensor<T>& seed) const {
   if (n_->is_leaf) {  // backward from a leaf: its gradient is the seed; there is no graph to walk
     std::lock_guard<std::mutex> lock(g_leaf_mutex);
     if (n_->grad.defined())
-      vec::acc(seed.numel(), seed.data(), n_->grad.data());
+      vec::add_into(seed.numel(), seed.data(), n_->grad.data());
     else
       set_first_grad(*n_, seed.clone());
     return;
@@ -187,7 +187,7 @@ void Var<T>::backward(const Tensor<T>& seed) const {
 
   Tensor<T> g = seed.clone();
   if (n_->grad.defined())
-    vec::acc(g.numel(), g.data(), n_->grad.data());
+    vec::add_into(g.numel(), g.data(), n_->grad.data());
   else
     n_->grad = std::move(g);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {

@@ -251,11 +251,6 @@ MixtureOfDiagGaussians<T> mixture_from_output(const Var<T>& out, int64_t M, int6
   return {p[0], reshape(p[1], {N, M, D}), reshape(p[2], {N, M, D}), min_scale};
 }
 
-double log_mean_exp_values(const double* a, int64_t n) {
-  if (n <= 0) throw std::invalid_argument("log_mean_exp_values: need at least one value, got n = " + std::to_string(n));
-  return math::logsumexp(n, a) - std::log(static_cast<double>(n));
-}
-
 #define LZ_INSTANTIATE(T)                                                                        \
   template Tensor<T> standard_normal<T>(const Shape&, Rng&);                                     \
   template Var<T> std_normal_log_prob(const Var<T>&);                                            \

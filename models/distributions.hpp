@@ -150,14 +150,8 @@ template <typename T>
 MixtureOfDiagGaussians<T> mixture_from_output(const Var<T>& out, int64_t M, int64_t D,
                                               T min_scale = T(MixtureOfDiagGaussians<T>::kDefaultMinScale));
 
-// log (1/n) Σ_i exp(a_i) along `axis`, stable (the IWAE bound and every importance-sampled estimate).
-template <typename T>
-Var<T> log_mean_exp_of(const Var<T>& a, int64_t axis) {
-  return log_mean_exp(a, axis, false);
-}
-
-// The same on plain numbers, for evaluation code that never needs a gradient.
-double log_mean_exp_values(const double* a, int64_t n);
+// log (1/n) Σ_i exp(a_i): the autodiff op log_mean_exp (autodiff/ops.hpp) on Vars, and
+// math::log_mean_exp (tensor/math.hpp) on plain numbers for evaluation code.
 
 static_assert(Reparameterisable<StandardNormal<float>, float>);
 static_assert(Reparameterisable<DiagGaussian<float>, float>);

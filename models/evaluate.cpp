@@ -8,8 +8,8 @@
 
 namespace lz {
 
-MeanSe mean_se(const std::vector<double>& v) {
-  MeanSe r;
+MeanEstimate estimate_mean(const std::vector<double>& v) {
+  MeanEstimate r;
   r.n = static_cast<int64_t>(v.size());
   if (r.n == 0) return r;
   for (double a : v) r.mean += a;
@@ -74,11 +74,11 @@ BoundEstimates estimate_bounds(LatentModel<T>& model, const Tensor<T>& x, int64_
     }
     for (int64_t n = 0; n < b; ++n) {
       const double* w = logw.data() + n * k;
-      r.log_px[n0 + n] = log_mean_exp_values(w, k);
+      r.log_px[n0 + n] = math::log_mean_exp(w, k);
       for (size_t j = 0; j < ks.size(); ++j) {
         const int64_t g = k / ks[j];
         double s = 0;
-        for (int64_t gi = 0; gi < g; ++gi) s += log_mean_exp_values(w + gi * ks[j], ks[j]);
+        for (int64_t gi = 0; gi < g; ++gi) s += math::log_mean_exp(w + gi * ks[j], ks[j]);
         r.bound[j][n0 + n] = s / static_cast<double>(g);
       }
       r.reconstruction[n0 + n] = rec[n] / static_cast<double>(k);

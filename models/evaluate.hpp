@@ -18,11 +18,12 @@
 
 namespace lz {
 
-struct MeanSe {
+// A sample mean with its standard error (the figures every summary.json reports as "x ± se").
+struct MeanEstimate {
   double mean = 0, se = 0;  // se = sample standard deviation / sqrt(n)
   int64_t n = 0;
 };
-MeanSe mean_se(const std::vector<double>& v);
+MeanEstimate estimate_mean(const std::vector<double>& v);
 
 // Per-example estimates from one set of k samples of q(z|x) per row of x:[N, D].
 struct BoundEstimates {

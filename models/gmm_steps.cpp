@@ -222,8 +222,9 @@ static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& 
           for (int64_t k = 0; k < K; ++k) {
             std::fill(q.begin(), q.begin() + B, 0.0);
             for (int64_t d = 0; d < D; ++d) {
-              const double m = M[k * D + d];
-              vec::zip(B, Yt.data() + d * B, q.data(), q.data(), [m](auto y, auto a) { return a + (y - m) * (y - m); });
+              const double mu_kd = M[k * D + d];  // (m is the screening margin, captured above)
+              vec::zip(B, Yt.data() + d * B, q.data(), q.data(),
+                       [mu_kd](auto y, auto a) { return a + (y - mu_kd) * (y - mu_kd); });
             }
             const double b = bias[k];
             vec::map(B, q.data(), lp.data() + k * B, [b](auto v) { return b - 0.5 * v; });
@@ -240,7 +241,7 @@ static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& 
           break;
         case CovarianceType::spherical:  // P_k (||x||² - 2 μ_k·x + ||μ_k||²)
           std::copy(Xc2, Xc2 + B, q.data());
-          for (int64_t d = 1; d < D; ++d) vec::acc(B, Xc2 + d * N, q.data());
+          for (int64_t d = 1; d < D; ++d) vec::add_into(B, Xc2 + d * N, q.data());
           cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, D, 1.0, M.data(), D, Xc, N, 0.0, lp.data(), B);
           for (int64_t k = 0; k < K; ++k) {
             const double b = bias[k], pk = f.prec[k], m2 = mm[k];

@@ -14,7 +14,7 @@ Var<T> iwae_log_weights(LatentModel<T>& model, const Var<T>& x, const Tensor<T>&
 
 template <typename T>
 Var<T> iwae_bound(LatentModel<T>& model, const Var<T>& x, const Tensor<T>& eps, const Var<T>& c) {
-  return log_mean_exp_of(iwae_log_weights(model, x, eps, c), 0);
+  return log_mean_exp(iwae_log_weights(model, x, eps, c), 0);
 }
 
 template <typename T>

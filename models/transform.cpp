@@ -253,7 +253,7 @@ template <typename T>
 TransformOut<T> LogitTransform<T>::do_forward(const Var<T>& u, const Var<T>&) {
   const T squeeze = static_cast<T>(1 - 2 * lambda_);
   const Var<T> p = add(mul(u, squeeze), static_cast<T>(lambda_));
-  const Var<T> log_p = log(p), log_q = log(rsub(T(1), p));
+  const Var<T> log_p = log(p), log_q = log(sub(T(1), p));
   const Var<T> log_det = add(neg(sum(add(log_p, log_q), 1)), static_cast<T>(this->dim() * std::log1p(-2 * lambda_)));
   return {sub(log_p, log_q), log_det};
 }

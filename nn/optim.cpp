@@ -16,7 +16,7 @@ namespace {
 // Fused in-place loop over up to four arrays: f(p, g, a, b) gets batches (then scalars for the
 // tail) by reference and writes p, a and b back. One pass over memory instead of one per op.
 template <typename T, typename F>
-void fused4(int64_t n, T* p, const T* g, T* a, T* b, F f) {
+void update_with_two_states(int64_t n, T* p, const T* g, T* a, T* b, F f) {
   using B = xsimd::batch<T>;
   constexpr int64_t W = vec::width<T>;
   int64_t i = 0;
@@ -32,7 +32,7 @@ void fused4(int64_t n, T* p, const T* g, T* a, T* b, F f) {
 
 // The same with one state array: f(p, g, a).
 template <typename T, typename F>
-void fused3(int64_t n, T* p, const T* g, T* a, F f) {
+void update_with_state(int64_t n, T* p, const T* g, T* a, F f) {
   using B = xsimd::batch<T>;
   constexpr int64_t W = vec::width<T>;
   int64_t i = 0;
@@ -249,7 +249,7 @@ void SGD<T>::update(size_t first, size_t last) {
   if (first_step)
     for (size_t i = first; i < last; ++i) state[i].push_back(this->slot_view(0, i));
   // One fused pass: d = g + wd p; buf = d or mom buf + (1-damp) d; d = d + mom buf or buf; p -= lr d.
-  fused3(n, p, g, state[first][0].data(), [=](auto& pv, auto d, auto& buf) {
+  update_with_state(n, p, g, state[first][0].data(), [=](auto& pv, auto d, auto& buf) {
     if (decay) d = d + wd * pv;
     buf = first_step ? d : buf * mom + damp1 * d;
     d = nesterov ? d + mom * buf : buf;
@@ -318,7 +318,7 @@ void Adam<T>::update(size_t first, size_t last) {
   const T neg_step = static_cast<T>(-(lr / bc1)), bc2_sqrt = static_cast<T>(std::sqrt(bc2));
   const T eps = static_cast<T>(opt_.eps);
   const bool l2 = !decoupled_ && wdd != 0, shrink = decoupled_ && wdd != 0;
-  fused4(n, p, g, state[first][0].data(), state[first][1].data(), [&](auto& pv, auto gv, auto& m, auto& v) {
+  update_with_two_states(n, p, g, state[first][0].data(), state[first][1].data(), [&](auto& pv, auto gv, auto& m, auto& v) {
     using std::sqrt;
     using xsimd::sqrt;
     if (shrink) pv = pv * decay;

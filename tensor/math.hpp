@@ -71,6 +71,10 @@ T logsumexp(int64_t n, const T* x) {
 // across columns: out[k] = log Σ_j exp(x[j*cols + k]). `sums` [cols] receives Σ_j exp(x - m_k);
 // with `exps` [n, cols] (may be x itself) the shifted exponentials are kept too, so that a
 // caller normalising them (responsibilities, softmax) does not compute them twice.
+// log (1/n) Σ_i exp(a_i) on plain numbers (the autodiff op of the same name is for Vars): the
+// importance-sampled estimates of models/evaluate. n must be at least 1.
+double log_mean_exp(const double* a, int64_t n);  // tensor/math.cpp
+
 template <typename T>
 void logsumexp_cols(int64_t n, int64_t cols, const T* x, T* out, T* sums, T* exps = nullptr) {
   std::copy(x, x + cols, out);  // out holds the running maximum first; NaN propagates
@@ -85,7 +89,7 @@ void logsumexp_cols(int64_t n, int64_t cols, const T* x, T* out, T* sums, T* exp
   if (exps) {
     for (int64_t j = 0; j < n; ++j) vec::zip(cols, x + j * cols, out, exps + j * cols, shifted_exp);
     std::copy(exps, exps + cols, sums);
-    for (int64_t j = 1; j < n; ++j) vec::acc(cols, exps + j * cols, sums);
+    for (int64_t j = 1; j < n; ++j) vec::add_into(cols, exps + j * cols, sums);
   } else {
     vec::fill(cols, sums, T(0));
     for (int64_t j = 0; j < n; ++j)

@@ -50,7 +50,7 @@ bool is_column_of(const Shape& col, const Shape& big) {
 template <typename T>
 void add_inplace(Tensor<T>& a, const Tensor<T>& b) {
   if (a.shape() == b.shape()) {
-    vec::acc(a.numel(), b.data(), a.data());
+    vec::add_into(a.numel(), b.data(), a.data());
     return;
   }
   const Shape s = broadcast_shapes(a.shape(), b.shape(), "add_inplace");
@@ -78,7 +78,7 @@ Tensor<T> sum(const Tensor<T>& a, int64_t axis, bool keepdim) {
     for (int64_t i = 0; i < sp.outer; ++i) o[i] = vec::sum(sp.n, p + i * sp.n);
   } else {
     for (int64_t i = 0; i < sp.outer; ++i)
-      for (int64_t j = 0; j < sp.n; ++j) vec::acc(sp.inner, p + (i * sp.n + j) * sp.inner, o + i * sp.inner);
+      for (int64_t j = 0; j < sp.n; ++j) vec::add_into(sp.inner, p + (i * sp.n + j) * sp.inner, o + i * sp.inner);
   }
   return out;
 }
@@ -146,7 +146,7 @@ Tensor<T> sum_to(const Tensor<T>& a, const Shape& shape) {
   if (detail::is_trailing_suffix(shape, s)) {
     const int64_t inner = shape_numel(shape);
     Tensor<T> out(shape);
-    for (int64_t o = 0; o < a.numel(); o += inner) vec::acc(inner, a.data() + o, out.data());
+    for (int64_t o = 0; o < a.numel(); o += inner) vec::add_into(inner, a.data() + o, out.data());
     return out;
   }
   // General: accumulate every element of `a` into its broadcast source.
@@ -289,7 +289,7 @@ void narrow_assign(Tensor<T>& dst, const Tensor<T>& src, int64_t axis, int64_t s
     T* o = dst.data() + (i * s[axis] + start) * inner;
     const T* p = src.data() + i * len * inner;
     if (accumulate)
-      vec::acc(len * inner, p, o);
+      vec::add_into(len * inner, p, o);
     else
       std::memcpy(o, p, sizeof(T) * len * inner);
   }

@@ -115,7 +115,7 @@ inline void axpy(int64_t n, T alpha, const T* x, T* y) {
 
 // y[i] += x[i]
 template <typename T>
-inline void acc(int64_t n, const T* x, T* y) {
+inline void add_into(int64_t n, const T* x, T* y) {
   zip(n, y, x, y, [](auto p, auto q) { return p + q; });
 }
 

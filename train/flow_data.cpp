@@ -67,7 +67,7 @@ TensorF PixelPreprocess::to_images(const TensorF& y) {
   return u;
 }
 
-MeanSe PixelPreprocess::bits_per_dim(const std::vector<double>& log_p_y,
+MeanEstimate PixelPreprocess::bits_per_dim(const std::vector<double>& log_p_y,
                                                           const std::vector<double>& log_det) const {
   if (log_p_y.size() != log_det.size() || log_p_y.empty())
     throw std::invalid_argument("bits_per_dim: " + std::to_string(log_p_y.size()) + " log-likelihoods for " +
@@ -75,7 +75,7 @@ MeanSe PixelPreprocess::bits_per_dim(const std::vector<double>& log_p_y,
   const double scale = 1.0 / (dim_ * std::numbers::ln2);
   std::vector<double> bits(log_p_y.size());
   for (size_t i = 0; i < log_p_y.size(); ++i) bits[i] = -(log_p_y[i] + log_det[i] - dim_ * std::log(256.0)) * scale;
-  return mean_se(bits);
+  return estimate_mean(bits);
 }
 
 PcaProjection::PcaProjection(const TensorF& train01, int64_t components) : pca_(components) {

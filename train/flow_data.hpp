@@ -47,7 +47,7 @@ class PixelPreprocess {
   // y:[N, D] (flow samples) -> images in [0, 1], clamped (σ(y) may round to 0 or 1 in float).
   TensorF to_images(const TensorF& y);
   // Per image: log p_y(y) + log|det ∂y/∂u| (nats) -> mean bits per dimension with its standard error.
-  MeanSe bits_per_dim(const std::vector<double>& log_p_y, const std::vector<double>& log_det) const;
+  MeanEstimate bits_per_dim(const std::vector<double>& log_p_y, const std::vector<double>& log_det) const;
 
   int64_t dim() const { return dim_; }
   double lambda() const { return logit_.lambda(); }

@@ -64,9 +64,9 @@ Var<T> mul(const Var<T>& a, T c) {
 }
 
 template <typename T>
-Var<T> rsub(T c, const Var<T>& a) {
+Var<T> sub(T c, const Var<T>& a) {
   LZ_PROFILE_OP;
-  return Var<T>::record(lz::map(a.value(), [c](auto x) { return c - x; }), {a}, "rsub",
+  return Var<T>::record(lz::map(a.value(), [c](auto x) { return c - x; }), {a}, "scalar_sub",
                         [](const Tensor<T>& g, GradSink<T>& s) { s.add(0, lz::scale(g, T(-1))); });
 }
 
@@ -166,7 +166,7 @@ Var<T> abs(const Var<T>& a) {
   template Var<T> div(const Var<T>&, const Var<T>&);      \
   template Var<T> add(const Var<T>&, T);                  \
   template Var<T> mul(const Var<T>&, T);                  \
-  template Var<T> rsub(T, const Var<T>&);                 \
+  template Var<T> sub(T, const Var<T>&);                    \
   template Var<T> neg(const Var<T>&);                     \
   template Var<T> pow(const Var<T>&, T);                  \
   template Var<T> square(const Var<T>&);                  \

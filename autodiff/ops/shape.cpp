@@ -99,7 +99,7 @@ Var<T> index_select(const Var<T>& a, const std::vector<int64_t>& rows) {
                           Tensor<T> r(in);
                           const int64_t row = in[0] ? r.numel() / in[0] : 0;
                           for (size_t i = 0; i < rows.size(); ++i)
-                            vec::acc(row, g.data() + static_cast<int64_t>(i) * row, r.data() + rows[i] * row);
+                            vec::add_into(row, g.data() + static_cast<int64_t>(i) * row, r.data() + rows[i] * row);
                           s.add(0, std::move(r));
                         });
 }

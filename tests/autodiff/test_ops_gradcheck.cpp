@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(unary_elementwise) {
   const Shape s{3, 5};  // 15 elements: two SIMD batches and a scalar tail in float, more in double
   check("add_scalar", [](const V& v) { return v[0] + 0.7; }, {randn(s, rng)});
   check("mul_scalar", [](const V& v) { return v[0] * -1.3; }, {randn(s, rng)});
-  check("rsub", [](const V& v) { return 2.0 - v[0]; }, {randn(s, rng)});
+  check("scalar_sub", [](const V& v) { return 2.0 - v[0]; }, {randn(s, rng)});
   check("neg", [](const V& v) { return -v[0]; }, {randn(s, rng)});
   check("pow", [](const V& v) { return pow(v[0], 2.5); }, {positive(s, rng)});
   check("pow", [](const V& v) { return pow(v[0], -1.5); }, {positive(s, rng)});
@@ -365,7 +365,7 @@ BOOST_AUTO_TEST_CASE(max_sends_the_gradient_to_the_first_maximum_only) {
 // Runs last (Boost.Test keeps declaration order): every op declared in autodiff/ops.hpp was checked.
 BOOST_AUTO_TEST_CASE(every_declared_op_is_covered) {
   const std::vector<std::string> declared = {
-      "add", "sub", "mul", "div", "add_scalar", "mul_scalar", "rsub", "neg", "pow", "exp", "log", "sqrt",
+      "add", "sub", "mul", "div", "add_scalar", "mul_scalar", "scalar_sub", "neg", "pow", "exp", "log", "sqrt",
       "abs", "square",                                                                          // elementwise
       "tanh", "sigmoid", "relu", "leaky_relu", "softplus", "log_sigmoid", "clamp", "where",     // activation
       "sum", "sum_axis", "mean", "mean_axis", "max", "logsumexp", "log_mean_exp", "log_softmax", "softmax",

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "model_checks.hpp"
+#include "tensor/math.hpp"
 #include "models/evaluate.hpp"
 #include "models/iwae.hpp"
 #include "models/vae.hpp"
@@ -162,7 +163,7 @@ BOOST_AUTO_TEST_CASE(log_px_given_c_agrees_with_quadrature) {
       const TensorD ll = m.log_likelihood(xn, VarD(zg), cn).value(), lp = m.prior_log_prob(VarD(zg), cn).value();
       std::vector<double> v(G);
       for (int i = 0; i < G; ++i) v[i] = ll[i] + lp[i];
-      const double lme = log_mean_exp_values(v.data(), G);
+      const double lme = math::log_mean_exp(v.data(), G);
       exact = lme + std::log(24.0);
       for (int i = 0; i < G; ++i) {
         const double r = std::exp(v[i] - lme) / G;  // posterior mass of cell i

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "tensor/math.hpp"
 #include "models/evaluate.hpp"
 #include "models/vae.hpp"
 
@@ -67,10 +68,10 @@ BoundEstimates direct(VAE<double>& m, const TensorD& x, int64_t k, const std::ve
       w[i] = ll[i * N + n] + lp[i * N + n] - lq[i * N + n];
       rec += ll[i * N + n];
     }
-    r.log_px.push_back(log_mean_exp_values(w.data(), k));
+    r.log_px.push_back(math::log_mean_exp(w.data(), k));
     for (size_t j = 0; j < ks.size(); ++j) {
       double s = 0;
-      for (int64_t g = 0; g < k / ks[j]; ++g) s += log_mean_exp_values(w.data() + g * ks[j], ks[j]);
+      for (int64_t g = 0; g < k / ks[j]; ++g) s += math::log_mean_exp(w.data() + g * ks[j], ks[j]);
       r.bound[j][n] = s / static_cast<double>(k / ks[j]);
     }
     r.reconstruction.push_back(rec / static_cast<double>(k));

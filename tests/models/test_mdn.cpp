@@ -172,7 +172,7 @@ BOOST_AUTO_TEST_CASE(on_the_inverted_sine_the_mixture_beats_the_unimodal_regress
     }
   std::vector<double> nm = mdn.log_prob_values(tx, ty), nu = uni.log_prob_values(tx, ty), d(nm.size());
   for (size_t i = 0; i < nm.size(); ++i) nm[i] = -nm[i], nu[i] = -nu[i], d[i] = nu[i] - nm[i];
-  const MeanSe em = mean_se(nm), eu = mean_se(nu), ed = mean_se(d);
+  const MeanEstimate em = estimate_mean(nm), eu = estimate_mean(nu), ed = estimate_mean(d);
   BOOST_TEST_MESSAGE("test NLL: MDN " << em.mean << " ± " << em.se << ", unimodal " << eu.mean << " ± " << eu.se
                                       << ", unimodal − MDN " << ed.mean << " ± " << ed.se);
   // The unimodal model can do no better than a Gaussian of the conditional's mean and variance;

@@ -52,7 +52,7 @@ void check_all(double tol) {
       std::vector<T> y(b.data(), b.data() + n);
       vec::axpy(n, T(0.5), a.data(), y.data());
       for (int64_t i = 0; i < n; ++i) BOOST_TEST(double(y[i]) == double(b[i] + T(0.5) * a[i]), tt::tolerance(tol));
-      vec::acc(n, a.data(), y.data());
+      vec::add_into(n, a.data(), y.data());
       for (int64_t i = 0; i < n; ++i) BOOST_TEST(double(y[i]) == double(b[i] + T(1.5) * a[i]), tt::tolerance(tol));
     }
   }

@@ -50,7 +50,7 @@ BOOST_AUTO_TEST_CASE(a_uniform_density_scores_eight_bits_and_the_logit_log_det_i
   const std::vector<double> log_det{10.0, -3.0, 0.5};
   std::vector<double> log_p_y;
   for (double l : log_det) log_p_y.push_back(-l);
-  const MeanSe b = pre.bits_per_dim(log_p_y, log_det);
+  const MeanEstimate b = pre.bits_per_dim(log_p_y, log_det);
   BOOST_TEST(b.mean == 8.0, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(b.se == 0.0, boost::test_tools::tolerance(1e-12));
   // One nat more per image is 1 / (D ln 2) bits fewer per dimension.
