@@ -2,9 +2,12 @@
 # The pytorch/examples VAE (784-400-20-400-784, ReLU, Bernoulli logits, Adam 1e-3, batch 128) on
 # Fashion-MNIST: training images/s, ours vs PyTorch, at 1 and 2 threads each; peak RSS of each
 # process; and the GEMM-only bound (the step's eleven matrix products alone) with our share of it.
-# Each figure is the best of 3 timing windows (the least disturbed on a shared machine).
+# The machine may be shared and its load drifts, so the two sides alternate over ROUNDS rounds
+# (ours 1 thread, peer 1 thread, ours 2 threads, peer 2 threads, again ...) and every figure is the
+# median over the rounds of each process's figure (itself the best of its 3 timing windows).
 #   bench/vae.sh [SECONDS_PER_RUN=15]   builds bench_vae in build/ first (LZ_BUILD_DIR: another build
 #                                       folder; LZ_BIN: a folder holding a built bench_vae, used as is)
+#   ROUNDS=3 bench/vae.sh               alternating rounds (default 3)
 # Both sides get OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=N (Debian's torch multiplies
 # through the system OpenBLAS too) and the GLIBC_TUNABLES exported below (large buffers stay in the
 # heap rather than being mmapped and unmapped per use); each side prints its BLAS library, kernel
@@ -39,32 +42,52 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
 have_torch=1
 $PY -c 'import torch' 2>/dev/null || { have_torch=0; echo "skipped: PyTorch (python3-torch not installed): no peer figures"; }
-best_ours=0; best_peer=0; gemm=0
+ROUNDS=${ROUNDS:-3}
+median() { tr " " "\n" | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+o1=""; o2=""; r1=""; r2=""; g1=""; g2=""; p1=""; p2=""; q1=""; q2=""
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+  for t in 1 2; do
+    export OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t MKL_NUM_THREADS=$t
+    prof=0; [ "$r" = 1 ] && prof=${PROFILE_STEPS:-100}
+    out=$("$BIN/bench_vae" --threads "$t" --seconds "$SECS" --profile-steps "$prof")
+    if [ "$r" = 1 ]; then
+      echo "$out" | grep "^ours env:"
+      echo "$out" | sed -n "s/^ours share threads=$t category=\([a-z]*\) fraction=\([0-9.]*\) ms_per_step=\([0-9.]*\)/INFO vae_time_share_\1_${t}thread ours=\2 (\3 ms per step; profiled run)/p"
+    fi
+    o=$(echo "$out" | grep "^images_per_s=")
+    echo "round $r ours    threads=$t: $o"
+    eval "o$t=\"\$o$t $(echo "$o" | field images_per_s)\""
+    eval "r$t=\"\$r$t $(echo "$o" | field peak_rss_mb)\""
+    eval "g$t=\"\$g$t $(echo "$o" | field gemm_images_per_s)\""
+    if [ "$have_torch" = 1 ]; then
+      pout=$($PY "$ROOT/bench/vae_torch.py" "$t" "$SECS")
+      [ "$r" = 1 ] && echo "$pout" | grep "^peer env:"
+      p=$(echo "$pout" | grep "^images_per_s=")
+      echo "round $r pytorch threads=$t: $p"
+      eval "p$t=\"\$p$t $(echo "$p" | field images_per_s)\""
+      eval "q$t=\"\$q$t $(echo "$p" | field peak_rss_mb)\""
+    fi
+  done
+  r=$((r + 1))
+done
+best_ours=0; best_peer=0; gemm=0; bt=1
 for t in 1 2; do
   export OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t MKL_NUM_THREADS=$t
-  out=$("$BIN/bench_vae" --threads "$t" --seconds "$SECS" --profile-steps "${PROFILE_STEPS:-100}")
-  echo "$out" | grep "^ours env:"
-  echo "$out" | sed -n "s/^ours share threads=$t category=\([a-z]*\) fraction=\([0-9.]*\) ms_per_step=\([0-9.]*\)/INFO vae_time_share_\1_${t}thread ours=\2 (\3 ms per step; profiled run)/p"
-  o=$(echo "$out" | grep "^images_per_s=")
-  ours=$(echo "$o" | field images_per_s); ro=$(echo "$o" | field peak_rss_mb); g=$(echo "$o" | field gemm_images_per_s)
-  echo "ours    threads=$t: $o"
+  eval "ours=\$(echo \"\$o$t\" | median)"; eval "ro=\$(echo \"\$r$t\" | median)"; eval "g=\$(echo \"\$g$t\" | median)"
   if [ "$have_torch" = 1 ]; then
-    pout=$($PY "$ROOT/bench/vae_torch.py" "$t" "$SECS")
-    echo "$pout" | grep "^peer env:"
-    p=$(echo "$pout" | grep "^images_per_s=")
-    tuned=$(echo "$p" | field images_per_s); rp=$(echo "$p" | field peak_rss_mb)
-    echo "pytorch threads=$t: $p"
+    eval "tuned=\$(echo \"\$p$t\" | median)"; eval "rp=\$(echo \"\$q$t\" | median)"
     d=$(env -u GLIBC_TUNABLES $PY "$ROOT/bench/vae_torch.py" "$t" "$SECS" | grep "^images_per_s=")
     dflt=$(echo "$d" | field images_per_s)
-    echo "INFO vae_peer_glibc_defaults_${t}thread peer=$dflt (GLIBC_TUNABLES unset: $d) vs peer=$tuned (GLIBC_TUNABLES as ours) images/s"
+    echo "INFO vae_peer_glibc_defaults_${t}thread peer=$dflt (GLIBC_TUNABLES unset, one run: $d) vs peer=$tuned (GLIBC_TUNABLES as ours, median of $ROUNDS) images/s"
     peer=$(awk -v a="$tuned" -v b="$dflt" 'BEGIN { print (b > a) ? b : a }')
-    echo "RESULT vae_train_${t}thread ours=$ours peer=$peer ratio=$(ratio "$ours" "$peer") images/s (peer: its better allocator setting)"
+    echo "RESULT vae_train_${t}thread ours=$ours peer=$peer ratio=$(ratio "$ours" "$peer") images/s (medians of $ROUNDS alternating rounds; peer: its better allocator setting)"
     echo "RESULT vae_peak_rss_${t}thread ours=$ro peer=$rp ratio=$(ratio "$rp" "$ro") MB (ratio=peer/ours, lower memory is better; both under GLIBC_TUNABLES)"
     if awk -v a="$peer" -v b="$best_peer" 'BEGIN { exit !(a > b) }'; then best_peer=$peer; fi
   fi
   if awk -v a="$ours" -v b="$best_ours" 'BEGIN { exit !(a > b) }'; then best_ours=$ours; gemm=$g; bt=$t; fi
 done
-echo "GEMM-only bound at $bt thread(s), measured in the same process between training windows: $gemm images/s"
+echo "GEMM-only bound at $bt thread(s), measured in the same processes between training windows (median): $gemm images/s"
 echo "RESULT vae_share_of_gemm_bound ours=$best_ours peer=$gemm ratio=$(ratio "$best_ours" "$gemm") images/s (peer = the GEMMs alone)"
 if [ "$have_torch" = 1 ]; then
   echo "RESULT vae_train_vs_best_pytorch ours=$best_ours peer=$best_peer ratio=$(ratio "$best_ours" "$best_peer") images/s"
