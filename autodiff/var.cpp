@@ -95,6 +95,26 @@ void GradSink<T>::add(size_t i, Tensor<T> g) {
 }
 
 template <typename T>
+void GradSink<T>::add_matmul(size_t i, const Tensor<T>& a, const Tensor<T>& b, bool ta, bool tb) {
+  if (!needs(i)) return;
+  Node<T>& in = *node_.inputs[i];
+  const bool two_d = a.dim() == 2 && b.dim() == 2;
+  if (!two_d || in.value.shape() != Shape{ta ? a.size(1) : a.size(0), tb ? b.size(0) : b.size(1)})
+    return add(i, lz::matmul(a, b, ta, tb));  // batched, broadcast or wrong: add() sorts it out
+  const profile::Scope scope(profile::Cat::Graph);
+  std::unique_lock<std::mutex> lock;
+  if (in.is_leaf) lock = std::unique_lock<std::mutex>(g_leaf_mutex);
+  if (in.grad.defined()) {
+    lz::gemm_into(a, b, in.grad, ta, tb, T(1), T(1));  // the buffer is this node's own (set_first_grad)
+  } else if (in.grad_home.defined() && in.grad_home.shape() == in.value.shape()) {
+    lz::gemm_into(a, b, in.grad_home, ta, tb, T(1), T(0));
+    in.grad = in.grad_home;
+  } else {
+    in.grad = lz::matmul(a, b, ta, tb);
+  }
+}
+
+template <typename T>
 Var<T>::Var(Tensor<T> value, bool requires_grad) : n_(std::make_shared<Node<T>>()) {
   n_->value = std::move(value);
   n_->requires_grad = requires_grad;

@@ -29,6 +29,11 @@ class GradSink {
   bool needs(size_t i) const;
   // Add `g` to input i's gradient; a broadcast gradient is summed back to the input's shape.
   void add(size_t i, Tensor<T> g);
+  // Add op(a) op(b) (2-D, ta/tb as lz::matmul) to input i's gradient, the product written by the
+  // GEMM straight into the gradient's buffer: the input's home in its module's flat gradient
+  // buffer for the first gradient, with beta = 1 into the gradient already there for a later one.
+  // Saves the temporary and the copy (or add) that add(i, matmul(a, b)) costs a weight gradient.
+  void add_matmul(size_t i, const Tensor<T>& a, const Tensor<T>& b, bool ta, bool tb);
   // The input's value (for VJPs that need their inputs' shapes).
   const Tensor<T>& input_value(size_t i) const;
 

@@ -1,10 +1,12 @@
 // One training step of a 784-400-20 ReLU MLP, batch 128, float: forward, log_softmax + nll,
 // backward, SGD update (one axpy over the module's flat parameter buffer). Prints steps per
-// second at each requested BLAS thread count, and the share of the step spent in sgemm (the
+// second at each requested thread count, and the share of the step spent in sgemm (the
 // step's five GEMMs timed alone, same shapes, back to back).
 // bench/engine.sh runs this beside bench/engine_torch.py (the same step in PyTorch).
 //
-//   bench_engine [--threads 1,2] [--seconds 2] [--repeats 5] [--profile-steps N]
+//   bench_engine [--threads 1,2] [--seconds 2] [--repeats 5] [--profile-steps N] [--thread-mode engine|blas]
+// --thread-mode blas runs the threads the old way, OpenBLAS's own with one engine thread
+// (bench/env.hpp: use_threads), to show the before and after of the engine's threads.
 // --profile-steps N > 0: after each setting's timing, N more steps under the profiler print where
 // a step's time goes (bench/profile_report.hpp).
 #include <algorithm>
@@ -123,6 +125,7 @@ int main(int argc, char** argv) {
     std::vector<int> threads{1, 2};
     double seconds = 2.0;
     int repeats = 5, profile_steps = 0;
+    bool blas_threads_mode = false;
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
       if (i + 1 >= argc) throw std::invalid_argument("flag " + a + " needs a value");
@@ -135,8 +138,11 @@ int main(int argc, char** argv) {
         repeats = std::stoi(v);
       else if (a == "--profile-steps")
         profile_steps = std::stoi(v);
+      else if (a == "--thread-mode" && (v == "engine" || v == "blas"))
+        blas_threads_mode = v == "blas";
       else
-        throw std::invalid_argument("unknown flag " + a + " (expected --threads, --seconds, --repeats, --profile-steps)");
+        throw std::invalid_argument("unknown flag or value " + a + " " + v +
+                                    " (expected --threads, --seconds, --repeats, --profile-steps, --thread-mode engine|blas)");
     }
     bench::print_env();
     Rng rng(1);
@@ -148,9 +154,10 @@ int main(int argc, char** argv) {
 
     const float first = step(m, x, labels);
     for (int t : threads) {
-      set_blas_threads(t);
+      bench::use_threads(t, blas_threads_mode);
       const Rates r = measure([&] { step(m, x, labels); }, [&] { gemms.run(); }, seconds, repeats);
-      std::printf("ours threads=%d steps_per_s=%.2f step_ms=%.3f sgemm_ms=%.3f sgemm_share=%.3f\n", t, r.steps_per_s,
+      std::printf("ours threads=%d mode=%s steps_per_s=%.2f step_ms=%.3f sgemm_ms=%.3f sgemm_share=%.3f\n", t,
+                  bench::thread_mode(blas_threads_mode), r.steps_per_s,
                   1e3 / r.steps_per_s, 1e3 / r.gemm_sets_per_s, r.share);
       std::fflush(stdout);
       if (profile_steps > 0) bench::print_time_shares(t, profile_steps, [&] { step(m, x, labels); });

@@ -8,6 +8,8 @@
 
 #include <cblas.h>  // OpenBLAS's: openblas_get_config, openblas_get_corename
 
+#include "tensor/ops.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/storage.hpp"
 
 namespace lz::bench {
@@ -19,6 +21,15 @@ inline std::string env_or_unset(const char* name) {
 
 // The BLAS library and the kernel it picked at run time (the config string names the library).
 inline std::string blas_info() { return std::string(openblas_get_config()) + " core=" + openblas_get_corename(); }
+
+// Runs the engine on t threads the way it does now (its own threads, OpenBLAS single-threaded
+// inside each piece; tensor/parallel.hpp) or, with `blas`, the way it did before that: one engine
+// thread and OpenBLAS's own t threads. The second is kept to show the before and after in one run.
+inline void use_threads(int t, bool blas) {
+  set_threads(blas ? 1 : t);
+  if (blas) set_blas_threads(t);
+}
+inline const char* thread_mode(bool blas) { return blas ? "blas" : "engine"; }
 
 inline void print_env() {
   std::printf("ours env: blas=\"%s\" GLIBC_TUNABLES=%s OPENBLAS_NUM_THREADS=%s OMP_NUM_THREADS=%s MKL_NUM_THREADS=%s tensor_cache=%s cap_mb=%zu\n",

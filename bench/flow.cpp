@@ -6,6 +6,7 @@
 //
 //   bench_flow [--case affine] [--threads 1,2] [--seconds 2] [--repeats 5] [--profile-steps 300]
 //   bench_flow --write-data DIR     the recipe's train/test points as DIR/{train,test}.csv
+//   --thread-mode blas              threads the old way: OpenBLAS's own, one engine thread (bench/env.hpp)
 //
 // --case picks the coupling; cases() is the one list of them (a spline coupling is one more
 // entry). Steps per second: the median over `repeats` blocks of seconds/repeats each. Then, with
@@ -164,6 +165,7 @@ int main(int argc, char** argv) {
     double seconds = 2.0;
     int repeats = 5, profile_steps = 0;
     std::string case_name = "affine", write_dir;
+    bool blas_threads_mode = false;
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
       if (i + 1 >= argc) throw std::invalid_argument("flag " + a + " needs a value");
@@ -174,9 +176,11 @@ int main(int argc, char** argv) {
       else if (a == "--profile-steps") profile_steps = std::stoi(v);
       else if (a == "--case") case_name = v;
       else if (a == "--write-data") write_dir = v;
+      else if (a == "--thread-mode" && (v == "engine" || v == "blas")) blas_threads_mode = v == "blas";
       else
-        throw std::invalid_argument("unknown flag " + a +
-                                    " (expected --case, --threads, --seconds, --repeats, --profile-steps, --write-data)");
+        throw std::invalid_argument("unknown flag or value " + a + " " + v +
+                                    " (expected --case, --threads, --seconds, --repeats, --profile-steps, --write-data,"
+                                    " --thread-mode engine|blas)");
     }
     if (!(seconds > 0) || repeats < 1 || profile_steps < 0)
       throw std::invalid_argument("--seconds must be > 0, --repeats >= 1, --profile-steps >= 0");
@@ -192,11 +196,12 @@ int main(int argc, char** argv) {
     bench::print_env();
     std::printf("ours case=%s: %s\n", c.name.c_str(), c.describe.c_str());
     for (int t : threads) {
-      set_blas_threads(t);
+      bench::use_threads(t, blas_threads_mode);
       Training tr(c, data.train);  // a fresh flow per setting: every setting times the same steps
       const double first = tr.step();
       const double r = steps_per_s([&] { tr.step(); }, seconds, repeats);
-      std::printf("ours case=%s threads=%d steps_per_s=%.2f step_ms=%.4f\n", c.name.c_str(), t, r, 1e3 / r);
+      std::printf("ours case=%s threads=%d mode=%s steps_per_s=%.2f step_ms=%.4f\n", c.name.c_str(), t,
+                  bench::thread_mode(blas_threads_mode), r, 1e3 / r);
       std::fflush(stdout);
       if (profile_steps > 0) bench::print_time_shares(t, profile_steps, [&] { tr.step(); });
       // Training really happens: the NLL after these steps is below the first step's.

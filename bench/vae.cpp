@@ -6,7 +6,8 @@
 // --k K > 1 trains the IWAE-K bound instead (same model, K samples per image); --cache-mb sets
 // the tensor storage cache's per-thread cap (tensor/storage.hpp; 0 turns reuse off). --profile-steps
 // P > 0: after the timed windows, P more steps under the profiler print where a step's time goes
-// (bench/profile_report.hpp).
+// (bench/profile_report.hpp). --thread-mode blas runs N threads the old way, OpenBLAS's own
+// threads with one engine thread (bench/env.hpp: use_threads), to show the before and after.
 // Training and GEMM-only windows alternate (W of each, S/W seconds of training each), so both see
 // the same background load on a shared machine; each figure is its best window (the one least
 // disturbed by other processes; vae_torch.py uses the same rule).
@@ -112,6 +113,7 @@ int main(int argc, char** argv) {
   int threads = 1, windows = 3, k = 1, profile_steps = 0;
   long cache_mb = -1;
   double seconds = 10;
+  bool blas_threads_mode = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
@@ -120,8 +122,10 @@ int main(int argc, char** argv) {
     else if (a == "--k" && i + 1 < argc) k = std::atoi(argv[++i]);
     else if (a == "--cache-mb" && i + 1 < argc) cache_mb = std::atol(argv[++i]);
     else if (a == "--profile-steps" && i + 1 < argc) profile_steps = std::atoi(argv[++i]);
+    else if (a == "--thread-mode" && i + 1 < argc && (argv[i + 1] == std::string("engine") || argv[i + 1] == std::string("blas")))
+      blas_threads_mode = argv[++i] == std::string("blas");
     else {
-      std::fprintf(stderr, "error: unknown argument '%s' (expected --threads N, --seconds S, --windows W, --k K, --cache-mb M, --profile-steps P)\n", a.c_str());
+      std::fprintf(stderr, "error: unknown argument '%s' (expected --threads N, --seconds S, --windows W, --k K, --cache-mb M, --profile-steps P, --thread-mode engine|blas)\n", a.c_str());
       return 1;
     }
   }
@@ -130,7 +134,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (cache_mb >= 0) storage::set_cache_cap(static_cast<size_t>(cache_mb) << 20);
-  set_blas_threads(threads);
+  bench::use_threads(threads, blas_threads_mode);
   bench::print_env();
   try {
     Training t;
@@ -146,7 +150,8 @@ int main(int argc, char** argv) {
     const storage::CacheStats c1 = storage::thread_stats();
     // After the warm-up every large buffer should come from the cache: misses here mean the cap is
     // too small for the step (or a size pattern that changes step to step).
-    std::printf("images_per_s=%.1f gemm_images_per_s=%.1f peak_rss_mb=%.1f cache_hits=%llu cache_misses=%llu\n", best,
+    std::printf("thread_mode=%s images_per_s=%.1f gemm_images_per_s=%.1f peak_rss_mb=%.1f cache_hits=%llu cache_misses=%llu\n",
+                bench::thread_mode(blas_threads_mode), best,
                 best_gemm, peak_rss_mb(), static_cast<unsigned long long>(c1.hits - c0.hits),
                 static_cast<unsigned long long>(c1.misses - c0.misses));
     std::fflush(stdout);

@@ -17,6 +17,7 @@
 #include "tensor/linalg.hpp"
 #include "tensor/math.hpp"
 #include "tensor/ops.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/vec.hpp"
 
 namespace lz::gmm {
@@ -44,14 +45,15 @@ void normalize_block(double* lp, int64_t B, int64_t K, double* log_px, double* s
 // before our own threads start (the M-step's GEMM did it) leaves a worker spinning on a core they
 // need: measured, 2 threads then ran no faster than 1 at twice the CPU time. So each step runs
 // BLAS single-threaded from start to end, and splits the points over threads of its own, as many
-// as BLAS was given (e.g. OPENBLAS_NUM_THREADS or --threads).
+// as the engine was given (set_threads, --threads) or, in a program that never set that, as many
+// as BLAS was given (OPENBLAS_NUM_THREADS).
 class SerialBlas {
  public:
-  SerialBlas() : threads_(std::max(1, blas_threads())) {
-    if (threads_ > 1) set_blas_threads(1);
+  SerialBlas() : threads_(std::max({1, lz::threads(), blas_threads()})), blas_(blas_threads()) {
+    if (blas_ > 1) set_blas_threads(1);
   }
   ~SerialBlas() {
-    if (threads_ > 1) set_blas_threads(threads_);
+    if (blas_ > 1) set_blas_threads(blas_);
   }
   SerialBlas(const SerialBlas&) = delete;
   SerialBlas& operator=(const SerialBlas&) = delete;
@@ -59,7 +61,7 @@ class SerialBlas {
   int threads(int64_t N, int64_t BR) const { return N >= 8 * BR ? threads_ : 1; }
 
  private:
-  int threads_;
+  int threads_, blas_;
 };
 
 // Runs fn(t, begin, end) for T contiguous ranges of [0,N) (whole blocks of BR) on T threads.

@@ -16,7 +16,7 @@ namespace {
 // Fused in-place loop over up to four arrays: f(p, g, a, b) gets batches (then scalars for the
 // tail) by reference and writes p, a and b back. One pass over memory instead of one per op.
 template <typename T, typename F>
-void update_with_two_states(int64_t n, T* p, const T* g, T* a, T* b, F f) {
+void update_with_two_states_serial(int64_t n, T* p, const T* g, T* a, T* b, F f) {
   using B = xsimd::batch<T>;
   constexpr int64_t W = vec::width<T>;
   int64_t i = 0;
@@ -32,7 +32,7 @@ void update_with_two_states(int64_t n, T* p, const T* g, T* a, T* b, F f) {
 
 // The same with one state array: f(p, g, a).
 template <typename T, typename F>
-void update_with_state(int64_t n, T* p, const T* g, T* a, F f) {
+void update_with_state_serial(int64_t n, T* p, const T* g, T* a, F f) {
   using B = xsimd::batch<T>;
   constexpr int64_t W = vec::width<T>;
   int64_t i = 0;
@@ -43,6 +43,17 @@ void update_with_state(int64_t n, T* p, const T* g, T* a, F f) {
     av.store_unaligned(a + i);
   }
   for (; i < n; ++i) f(p[i], g[i], a[i]);
+}
+
+// Both split over the engine's threads as the pointwise kernels are (vec::split), each piece a
+// serial loop with its own copies of the pointers and of f.
+template <typename T, typename F>
+void update_with_two_states(int64_t n, T* p, const T* g, T* a, T* b, F f) {
+  vec::split(n, [&](int64_t i, int64_t e) { update_with_two_states_serial(e - i, p + i, g + i, a + i, b + i, f); });
+}
+template <typename T, typename F>
+void update_with_state(int64_t n, T* p, const T* g, T* a, F f) {
+  vec::split(n, [&](int64_t i, int64_t e) { update_with_state_serial(e - i, p + i, g + i, a + i, f); });
 }
 
 template <typename T>

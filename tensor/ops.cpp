@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "tensor/parallel.hpp"
 #include "tensor/profile.hpp"
 
 namespace lz {
@@ -176,6 +177,28 @@ inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha
               lda, B, ldb, beta, C, ldc);
 }
 
+// C[M,N] = alpha op(A) op(B) + beta C, split over the engine's threads (tensor/parallel.hpp) when
+// the product is large enough to pay for it: along C's rows (a batch's rows for x Wᵀ and the input
+// gradient), or along its columns when C is wider than tall. Pieces are whole multiples of 16 rows
+// or columns (OpenBLAS's micro-kernel tiles are at most that wide), so only the last piece can
+// end in a partial tile, as the whole call would.
+template <typename T>
+void gemm_split(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+                int64_t ldb, T beta, T* C, int64_t ldc) {
+  constexpr int64_t kGrain = 16, kMinWork = int64_t(1) << 19;  // multiply-adds per piece, at least
+  const int64_t work = M * N * K;
+  if (threads() == 1 || work < 2 * kMinWork) return gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (M >= N) {
+    parallel::for_ranges(M, kGrain, std::max<int64_t>(1, kMinWork / (N * K)), [&](int64_t b, int64_t e) {
+      gemm(ta, tb, e - b, N, K, alpha, ta ? A + b : A + b * lda, lda, B, ldb, beta, C + b * ldc, ldc);
+    });
+  } else {
+    parallel::for_ranges(N, kGrain, std::max<int64_t>(1, kMinWork / (M * K)), [&](int64_t b, int64_t e) {
+      gemm(ta, tb, M, e - b, K, alpha, A, lda, tb ? B + b * ldb : B + b, ldb, beta, C + b, ldc);
+    });
+  }
+}
+
 struct MatDims {
   int64_t batch_a, batch_b, M, K, N, rows_a, cols_a, rows_b, cols_b;
 };
@@ -217,7 +240,7 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b, bool ta, bool tb) {
   }
   const int64_t sa = d.batch_a ? d.rows_a * d.cols_a : 0, sb = d.batch_b ? d.rows_b * d.cols_b : 0;
   for (int64_t i = 0; i < std::max<int64_t>(B, 1); ++i)
-    gemm(ta, tb, d.M, d.N, d.K, T(1), a.data() + i * sa, d.cols_a, b.data() + i * sb, d.cols_b, T(0),
+    gemm_split(ta, tb, d.M, d.N, d.K, T(1), a.data() + i * sa, d.cols_a, b.data() + i * sb, d.cols_b, T(0),
          out.data() + i * d.M * d.N, d.N);
   return out;
 }
@@ -229,7 +252,7 @@ void gemm_into(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& c, bool ta, bo
     throw ShapeError("gemm_into: output " + shape_str(c.shape()) + " does not match [" + std::to_string(d.M) + "," +
                      std::to_string(d.N) + "] (2-D operands only)");
   if (d.M * d.N == 0 || d.K == 0) return;
-  gemm(ta, tb, d.M, d.N, d.K, alpha, a.data(), d.cols_a, b.data(), d.cols_b, beta, c.data(), d.N);
+  gemm_split(ta, tb, d.M, d.N, d.K, alpha, a.data(), d.cols_a, b.data(), d.cols_b, beta, c.data(), d.N);
 }
 
 template <typename T>

@@ -50,6 +50,16 @@ void zip_general(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& out, F f) {
   }
 }
 
+// row(r) for r in [0, rows), rows of `inner` elements, split over the engine's threads as the
+// pointwise kernels are (vec::split): a row-broadcast map over a batch is one kernel, not `rows`.
+template <typename Row>
+void split_rows(int64_t rows, int64_t inner, Row row) {
+  parallel::for_ranges(rows, 1, std::max<int64_t>(1, vec::kSplitMin / std::max<int64_t>(inner, 1)),
+                       [&](int64_t b, int64_t e) {
+                         for (int64_t r = b; r < e; ++r) row(r);
+                       });
+}
+
 // True if `small` (leading 1s stripped) equals the trailing dimensions of `big`.
 bool is_trailing_suffix(const Shape& small, const Shape& big);
 // True if `col` equals `big` but with the last dimension 1 (a column over rows).
@@ -73,18 +83,24 @@ Tensor<T> zip(const Tensor<T>& a, const Tensor<T>& b, F f, const char* op) {
     vec::zip_scalar_left(b.numel(), a[0], b.data(), out.data(), f);
   } else if (s == a.shape() && detail::is_trailing_suffix(b.shape(), s)) {  // row over a batch
     const int64_t inner = b.numel();
-    for (int64_t o = 0; o < a.numel(); o += inner) vec::zip(inner, a.data() + o, b.data(), out.data() + o, f);
+    detail::split_rows(a.numel() / inner, inner, [&](int64_t r) {
+      vec::zip(inner, a.data() + r * inner, b.data(), out.data() + r * inner, f);
+    });
   } else if (s == b.shape() && detail::is_trailing_suffix(a.shape(), s)) {
     const int64_t inner = a.numel();
-    for (int64_t o = 0; o < b.numel(); o += inner) vec::zip(inner, a.data(), b.data() + o, out.data() + o, f);
+    detail::split_rows(b.numel() / inner, inner, [&](int64_t r) {
+      vec::zip(inner, a.data(), b.data() + r * inner, out.data() + r * inner, f);
+    });
   } else if (s == a.shape() && detail::is_column_of(b.shape(), s)) {  // column over rows
     const int64_t inner = s.back();
-    for (int64_t r = 0; r < b.numel(); ++r)
+    detail::split_rows(b.numel(), inner, [&](int64_t r) {
       vec::zip_scalar_right(inner, a.data() + r * inner, b[r], out.data() + r * inner, f);
+    });
   } else if (s == b.shape() && detail::is_column_of(a.shape(), s)) {
     const int64_t inner = s.back();
-    for (int64_t r = 0; r < a.numel(); ++r)
+    detail::split_rows(a.numel(), inner, [&](int64_t r) {
       vec::zip_scalar_left(inner, a[r], b.data() + r * inner, out.data() + r * inner, f);
+    });
   } else {
     detail::zip_general(a, b, out, f);
   }

@@ -16,6 +16,8 @@
 
 #include <xsimd/xsimd.hpp>  // Debian 12 ships xsimd 8.1: hadd, no reduce_max
 
+#include "tensor/parallel.hpp"
+
 namespace lz::vec {
 
 template <typename T>
@@ -35,6 +37,10 @@ template <typename T>
 inline T select(bool c, T a, T b) {
   return c ? a : b;
 }
+
+// The pointwise kernels, one thread each: the loops as written once. vec::map and the others
+// below split [0, n) into such loops over the engine's threads.
+namespace serial {
 
 // out[i] = f(a[i])
 template <typename T, typename F>
@@ -111,6 +117,53 @@ inline void axpy(int64_t n, T alpha, const T* x, T* y) {
   for (; i + width<T> <= n; i += width<T>)
     xsimd::fma(ab, batch<T>::load_unaligned(x + i), batch<T>::load_unaligned(y + i)).store_unaligned(y + i);
   for (; i < n; ++i) y[i] += alpha * x[i];
+}
+
+}  // namespace serial
+
+// The pointwise kernels split [0, n) over the engine's threads (tensor/parallel.hpp) when n is at
+// least 2 * kSplitMin: below that, handing a piece to a worker costs about what the piece saves.
+// Pieces are whole multiples of 64 elements, so every piece starts on a batch boundary and the
+// results are the same bits however the range was cut. Each piece is a serial:: loop called with
+// its own copies of the pointers and of f (so the compiler keeps them in registers). The
+// reductions further down stay serial.
+constexpr int64_t kSplitMin = 16384;
+template <typename Body>
+inline void split(int64_t n, Body body) {
+  parallel::for_ranges(n, 64, kSplitMin, body);
+}
+
+template <typename T, typename F>
+inline void map(int64_t n, const T* a, T* out, F f) {
+  split(n, [&](int64_t b, int64_t e) { serial::map(e - b, a + b, out + b, f); });
+}
+template <typename T, typename F>
+inline void zip(int64_t n, const T* a, const T* b, T* out, F f) {
+  split(n, [&](int64_t i, int64_t e) { serial::zip(e - i, a + i, b + i, out + i, f); });
+}
+template <typename T, typename F>
+inline void zip_scalar_right(int64_t n, const T* a, T s, T* out, F f) {
+  split(n, [&](int64_t i, int64_t e) { serial::zip_scalar_right(e - i, a + i, s, out + i, f); });
+}
+template <typename T, typename F>
+inline void zip_scalar_left(int64_t n, T s, const T* b, T* out, F f) {
+  split(n, [&](int64_t i, int64_t e) { serial::zip_scalar_left(e - i, s, b + i, out + i, f); });
+}
+template <typename T, typename F>
+inline void zip3(int64_t n, const T* a, const T* b, const T* c, T* out, F f) {
+  split(n, [&](int64_t i, int64_t e) { serial::zip3(e - i, a + i, b + i, c + i, out + i, f); });
+}
+template <typename T, typename F>
+inline void gather_map(int64_t n, const T* a, const int64_t* idx, T* out, F f) {
+  split(n, [&](int64_t i, int64_t e) { serial::gather_map(e - i, a, idx + i, out + i, f); });
+}
+template <typename T, typename F>
+inline void gather_zip(int64_t n, const T* a, const int64_t* idx, const T* b, T* out, F f) {
+  split(n, [&](int64_t i, int64_t e) { serial::gather_zip(e - i, a, idx + i, b + i, out + i, f); });
+}
+template <typename T>
+inline void axpy(int64_t n, T alpha, const T* x, T* y) {
+  split(n, [&](int64_t i, int64_t e) { serial::axpy(e - i, alpha, x + i, y + i); });
 }
 
 // y[i] += x[i]

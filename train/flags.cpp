@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "tensor/ops.hpp"
+#include "tensor/parallel.hpp"
 #include "train/distributed.hpp"
 #include "train/run.hpp"
 
@@ -73,7 +74,7 @@ Flags::Flags(const std::string& description, const std::string& run_prefix) : ap
   app_.add_option("--seed", seed, "random seed (every random draw follows from it), 0 to 2^64-1")
       ->capture_default_str()
       ->check(SeedRange);
-  app_.add_option("--threads", threads, "OpenBLAS threads")->capture_default_str()->check(CLI::Range(1, 256));
+  app_.add_option("--threads", threads, "threads the engine splits products and kernels over")->capture_default_str()->check(CLI::Range(1, 64));
   app_.add_option("--config", config_path, "JSON file of flag values, e.g. {\"epochs\": 5}; flags given on the "
                                            "command line win")
       ->check(ExistingFile);
@@ -199,7 +200,7 @@ std::optional<int> Flags::parse(int argc, const char* const* argv) {
     }
   }
   if (out.empty()) out = default_run_dir(run_prefix_);
-  set_blas_threads(threads);
+  set_threads(threads);
   return std::nullopt;
 }
 

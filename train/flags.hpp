@@ -4,7 +4,7 @@
 // value that name the flag and what is accepted (CLI11's IsMember / Range / CheckedTransformer);
 // --config FILE.json whose keys are flag names without dashes ({"epochs": 5}), an unknown key being
 // an error naming it, command-line flags winning over the file; --out (run folder), --seed and
-// --threads (OpenBLAS threads, default 1: on 2 cores one BLAS pool beats two fighting ones).
+// --threads (the engine's threads, tensor/parallel.hpp; OpenBLAS runs single-threaded inside).
 //
 // Checks every driver gets without asking:
 //   - a real-valued option (float or double) refuses NaN and inf, naming the flag;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "autodiff/ops.hpp"
+#include "tensor/parallel.hpp"
 
 namespace lz {
 
@@ -30,24 +31,30 @@ Var<T> bernoulli_log_prob(const Var<T>& logits, const Var<T>& x) {
     using xsimd::abs, xsimd::exp, xsimd::log1p, xsimd::max;
     return max(l, B(0)) - l * t + log1p(exp(-abs(l)));
   };
-  std::vector<T> tmp(static_cast<size_t>(D));
-  for (int64_t r = 0; r < rows; ++r) {
-    vec::zip(D, lv.data() + r * D, xv.data() + (r % xrows) * D, tmp.data(), nll);
-    out[r] = -vec::sum(D, tmp.data());
-  }
+  // Rows are independent: split them over the engine's threads as a pointwise kernel would be.
+  const int64_t min_rows = std::max<int64_t>(1, vec::kSplitMin / D);
+  parallel::for_ranges(rows, 1, min_rows, [&](int64_t r0, int64_t r1) {
+    std::vector<T> tmp(static_cast<size_t>(D));
+    for (int64_t r = r0; r < r1; ++r) {
+      vec::serial::zip(D, lv.data() + r * D, xv.data() + (r % xrows) * D, tmp.data(), nll);
+      out[r] = -vec::sum(D, tmp.data());
+    }
+  });
   return Var<T>::record(std::move(out), {logits}, "bernoulli_log_prob",
-                        [lv, xv, D, rows, xrows](const Tensor<T>& g, GradSink<T>& s) {
+                        [lv, xv, D, rows, xrows, min_rows](const Tensor<T>& g, GradSink<T>& s) {
                           Tensor<T> gl = Tensor<T>::empty(lv.shape());
-                          for (int64_t r = 0; r < rows; ++r) {
-                            const T gr = g[r];
-                            vec::zip(D, lv.data() + r * D, xv.data() + (r % xrows) * D, gl.data() + r * D,
-                                     [gr](auto l, auto t) {
-                                       using B = decltype(l);
-                                       using std::exp;
-                                       using xsimd::exp;
-                                       return B(gr) * (t - B(1) / (B(1) + exp(-l)));
-                                     });
-                          }
+                          parallel::for_ranges(rows, 1, min_rows, [&](int64_t r0, int64_t r1) {
+                            for (int64_t r = r0; r < r1; ++r) {
+                              const T gr = g[r];
+                              vec::serial::zip(D, lv.data() + r * D, xv.data() + (r % xrows) * D,
+                                               gl.data() + r * D, [gr](auto l, auto t) {
+                                                 using B = decltype(l);
+                                                 using std::exp;
+                                                 using xsimd::exp;
+                                                 return B(gr) * (t - B(1) / (B(1) + exp(-l)));
+                                               });
+                            }
+                          });
                           s.add(0, std::move(gl));
                         });
 }

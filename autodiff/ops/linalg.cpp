@@ -26,6 +26,11 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
   LZ_PROFILE_OP;
   const Tensor<T> av = a.value(), bv = b.value();
   return Var<T>::record(lz::matmul(av, bv), {a, b}, "matmul", [av, bv](const Tensor<T>& g, GradSink<T>& s) {
+    if (av.dim() == 2 && bv.dim() == 2) {
+      s.add_matmul(0, g, bv, false, true);  // [M,N] x [K,N]^T
+      s.add_matmul(1, av, g, true, false);  // [M,K]^T x [M,N]
+      return;
+    }
     if (s.needs(0)) {
       Tensor<T> ga = lz::matmul(g, bv, false, true);   // [B?,M,N] x [B?,K,N]^T
       if (av.dim() == 2 && ga.dim() == 3) ga = lz::sum(ga, 0);  // shared 2-D side: sum the batch
@@ -58,8 +63,8 @@ Tensor<T> affine(const Tensor<T>& xv, const Tensor<T>& wv, const Tensor<T>& bv, 
 // The VJP of x w^T + b for the output gradient g:[N,out].
 template <typename T>
 void affine_vjp(const Tensor<T>& g, const Tensor<T>& xv, const Tensor<T>& wv, GradSink<T>& s) {
-  if (s.needs(0)) s.add(0, lz::matmul(g, wv));               // [N,out] x [out,in]
-  if (s.needs(1)) s.add(1, lz::matmul(g, xv, true, false));  // [N,out]^T x [N,in]
+  s.add_matmul(0, g, wv, false, false);  // [N,out] x [out,in]
+  s.add_matmul(1, g, xv, true, false);   // [N,out]^T x [N,in], straight into w's gradient buffer
   if (s.needs(2)) s.add(2, lz::sum(g, 0));
 }
 }  // namespace

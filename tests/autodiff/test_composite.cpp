@@ -100,3 +100,18 @@ BOOST_AUTO_TEST_CASE(linear_relu_equals_relu_of_linear_bit_for_bit) {
     for (int64_t i = 0; i < a[k].numel(); ++i) BOOST_TEST(a[k][i] == c[k][i], "tensor " << k << " element " << i);
   }
 }
+
+// A weight used by three products: the first gradient lands in the weight's buffer, the next two
+// are accumulated into it by the VJPs' GEMMs themselves (GradSink::add_matmul, beta = 1).
+BOOST_AUTO_TEST_CASE(a_weight_in_three_products_accumulates_every_contribution) {
+  Rng rng(12);
+  const std::vector<TensorD> in = {TensorD::normal({N, H}, 0, 1, rng), TensorD::normal({H, H}, 0, 0.7, rng),
+                                   TensorD::normal({H}, 0, 0.1, rng)};
+  auto f = [](const std::vector<VarD>& v) {
+    const VarD h = tanh(linear(v[0], v[1], v[2]));
+    return sum(square(linear_relu(h, v[1], v[2]) + matmul(h, v[1])));
+  };
+  const GradcheckResult r = gradcheck(f, in, "weight used three times");
+  BOOST_TEST(r.ok, r.message);
+  BOOST_TEST(r.checks == N * H + H * H + H);
+}

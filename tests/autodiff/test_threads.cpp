@@ -8,9 +8,12 @@
 #include <thread>
 #include <vector>
 
+#include <algorithm>
+#include <cmath>
 #include <functional>
 
 #include "autodiff/ops.hpp"
+#include "tensor/parallel.hpp"
 
 using namespace lz;
 namespace tt = boost::test_tools;
@@ -100,4 +103,34 @@ BOOST_AUTO_TEST_CASE(no_grad_is_per_thread) {
   t.join();
   BOOST_TEST(other_records);
   BOOST_TEST(!(w * w).requires_grad());
+}
+
+// The engine's own threads (tensor/parallel.hpp) split a step's products and kernels; the
+// gradients they give are the one-thread gradients. Shapes large enough that every product and
+// the big kernels really split (batch 256, width 160); a weight used twice exercises the VJP's
+// GEMM accumulating straight into a gradient that is already there.
+BOOST_AUTO_TEST_CASE(engine_threads_give_the_one_thread_gradients) {
+  Rng rng(21);
+  const TensorD x = TensorD::normal({256, 160}, 0, 1, rng);
+  const TensorD w1 = TensorD::normal({160, 160}, 0, 0.1, rng), b1 = TensorD::normal({160}, 0, 0.1, rng);
+  const TensorD w2 = TensorD::normal({160, 160}, 0, 0.1, rng);
+  auto grads = [&](int n_threads) {
+    set_threads(n_threads);
+    const VarD W1(w1.clone(), true), B1(b1.clone(), true), W2(w2.clone(), true);
+    const VarD h = linear_relu(VarD(x), W1, B1);
+    const VarD y = tanh(linear(h, W1, B1)) + matmul(h, W2);  // W1 and B1 used twice
+    sum(square(y)).backward();
+    set_threads(1);
+    return std::vector<TensorD>{W1.grad().clone(), B1.grad().clone(), W2.grad().clone()};
+  };
+  const auto one = grads(1), two = grads(2);
+  for (size_t p = 0; p < one.size(); ++p) {
+    double worst = 0, scale = 0;
+    for (int64_t i = 0; i < one[p].numel(); ++i) {
+      worst = std::max(worst, std::abs(one[p][i] - two[p][i]));
+      scale = std::max(scale, std::abs(one[p][i]));
+    }
+    BOOST_TEST(scale > 1.0);  // a real gradient, not zeros compared with zeros
+    BOOST_TEST(worst <= 1e-12 * scale, "parameter " << p << ": worst difference " << worst);
+  }
 }

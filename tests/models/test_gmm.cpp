@@ -8,6 +8,7 @@
 
 #include "models/gmm.hpp"
 #include "tensor/ops.hpp"
+#include "tensor/parallel.hpp"
 #include "spawn_count.hpp"
 #include "thrown.hpp"
 
@@ -271,16 +272,16 @@ BOOST_AUTO_TEST_CASE(two_threads_give_the_one_thread_result) {
     Rng r1(9), r2(9);
     GaussianMixture a(o), b(o);
     const GmmParams start = a.initialize(X, r1);
-    set_blas_threads(1);
+    set_threads(1);
     const int before_one = lz::test::threads_started;
     a.fit_from(X, start);
     const int during_one = lz::test::threads_started - before_one;
-    set_blas_threads(2);
-    BOOST_TEST_REQUIRE(blas_threads() == 2);  // else "2 threads" would quietly be 1
+    set_threads(2);
+    BOOST_TEST_REQUIRE(threads() == 2);  // else "2 threads" would quietly be 1
     const int before_two = lz::test::threads_started;
     b.fit_from(X, start);
     const int during_two = lz::test::threads_started - before_two;
-    set_blas_threads(1);
+    set_threads(1);
     // 4 iterations, each with at least one pass split over 2 threads
     BOOST_TEST(during_one == 0);
     BOOST_TEST(during_two >= 2 * 4, to_string(t) << ": " << during_two << " threads started");

@@ -13,6 +13,7 @@
 #include "models/gmm_steps.hpp"
 #include "spawn_count.hpp"
 #include "tensor/ops.hpp"
+#include "tensor/parallel.hpp"
 
 using namespace lz;
 
@@ -125,16 +126,16 @@ BOOST_AUTO_TEST_CASE(two_threads_screen_as_one) {
   Rng rng(33);
   const GmmParams p = four_components(rng);
   const TensorD X = draw(p, 20000, rng);
-  set_blas_threads(1);
+  set_threads(1);
   const int before_one = lz::test::threads_started;
   const Step one = e_step(X, p, true);
   BOOST_TEST(lz::test::threads_started == before_one);
-  set_blas_threads(2);
-  BOOST_TEST_REQUIRE(blas_threads() == 2);  // else "2 threads" would quietly be 1
+  set_threads(2);
+  BOOST_TEST_REQUIRE(threads() == 2);  // else "2 threads" would quietly be 1
   const int before_two = lz::test::threads_started;
   const Step two = e_step(X, p, true);
   BOOST_TEST(lz::test::threads_started - before_two >= 2);  // the pass really split over two threads
-  set_blas_threads(1);
+  set_threads(1);
   BOOST_TEST(two.total == one.total, boost::test_tools::tolerance(1e-13));
   int64_t differ = 0;
   for (int64_t i = 0; i < one.R.numel(); ++i) differ += one.R[i] != two.R[i];

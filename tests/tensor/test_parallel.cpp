@@ -1,0 +1,191 @@
+// The engine's own threads (tensor/parallel.hpp): ranges cut at whole grains and covered once, the
+// pieces really on two threads, nested and concurrent callers served serially without deadlock,
+// a worker's exception rethrown on the caller, and the split kernels and products equal to their
+// one-thread results (pointwise bit for bit, GEMM against a naive double loop).
+#define BOOST_TEST_MODULE tensor_parallel
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "tensor/ops.hpp"
+#include "tensor/parallel.hpp"
+
+using namespace lz;
+namespace tt = boost::test_tools;
+
+namespace {
+// Sets the engine's thread count for a scope and restores 1 after it (tests share the process).
+struct Threads {
+  explicit Threads(int n) { set_threads(n); }
+  ~Threads() { set_threads(1); }
+};
+
+struct Piece {
+  int64_t begin, end;
+  std::thread::id who;
+};
+std::vector<Piece> pieces_of(int64_t n, int64_t grain, int64_t min_len) {
+  std::mutex m;
+  std::vector<Piece> out;
+  parallel::for_ranges(n, grain, min_len, [&](int64_t b, int64_t e) {
+    std::lock_guard<std::mutex> g(m);
+    out.push_back({b, e, std::this_thread::get_id()});
+  });
+  std::sort(out.begin(), out.end(), [](const Piece& x, const Piece& y) { return x.begin < y.begin; });
+  return out;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(set_threads_checks_its_range) {
+  BOOST_CHECK_THROW(set_threads(0), std::invalid_argument);
+  BOOST_CHECK_THROW(set_threads(65), std::invalid_argument);
+  BOOST_TEST(threads() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(one_thread_is_one_piece_on_the_caller) {
+  const auto p = pieces_of(100000, 64, 10);
+  BOOST_TEST_REQUIRE(p.size() == 1u);
+  BOOST_TEST(p[0].begin == 0);
+  BOOST_TEST(p[0].end == 100000);
+  BOOST_TEST((p[0].who == std::this_thread::get_id()));
+}
+
+BOOST_AUTO_TEST_CASE(ranges_cover_once_at_whole_grains_on_distinct_threads) {
+  for (int n_threads : {2, 3}) {
+    const Threads t(n_threads);
+    BOOST_TEST_CONTEXT("threads " << n_threads) {
+      const int64_t n = 100003, grain = 64;
+      const auto p = pieces_of(n, grain, 1000);
+      BOOST_TEST_REQUIRE(p.size() == static_cast<size_t>(n_threads));
+      BOOST_TEST(p.front().begin == 0);
+      BOOST_TEST(p.back().end == n);
+      std::set<std::thread::id> who;
+      for (size_t i = 0; i < p.size(); ++i) {
+        if (i + 1 < p.size()) BOOST_TEST(p[i].end == p[i + 1].begin);  // contiguous, no overlap
+        BOOST_TEST(p[i].begin % grain == 0);
+        BOOST_TEST(p[i].end > p[i].begin);
+        who.insert(p[i].who);
+      }
+      BOOST_TEST(who.size() == p.size());  // each piece on its own thread, the caller one of them
+      BOOST_TEST(who.count(std::this_thread::get_id()) == 1u);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(short_ranges_stay_on_one_thread) {
+  const Threads t(2);
+  BOOST_TEST(pieces_of(1999, 1, 1000).size() == 1u);  // under 2 * min_len
+  BOOST_TEST(pieces_of(2000, 1, 1000).size() == 2u);
+  BOOST_TEST(pieces_of(64, 64, 1).size() == 1u);  // one grain cannot be split
+  BOOST_TEST(pieces_of(0, 64, 1).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_nested_split_runs_serially_inside_its_piece) {
+  const Threads t(2);
+  std::atomic<int64_t> total{0};
+  std::atomic<int> inner_pieces{0}, elsewhere{0};
+  parallel::for_ranges(4000, 1, 1000, [&](int64_t b, int64_t e) {
+    const std::thread::id outer = std::this_thread::get_id();
+    parallel::for_ranges(e - b, 1, 10, [&](int64_t ib, int64_t ie) {
+      inner_pieces.fetch_add(1);
+      if (std::this_thread::get_id() != outer) elsewhere.fetch_add(1);
+      total.fetch_add(ie - ib);
+    });
+  });
+  BOOST_TEST(total.load() == 4000);
+  BOOST_TEST(inner_pieces.load() == 4);  // cut as always (2 x 2), so the bits do not depend on nesting
+  BOOST_TEST(elsewhere.load() == 0);     // but each inner piece ran on its outer piece's thread
+}
+
+BOOST_AUTO_TEST_CASE(two_callers_at_once_both_finish_with_every_element) {
+  const Threads t(2);
+  std::vector<int> a(200000, 0), b(200000, 0);
+  auto fill = [](std::vector<int>& v) {
+    for (int rep = 0; rep < 200; ++rep)
+      parallel::for_ranges(static_cast<int64_t>(v.size()), 64, 1000, [&](int64_t s, int64_t e) {
+        for (int64_t i = s; i < e; ++i) v[i] += 1;
+      });
+  };
+  std::thread other([&] { fill(b); });
+  fill(a);
+  other.join();
+  for (size_t i = 0; i < a.size(); i += 997) {
+    BOOST_TEST(a[i] == 200);
+    BOOST_TEST(b[i] == 200);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_workers_exception_reaches_the_caller_and_the_pool_still_works) {
+  const Threads t(2);
+  BOOST_CHECK_THROW(parallel::for_ranges(4000, 1, 1000,
+                                         [&](int64_t b, int64_t) {
+                                           if (b > 0) throw std::runtime_error("piece after the first");
+                                         }),
+                    std::runtime_error);
+  BOOST_TEST(pieces_of(4000, 1, 1000).size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(pointwise_kernels_give_the_same_bits_at_one_and_two_threads) {
+  Rng rng(3);
+  const TensorF a = TensorF::normal({1000, 131}, 0, 1, rng), b = TensorF::normal({1000, 131}, 0, 1, rng);
+  const TensorF row = TensorF::normal({131}, 0, 1, rng);
+  auto run = [&] {
+    std::vector<TensorF> out;
+    out.push_back(map(a, [](auto x) {
+      using std::exp;
+      using xsimd::exp;
+      return exp(x) * x;
+    }));
+    out.push_back(mul(a, b));
+    out.push_back(add(a, row));  // the row-broadcast path
+    TensorF y = b.clone();
+    vec::axpy(y.numel(), 0.3f, a.data(), y.data());
+    out.push_back(y);
+    return out;
+  };
+  const auto one = run();
+  std::vector<TensorF> two;
+  {
+    const Threads t(2);
+    two = run();
+  }
+  for (size_t k = 0; k < one.size(); ++k)
+    for (int64_t i = 0; i < one[k].numel(); ++i)
+      if (one[k][i] != two[k][i]) {
+        BOOST_ERROR("kernel " << k << " element " << i << ": " << one[k][i] << " vs " << two[k][i]);
+        break;
+      }
+}
+
+BOOST_AUTO_TEST_CASE(split_products_match_a_naive_loop_along_rows_and_columns) {
+  const Threads t(2);
+  Rng rng(4);
+  // Tall C (split along rows), wide C (along columns), every transpose flag, and gemm_into's beta.
+  for (auto [M, N] : {std::pair<int64_t, int64_t>{300, 70}, {70, 300}})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        BOOST_TEST_CONTEXT("M " << M << " N " << N << " ta " << ta << " tb " << tb) {
+          const int64_t K = 129;
+          const TensorD a = TensorD::normal(ta ? Shape{K, M} : Shape{M, K}, 0, 1, rng);
+          const TensorD b = TensorD::normal(tb ? Shape{N, K} : Shape{K, N}, 0, 1, rng);
+          TensorD c = TensorD::normal({M, N}, 0, 1, rng);
+          const TensorD c0 = c.clone();
+          gemm_into(a, b, c, ta, tb, 0.5, 2.0);
+          double worst = 0;
+          for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) {
+              double s = 0;
+              for (int64_t k = 0; k < K; ++k) s += (ta ? a[k * M + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * N + j]);
+              worst = std::max(worst, std::abs(c[i * N + j] - (0.5 * s + 2.0 * c0[i * N + j])));
+            }
+          BOOST_TEST(worst < 1e-11);
+        }
+      }
+}
