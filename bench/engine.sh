@@ -11,6 +11,10 @@
 #   PROFILE_STEPS=0 bench/engine.sh        no time shares (default: a profiled run of 200 steps
 #                                          after each timed run, never inside it; tensor/profile.hpp)
 #
+# Our N threads are the engine's own (tensor/parallel.hpp: products and large kernels split, OpenBLAS
+# single-threaded inside). Each round also times our 2-thread step the way it ran before them
+# (--thread-mode blas: OpenBLAS's 2 threads, one engine thread), for an INFO line with the before
+# and after from one run; RESULT *_thread_scaling is our 2-thread figure over our 1-thread one.
 # Each side runs in its own process per thread count with OPENBLAS_NUM_THREADS, OMP_NUM_THREADS
 # and MKL_NUM_THREADS (and, for PyTorch, torch.set_num_threads) set to that count: both link the
 # same OpenBLAS, and a second BLAS thread pool fighting the first would only measure contention.
@@ -46,6 +50,7 @@ rounds=${BENCH_ROUNDS:-3}
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 declare -A o_runs p_runs s_runs g_runs st_runs f_runs m_runs
+b_runs=""
 profile_steps=${PROFILE_STEPS:-200}
 categories="gemm kernels graph alloc optimizer other"
 peer_ok=1
@@ -59,6 +64,11 @@ for r in $(seq 1 "$rounds"); do
     s_runs[$t]+="$(field sgemm_share <<<"$line") "
     g_runs[$t]+="$(field sgemm_ms <<<"$line") "
     st_runs[$t]+="$(field step_ms <<<"$line") "
+    if [ "$t" = 2 ]; then  # the way before the engine's threads: OpenBLAS's own, one engine thread
+      bline=$(env $(threads_env 2) "$bin" --threads 2 --seconds "$seconds" --thread-mode blas | grep "^ours threads=")
+      echo "round $r: $bline"
+      b_runs+="$(field steps_per_s <<<"$bline") "
+    fi
     for k in $categories; do
       sl=$(grep "^ours share threads=$t category=$k " <<<"$out" || true)
       f_runs[$t.$k]+="$(field fraction <<<"$sl") "
@@ -105,6 +115,10 @@ if [ "$profile_steps" -gt 0 ]; then
     done
   done
 fi
+awk -v o="${ours[2]}" -v b="$(median <<<"$b_runs")" \
+  'BEGIN{printf "INFO engine_2t_before_engine_threads ours=%.2f before=%.2f ratio=%.2f steps/s (before: --thread-mode blas, OpenBLAS'"'"'s 2 threads and one engine thread; medians)\n", o, b, o/b}'
+awk -v o="${ours[2]}" -v p="${ours[1]}" \
+  'BEGIN{printf "RESULT engine_thread_scaling ours=%.2f peer=%.2f ratio=%.2f steps/s (peer = our own 1-thread figure; goal 1.7)\n", o, p, o/p}'
 best_t=1; [ "$(awk -v a="${ours[2]}" -v b="${ours[1]}" 'BEGIN{print (a>b)}')" = 1 ] && best_t=2
 if [ $peer_ok = 1 ]; then
   for t in 1 2; do

@@ -22,6 +22,10 @@
 # thread count under glibc's defaults (INFO line); every RESULT compares against the peer's better
 # of the two settings. The time shares come from a profiled run of PROFILE_STEPS steps after each
 # timed run (tensor/profile.hpp), so profiling never enters a steps/s figure; medians over rounds.
+# Our N threads are the engine's own (tensor/parallel.hpp: products and large kernels split, OpenBLAS
+# single-threaded inside). Each round also times our 2-thread step the way it ran before them
+# (--thread-mode blas: OpenBLAS's 2 threads, one engine thread), for an INFO line with the before
+# and after from one run; RESULT *_thread_scaling is our 2-thread figure over our 1-thread one.
 set -euo pipefail
 export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
 threads_env() { echo "OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 MKL_NUM_THREADS=$1"; }
@@ -58,6 +62,7 @@ peer_ok=1
 $py -c 'import torch' 2>/dev/null || peer_ok=0
 for c in $cases; do
   declare -A o_runs=() p_runs=() f_runs=() m_runs=() ps_runs=()
+  b_runs=""
   # Other processes may share the cores and their load drifts, so the two sides alternate
   # (ours, peer, ours, peer, ...) and each figure is the median of its rounds.
   for r in $(seq 1 "$rounds"); do
@@ -73,6 +78,11 @@ for c in $cases; do
         m_runs[$t.$k]+="$(field ms_per_step <<<"$s") "
       done
       ps_runs[$t]+="$(grep "^ours profiled threads=$t " <<<"$out" | field step_ms) "
+      if [ "$t" = 2 ]; then  # the way before the engine's threads: OpenBLAS's own, one engine thread
+        bline=$(env $(threads_env 2) "$bin" --case "$c" --threads 2 --seconds "$seconds" --thread-mode blas | grep "^ours case=$c threads=" | head -1)
+        echo "round $r: $bline"
+        b_runs+="$(field steps_per_s <<<"$bline") "
+      fi
       if [ $peer_ok = 1 ]; then
         pout=$(env $(threads_env "$t") "$py" "$repo/bench/flow_torch.py" --data-dir "$data" --case "$c" --threads "$t" --seconds "$seconds" 2>&1 || true)
         [ "$r" = 1 ] && { grep "^peer env:" <<<"$pout" || true; }
@@ -102,6 +112,10 @@ for c in $cases; do
       done
     done
   fi
+  awk -v o="${ours[2]}" -v b="$(median <<<"$b_runs")" -v c="$c" \
+    'BEGIN{printf "INFO flow_%s_2t_before_engine_threads ours=%.2f before=%.2f ratio=%.2f steps/s (before: --thread-mode blas, OpenBLAS'"'"'s 2 threads and one engine thread; medians)\n", c, o, b, o/b}'
+  awk -v o="${ours[2]}" -v p="${ours[1]}" -v c="$c" \
+    'BEGIN{printf "RESULT flow_%s_thread_scaling ours=%.2f peer=%.2f ratio=%.2f steps/s (peer = our own 1-thread figure)\n", c, o, p, o/p}'
   best_t=1; [ "$(awk -v a="${ours[2]}" -v b="${ours[1]}" 'BEGIN{print (a>b)}')" = 1 ] && best_t=2
   if [ $peer_ok = 1 ]; then
     for t in 1 2; do

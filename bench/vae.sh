@@ -15,6 +15,9 @@
 # compare against the peer's better of the two settings.
 # Where our step's time goes: INFO vae_time_share_* lines from PROFILE_STEPS (default 100; 0: none)
 # steps under the profiler after the timed windows (tensor/profile.hpp), never inside them.
+# Ours runs N threads as the engine's own (tensor/parallel.hpp); each round also runs our 2-thread
+# step the way it was before them (--thread-mode blas: OpenBLAS's threads), for the INFO line that
+# states the before and after in one run. RESULT vae_thread_scaling is our 2-thread over 1-thread.
 # RESULT lines follow DESIGN.md: ratio = ours/peer for speed, peer/ours for memory (>1: we are better).
 set -eu
 export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
@@ -44,7 +47,7 @@ have_torch=1
 $PY -c 'import torch' 2>/dev/null || { have_torch=0; echo "skipped: PyTorch (python3-torch not installed): no peer figures"; }
 ROUNDS=${ROUNDS:-3}
 median() { tr " " "\n" | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-o1=""; o2=""; r1=""; r2=""; g1=""; g2=""; p1=""; p2=""; q1=""; q2=""
+b2=""; o1=""; o2=""; r1=""; r2=""; g1=""; g2=""; p1=""; p2=""; q1=""; q2=""
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
   for t in 1 2; do
@@ -60,6 +63,11 @@ while [ "$r" -le "$ROUNDS" ]; do
     eval "o$t=\"\$o$t $(echo "$o" | field images_per_s)\""
     eval "r$t=\"\$r$t $(echo "$o" | field peak_rss_mb)\""
     eval "g$t=\"\$g$t $(echo "$o" | field gemm_images_per_s)\""
+    if [ "$t" = 2 ]; then  # the way before the engine's threads: OpenBLAS's own, one engine thread
+      b=$("$BIN/bench_vae" --threads 2 --seconds "$SECS" --thread-mode blas | grep "^thread_mode=")
+      echo "round $r ours    threads=2 (OpenBLAS's threads): $b"
+      b2="${b2:-} $(echo "$b" | field images_per_s)"
+    fi
     if [ "$have_torch" = 1 ]; then
       pout=$($PY "$ROOT/bench/vae_torch.py" "$t" "$SECS")
       [ "$r" = 1 ] && echo "$pout" | grep "^peer env:"
@@ -87,6 +95,9 @@ for t in 1 2; do
   fi
   if awk -v a="$ours" -v b="$best_ours" 'BEGIN { exit !(a > b) }'; then best_ours=$ours; gemm=$g; bt=$t; fi
 done
+eval "ours1=\$(echo \"\$o1\" | median)"; eval "ours2=\$(echo \"\$o2\" | median)"; blas2=$(echo "$b2" | median)
+echo "INFO vae_2thread_before_engine_threads ours=$ours2 before=$blas2 ratio=$(ratio "$ours2" "$blas2") images/s (before: --thread-mode blas, OpenBLAS's 2 threads and one engine thread; medians)"
+echo "RESULT vae_thread_scaling ours=$ours2 peer=$ours1 ratio=$(ratio "$ours2" "$ours1") images/s (peer = our own 1-thread figure; goal 1.7)"
 echo "GEMM-only bound at $bt thread(s), measured in the same processes between training windows (median): $gemm images/s"
 echo "RESULT vae_share_of_gemm_bound ours=$best_ours peer=$gemm ratio=$(ratio "$best_ours" "$gemm") images/s (peer = the GEMMs alone)"
 if [ "$have_torch" = 1 ]; then

@@ -186,16 +186,18 @@ template <typename T>
 void gemm_split(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
                 int64_t ldb, T beta, T* C, int64_t ldc) {
   constexpr int64_t kGrain = 16, kMinWork = int64_t(1) << 19;  // multiply-adds per piece, at least
+  constexpr int kPiecesPerThread = 2;  // each piece packs the shared operand again: few, but not one
   const int64_t work = M * N * K;
   if (threads() == 1 || work < 2 * kMinWork) return gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  const profile::Scope scope(profile::Cat::Gemm);  // the caller's wait for the other pieces is GEMM time too
   if (M >= N) {
     parallel::for_ranges(M, kGrain, std::max<int64_t>(1, kMinWork / (N * K)), [&](int64_t b, int64_t e) {
       gemm(ta, tb, e - b, N, K, alpha, ta ? A + b : A + b * lda, lda, B, ldb, beta, C + b * ldc, ldc);
-    });
+    }, kPiecesPerThread);
   } else {
     parallel::for_ranges(N, kGrain, std::max<int64_t>(1, kMinWork / (M * K)), [&](int64_t b, int64_t e) {
       gemm(ta, tb, M, e - b, K, alpha, A, lda, tb ? B + b * ldb : B + b, ldb, beta, C + b, ldc);
-    });
+    }, kPiecesPerThread);
   }
 }
 

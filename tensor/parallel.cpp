@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <stdexcept>
@@ -26,16 +27,33 @@ namespace {
 // them would add a wake-up (tens of microseconds under load) to each one.
 constexpr auto kSpin = std::chrono::microseconds(200);
 
+// Where a thread sleeps once it has spun for kSpin. A mutex and a condition variable, not
+// std::atomic::wait: libstdc++ 12's futex path for 32-bit atomics lost a wake-up here (a worker
+// slept through the notify of the pool's destructor). The sleeper count makes notify() free when
+// nobody sleeps; it and the watched atomic are both seq_cst, so either the notifier sees a sleeper
+// or the sleeper sees the change before it waits.
+struct Signal {
+  std::mutex m;
+  std::condition_variable cv;
+  std::atomic<int> sleepers{0};
+  void notify() {
+    if (sleepers.load() > 0) {
+      std::lock_guard<std::mutex> g(m);
+      cv.notify_all();
+    }
+  }
+};
+
 template <typename Pred>
-void spin_then_wait(std::atomic<uint64_t>& word, uint64_t seen, Pred done) {
+void spin_then_wait(Signal& signal, Pred done) {
   const auto until = std::chrono::steady_clock::now() + kSpin;
   for (int i = 0; !done(); ++i) {
     LZ_CPU_RELAX();
     if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) {
-      while (!done()) {
-        word.wait(seen, std::memory_order_acquire);
-        seen = word.load(std::memory_order_acquire);
-      }
+      std::unique_lock<std::mutex> lock(signal.m);
+      signal.sleepers.fetch_add(1);
+      while (!done()) signal.cv.wait(lock);
+      signal.sleepers.fetch_sub(1);
       return;
     }
   }
@@ -44,35 +62,53 @@ void spin_then_wait(std::atomic<uint64_t>& word, uint64_t seen, Pred done) {
 class Pool {
  public:
   explicit Pool(int workers) {
-    for (int w = 0; w < workers; ++w) workers_.emplace_back([this, w] { work(w + 1); });
+    for (int w = 0; w < workers; ++w) workers_.emplace_back([this] { work(); });
   }
   ~Pool() {
     stop_.store(true);
-    generation_.fetch_add(1, std::memory_order_release);
-    generation_.notify_all();
+    generation_.fetch_add(1);
+    work_signal_.notify();
     for (auto& t : workers_) t.join();
   }
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Runs the job if the pool is free; returns false (having run nothing) if another caller holds it.
   bool try_run(int parts, void (*fn)(void*, int), void* ctx) {
-    if (in_part_) return false;  // checked first: the caller of part 0 holds busy_ itself
+    if (in_part_) return false;  // checked first: a part's own caller may hold busy_
     std::unique_lock<std::mutex> lock(busy_, std::try_to_lock);
     if (!lock.owns_lock()) return false;
-    fn_ = fn, ctx_ = ctx, parts_ = parts, error_ = nullptr;
-    pending_.store(static_cast<uint64_t>(workers_.size()), std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
-    generation_.notify_all();
-    part(0);
-    spin_then_wait(pending_, pending_.load(std::memory_order_acquire),
-                   [&] { return pending_.load(std::memory_order_acquire) == 0; });
+    fn_ = fn, ctx_ = ctx, error_ = nullptr;
+    done_.store(0, std::memory_order_relaxed);
+    const uint64_t job = (claim_.load(std::memory_order_relaxed) >> 32) + 1;
+    claim_.store(job << 32 | static_cast<uint64_t>(parts), std::memory_order_release);  // next piece 0
+    generation_.fetch_add(1);
+    work_signal_.notify();
+    claim_and_run();
+    const uint32_t all = static_cast<uint32_t>(parts);
+    spin_then_wait(done_signal_, [&] { return done_.load() == all; });
     if (error_) std::rethrow_exception(error_);
     return true;
   }
 
  private:
+  // claim_ packs the current job's id (bits 32-63), its next unclaimed piece (16-31) and its
+  // number of pieces (0-15). Claiming is one compare-exchange on it, so a piece is only ever
+  // claimed while its job is current and unfinished: the job's fn_ and ctx_ are then still valid
+  // (the caller wrote them before publishing the job, and waits for every piece before it returns).
+  void claim_and_run() {
+    uint64_t v = claim_.load(std::memory_order_acquire);
+    for (;;) {
+      const uint32_t next = (v >> 16) & 0xffff, parts = v & 0xffff;
+      if (next >= parts) return;
+      if (!claim_.compare_exchange_weak(v, v + (uint64_t(1) << 16), std::memory_order_acq_rel,
+                                        std::memory_order_acquire))
+        continue;
+      part(static_cast<int>(next));
+      if (done_.fetch_add(1) + 1 == parts) done_signal_.notify();
+      v = claim_.load(std::memory_order_acquire);
+    }
+  }
   void part(int i) {
-    if (i >= parts_) return;
     in_part_ = true;  // a part that itself calls run() (a product inside a kernel) runs serially
     try {
       fn_(ctx_, i);
@@ -82,24 +118,24 @@ class Pool {
     }
     in_part_ = false;
   }
-  void work(int i) {
-    uint64_t seen = 0;
-    for (;;) {
-      spin_then_wait(generation_, seen, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-      seen = generation_.load(std::memory_order_acquire);
+  void work() {
+    uint32_t seen = 0;  // the generation the pool was built with, not the one at thread start:
+    for (;;) {          // a job published before this thread ran must not be missed
+      spin_then_wait(work_signal_, [&] { return generation_.load() != seen; });
+      seen = generation_.load();
       if (stop_.load()) return;
-      part(i);
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_all();
+      claim_and_run();  // whatever job is current: a worker that slept through one misses nothing
     }
   }
 
   std::vector<std::thread> workers_;
   std::mutex busy_, error_mutex_;
-  std::atomic<uint64_t> generation_{0}, pending_{0};
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<uint32_t> generation_{0}, done_{0};
   std::atomic<bool> stop_{false};
+  Signal work_signal_, done_signal_;
   void (*fn_)(void*, int) = nullptr;
   void* ctx_ = nullptr;
-  int parts_ = 0;
   std::exception_ptr error_;
   static thread_local bool in_part_;
 };
@@ -126,7 +162,7 @@ int threads() { return n_threads.load(std::memory_order_relaxed); }
 namespace parallel {
 void run(int parts, void (*fn)(void*, int), void* ctx) {
   Pool* p = pool.load(std::memory_order_acquire);
-  if (parts > 1 && p && parts <= p->size() && p->try_run(parts, fn, ctx)) return;
+  if (parts > 1 && parts <= kMaxParts && p && p->try_run(parts, fn, ctx)) return;
   for (int i = 0; i < parts; ++i) fn(ctx, i);
 }
 }  // namespace parallel

@@ -1,5 +1,5 @@
 // The engine's own threads (tensor/parallel.hpp): ranges cut at whole grains and covered once, the
-// pieces really on two threads, nested and concurrent callers served serially without deadlock,
+// pieces claimed by every thread of the pool, nested and concurrent callers served serially without deadlock,
 // a worker's exception rethrown on the caller, and the split kernels and products equal to their
 // one-thread results (pointwise bit for bit, GEMM against a naive double loop).
 #define BOOST_TEST_MODULE tensor_parallel
@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <mutex>
 #include <set>
@@ -31,10 +32,12 @@ struct Piece {
   int64_t begin, end;
   std::thread::id who;
 };
-std::vector<Piece> pieces_of(int64_t n, int64_t grain, int64_t min_len) {
+std::vector<Piece> pieces_of(int64_t n, int64_t grain, int64_t min_len,
+                             std::chrono::milliseconds nap = std::chrono::milliseconds(0)) {
   std::mutex m;
   std::vector<Piece> out;
   parallel::for_ranges(n, grain, min_len, [&](int64_t b, int64_t e) {
+    if (nap.count()) std::this_thread::sleep_for(nap);
     std::lock_guard<std::mutex> g(m);
     out.push_back({b, e, std::this_thread::get_id()});
   });
@@ -62,8 +65,9 @@ BOOST_AUTO_TEST_CASE(ranges_cover_once_at_whole_grains_on_distinct_threads) {
     const Threads t(n_threads);
     BOOST_TEST_CONTEXT("threads " << n_threads) {
       const int64_t n = 100003, grain = 64;
-      const auto p = pieces_of(n, grain, 1000);
-      BOOST_TEST_REQUIRE(p.size() == static_cast<size_t>(n_threads));
+      // Each piece sleeps, so no one thread can take them all before the others wake.
+      const auto p = pieces_of(n, grain, 1000, std::chrono::milliseconds(3));
+      BOOST_TEST_REQUIRE(p.size() == static_cast<size_t>(4 * n_threads));  // 4 per thread by default
       BOOST_TEST(p.front().begin == 0);
       BOOST_TEST(p.back().end == n);
       std::set<std::thread::id> who;
@@ -73,7 +77,7 @@ BOOST_AUTO_TEST_CASE(ranges_cover_once_at_whole_grains_on_distinct_threads) {
         BOOST_TEST(p[i].end > p[i].begin);
         who.insert(p[i].who);
       }
-      BOOST_TEST(who.size() == p.size());  // each piece on its own thread, the caller one of them
+      BOOST_TEST(who.size() == static_cast<size_t>(n_threads));  // every thread claimed pieces, the caller too
       BOOST_TEST(who.count(std::this_thread::get_id()) == 1u);
     }
   }
@@ -83,6 +87,7 @@ BOOST_AUTO_TEST_CASE(short_ranges_stay_on_one_thread) {
   const Threads t(2);
   BOOST_TEST(pieces_of(1999, 1, 1000).size() == 1u);  // under 2 * min_len
   BOOST_TEST(pieces_of(2000, 1, 1000).size() == 2u);
+  BOOST_TEST(pieces_of(100000, 1, 10).size() == 8u);  // 4 per thread at most
   BOOST_TEST(pieces_of(64, 64, 1).size() == 1u);  // one grain cannot be split
   BOOST_TEST(pieces_of(0, 64, 1).empty());
 }
@@ -100,7 +105,7 @@ BOOST_AUTO_TEST_CASE(a_nested_split_runs_serially_inside_its_piece) {
     });
   });
   BOOST_TEST(total.load() == 4000);
-  BOOST_TEST(inner_pieces.load() == 4);  // cut as always (2 x 2), so the bits do not depend on nesting
+  BOOST_TEST(inner_pieces.load() == 4 * 8);  // cut as always (4 outer, 8 inner each): bits never depend on nesting
   BOOST_TEST(elsewhere.load() == 0);     // but each inner piece ran on its outer piece's thread
 }
 
@@ -129,7 +134,7 @@ BOOST_AUTO_TEST_CASE(a_workers_exception_reaches_the_caller_and_the_pool_still_w
                                            if (b > 0) throw std::runtime_error("piece after the first");
                                          }),
                     std::runtime_error);
-  BOOST_TEST(pieces_of(4000, 1, 1000).size() == 2u);
+  BOOST_TEST(pieces_of(4000, 1, 1000).size() == 4u);  // and the pool still runs every piece
 }
 
 BOOST_AUTO_TEST_CASE(pointwise_kernels_give_the_same_bits_at_one_and_two_threads) {
