@@ -150,10 +150,10 @@ int main(int argc, char** argv) {
     const storage::CacheStats c1 = storage::thread_stats();
     // After the warm-up every large buffer should come from the cache: misses here mean the cap is
     // too small for the step (or a size pattern that changes step to step).
-    std::printf("thread_mode=%s images_per_s=%.1f gemm_images_per_s=%.1f peak_rss_mb=%.1f cache_hits=%llu cache_misses=%llu\n",
-                bench::thread_mode(blas_threads_mode), best,
+    std::printf("images_per_s=%.1f gemm_images_per_s=%.1f peak_rss_mb=%.1f cache_hits=%llu cache_misses=%llu thread_mode=%s\n",
+                best,
                 best_gemm, peak_rss_mb(), static_cast<unsigned long long>(c1.hits - c0.hits),
-                static_cast<unsigned long long>(c1.misses - c0.misses));
+                static_cast<unsigned long long>(c1.misses - c0.misses), bench::thread_mode(blas_threads_mode));
     std::fflush(stdout);
     if (profile_steps > 0) bench::print_time_shares(threads, profile_steps, [&] { t.step(); });
   } catch (const std::exception& e) {

@@ -64,7 +64,7 @@ while [ "$r" -le "$ROUNDS" ]; do
     eval "r$t=\"\$r$t $(echo "$o" | field peak_rss_mb)\""
     eval "g$t=\"\$g$t $(echo "$o" | field gemm_images_per_s)\""
     if [ "$t" = 2 ]; then  # the way before the engine's threads: OpenBLAS's own, one engine thread
-      b=$("$BIN/bench_vae" --threads 2 --seconds "$SECS" --thread-mode blas | grep "^thread_mode=")
+      b=$("$BIN/bench_vae" --threads 2 --seconds "$SECS" --thread-mode blas | grep "^images_per_s=")
       echo "round $r ours    threads=2 (OpenBLAS's threads): $b"
       b2="${b2:-} $(echo "$b" | field images_per_s)"
     fi
