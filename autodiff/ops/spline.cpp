@@ -239,7 +239,9 @@ SplineOut<T> run(const Var<T>& xin, const Var<T>& w, const Var<T>& h, const Var<
     } else {
       const double s = bh / bw, r = v - Y[k], slope = d0 + d1 - 2 * s;
       const double qa = bh * (s - d0) + r * slope, qb = bh * d0 - r * slope, qc = -s * r;
-      th = 2 * qc / (-qb - std::sqrt(std::max(0.0, qb * qb - 4 * qa * qc)));
+      // At the bin's upper knot θ is 1 exactly; the root formula gives it only up to rounding times
+      // the inverse's condition (bin slopes up to e^spread), which log D_K = 0 would carry.
+      th = v >= Y[k + 1] ? 1.0 : 2 * qc / (-qb - std::sqrt(std::max(0.0, qb * qb - 4 * qa * qc)));
     }
     const Piece p(th, bw, bh, d0, d1);
     out[e] = static_cast<T>(inverse ? X[k] + th * bw : Y[k] + p.N / p.Dn);
