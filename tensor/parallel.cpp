@@ -22,9 +22,9 @@
 namespace lz {
 namespace {
 
-// How long an idle worker (or the caller waiting for the workers) spins before it sleeps on the
-// futex. A training step's products come every few to few hundred microseconds; sleeping between
-// them would add a wake-up (tens of microseconds under load) to each one.
+// How long an idle worker (or the caller waiting for the last pieces) spins before it sleeps (on
+// a Signal, below). A training step's products come every few to a few hundred microseconds;
+// sleeping between them would add a wake-up (tens of microseconds under load) to each one.
 constexpr auto kSpin = std::chrono::microseconds(200);
 
 // Where a thread sleeps once it has spun for kSpin. A mutex and a condition variable, not
