@@ -77,7 +77,7 @@ for c in $cases; do
         f_runs[$t.$k]+="$(field fraction <<<"$s") "
         m_runs[$t.$k]+="$(field ms_per_step <<<"$s") "
       done
-      ps_runs[$t]+="$(grep "^ours profiled threads=$t " <<<"$out" | field step_ms) "
+      ps_runs[$t]+="$( (grep "^ours profiled threads=$t " <<<"$out" || true) | field step_ms) "
       if [ "$t" = 2 ]; then  # the way before the engine's threads: OpenBLAS's own, one engine thread
         bline=$(env $(threads_env 2) "$bin" --case "$c" --threads 2 --seconds "$seconds" --thread-mode blas | grep "^ours case=$c threads=" | head -1)
         echo "round $r: $bline"
