@@ -33,6 +33,7 @@
 #include "train/flags.hpp"
 #include "train/image_data.hpp"
 #include "train/plot2d.hpp"
+#include "train/caption.hpp"
 #include "train/png.hpp"
 #include "train/sizes.hpp"
 #include "train/noise.hpp"
@@ -92,7 +93,9 @@ void write_class_samples(VAE<float>& m, int64_t classes, int64_t h, int64_t w, c
     for (int64_t i = 0; i < per; ++i) labels.push_back(k);
   const TensorF c = one_hot(labels, classes);
   const TensorF z = m.sample_prior(1, rng, VarF(c)).reshape({classes * per, m.z_dim()});
-  write_png(path, image_grid(decode_mean(m, z, c), h, w, per, 2, 2));
+  write_png(path, with_caption(image_grid(decode_mean(m, z, c), h, w, per, 2, 2),
+                              "CVAE: one row per class c = 0, 1, ..., " + std::to_string(per) +
+                                  " samples each, decoder means for z ~ p(z|c)"));
 }
 
 // For each of `n` test images, one row: the observed part (missing pixels dark grey, unlike the padding), the truth, the
@@ -118,7 +121,9 @@ void write_completions(CvaeAndBaseline& m, const Task& t, const TensorF& images,
       for (int64_t d = 0; d < D; ++d) grid[(i * cols + j) * D + d] = src[i * D + d];
     }
   }
-  write_png(path, image_grid(grid, t.split.h, t.split.w, cols, 2, 2));
+  write_png(path, with_caption(image_grid(grid, t.split.h, t.split.w, cols, 2, 2),
+                              "Per row: the observed part (missing pixels dark grey), the truth, the baseline's mean, then " +
+                                  std::to_string(samples) + " CVAE completions (z ~ p(z|c), decoder means)"));
 }
 
 json mean_se_json(const std::vector<double>& v) {

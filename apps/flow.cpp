@@ -27,6 +27,7 @@
 #include "train/flow_data.hpp"
 #include "train/image_data.hpp"
 #include "train/noise.hpp"
+#include "train/caption.hpp"
 #include "train/png.hpp"
 #include "train/flags.hpp"
 #include "train/plot.hpp"
@@ -258,7 +259,10 @@ int main(int argc, char** argv) {
       if (images) {
         Rng rng_s(flags.seed ^ 0x5a5a5a5aULL);
         const TensorF z = flow->sample(64, rng_s);
-        write_png(run.file("samples.png"), image_grid(pixels ? pixels->to_images(z) : proj->reconstruct(z), image_h, image_w, 8, 2, 2));
+        write_png(run.file("samples.png"),
+                  with_caption(image_grid(pixels ? pixels->to_images(z) : proj->reconstruct(z), image_h, image_w, 8, 2, 2),
+                               "flow on " + data + (pixels ? "" : " (" + std::to_string(pca) + " principal components)") +
+                                   ": 64 exact samples, x = f⁻¹(z) for z ~ N(0, I)"));
       }
     } catch (const std::exception& e) {
       std::fprintf(stderr, "warning: pictures: %s\n", e.what());

@@ -19,6 +19,7 @@
 #include "train/noise.hpp"
 #include "train/plot.hpp"
 #include "train/plot2d.hpp"
+#include "train/caption.hpp"
 #include "train/png.hpp"
 #include "train/sizes.hpp"
 #include "train/trainer.hpp"
@@ -42,7 +43,9 @@ TensorF decode_mean(VAE<float>& m, const TensorF& z) {
   return m.mean_of_output(m.decode(VarF(z)));
 }
 
-void write_pictures(VAE<float>& m, const Dataset& test, const TensorF& xtest, const RunDir& run, Rng& rng) {
+// `model` names the model and the data in each picture's caption ("IWAE-5 on fashion").
+void write_pictures(VAE<float>& m, const Dataset& test, const TensorF& xtest, const RunDir& run, Rng& rng,
+                    const std::string& model) {
   const int64_t h = test.image_h, w = test.image_w, D = test.dim(), Z = m.config().z_dim;
   if (h * w == D) {
     // reconstructions: rows of 16 inputs, each followed by the row of their reconstructions (z = μ)
@@ -58,8 +61,12 @@ void write_pictures(VAE<float>& m, const Dataset& test, const TensorF& xtest, co
       rows.push_back(narrow(x, 0, r, 16));
       rows.push_back(narrow(rec, 0, r, 16));
     }
-    write_png(run.file("reconstructions.png"), image_grid(concat(rows, 0), h, w, 16, 2, 2));
-    write_png(run.file("samples.png"), image_grid(decode_mean(m, standard_normal<float>({64, Z}, rng)), h, w, 8, 2, 2));
+    write_png(run.file("reconstructions.png"),
+              with_caption(image_grid(concat(rows, 0), h, w, 16, 2, 2),
+                           model + ": test images (odd rows) and their reconstructions, decoder means at z = μ (even rows)"));
+    write_png(run.file("samples.png"),
+              with_caption(image_grid(decode_mean(m, standard_normal<float>({64, Z}, rng)), h, w, 8, 2, 2),
+                           model + ": 64 samples, decoder means for z ~ N(0, I)"));
     if (Z == 2) {  // the latent manifold: decoder means over a grid of prior quantiles
       const int64_t g = 20;
       TensorF zg({g * g, 2});
@@ -68,7 +75,9 @@ void write_pictures(VAE<float>& m, const Dataset& test, const TensorF& xtest, co
           zg.at({i * g + j, 0}) = static_cast<float>(math::normal_quantile((j + 0.5) / g));
           zg.at({i * g + j, 1}) = static_cast<float>(math::normal_quantile(1 - (i + 0.5) / g));
         }
-      write_png(run.file("manifold.png"), image_grid(decode_mean(m, zg), h, w, g, 0, 1));
+      write_png(run.file("manifold.png"),
+                with_caption(image_grid(decode_mean(m, zg), h, w, g, 0, 1),
+                             model + ": decoder means over a 20 x 20 grid of prior quantiles, z1 left to right, z2 bottom to top"));
     }
   }
   // test latent means coloured by label, on the two dimensions whose means vary most (with Z > 2 many
@@ -222,7 +231,7 @@ int run(int argc, char** argv) {
   }
 
   // ---- evaluation --------------------------------------------------------------------------
-  write_pictures(model, test, xtest, run, rng);
+  write_pictures(model, test, xtest, run, rng, (o.k == 1 ? std::string("VAE") : "IWAE-" + std::to_string(o.k)) + " on " + o.data);
   const int64_t n_eval = o.eval_n == 0 ? xtest.size(0) : std::min(o.eval_n, xtest.size(0));
   std::vector<int64_t> ks;
   for (int64_t kk : {1, 5, 50, 5000})

@@ -23,7 +23,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # Debian packages: the engine's dependencies, the data, and the tools the drivers call.
 pkgs=(cmake g++ make pkg-config libopenblas-dev liblapacke-dev libxsimd-dev libboost-test-dev
-      nlohmann-json3-dev libcli11-dev libpng-dev zlib1g-dev dataset-fashion-mnist gnuplot-nox
+      nlohmann-json3-dev libcli11-dev libpng-dev libfreetype-dev fonts-dejavu-core zlib1g-dev
+      dataset-fashion-mnist gnuplot-nox
       libopenmpi-dev openmpi-bin)
 # npm fetches the digits; a machine with its own Node.js keeps it (Debian's npm would replace it).
 command -v npm >/dev/null || pkgs+=(npm)

@@ -2,10 +2,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "train/caption.hpp"
 #include "train/flags.hpp"
 #include "train/plot.hpp"
 #include "train/plot2d.hpp"
@@ -61,6 +63,74 @@ BOOST_AUTO_TEST_CASE(image_grid_layout_and_pixels) {
   const int64_t ox2 = 1 + 2 * 7;                             // image 2 = row 0, col 2: value 0.5
   BOOST_TEST(same(g.get(ox2 + 2, 1), {128, 128, 128}));      // round(0.5*255) = 128
   BOOST_CHECK_THROW(image_grid(x, 3, 3, 3), std::invalid_argument);
+}
+
+namespace {
+int64_t dark_pixels(const Image& img, int64_t y0, int64_t y1) {
+  int64_t n = 0;
+  for (int64_t y = y0; y < y1; ++y)
+    for (int64_t x = 0; x < img.w; ++x) n += img.get(x, y).r < 128;
+  return n;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(caption_band_above_the_grid) {
+  TensorF x({6, 4});
+  for (int64_t i = 0; i < 24; ++i) x[i] = (i % 5) / 4.0f;
+  const Image g = image_grid(x, 2, 2, 3, 1, 20);  // 3 x 2 images of 40 x 40
+  const Image c = with_caption(g, "Samples, T = 1");
+  BOOST_REQUIRE(c.h > g.h);
+  BOOST_TEST(c.w == g.w);
+  const int64_t band = c.h - g.h;
+  BOOST_TEST(band >= 13);  // at least one line of 13-pixel text
+  // The grid's pixels are unchanged below the band.
+  int64_t moved = 0;
+  for (int64_t y = 0; y < g.h; ++y)
+    for (int64_t x0 = 0; x0 < g.w; ++x0) moved += !same(c.get(x0, band + y), g.get(x0, y));
+  BOOST_TEST(moved == 0);
+  // Black text on white: some dark pixels in the band, white at its corners and edges.
+  BOOST_TEST(dark_pixels(c, 0, band) > 20);
+  BOOST_TEST(same(c.get(0, 0), {255, 255, 255}));
+  BOOST_TEST(same(c.get(c.w - 1, band - 1), {255, 255, 255}));
+  BOOST_TEST(wrap_caption("Samples, T = 1", g.w - 8).size() == 1u);
+  // A second line makes the band taller by one line.
+  const Image two = with_caption(g, "first line\nsecond line");
+  BOOST_TEST(two.h > c.h);
+  BOOST_TEST(dark_pixels(two, band, two.h - g.h) > 20);
+}
+
+BOOST_AUTO_TEST_CASE(caption_wraps_between_words) {
+  const std::string text = "the learned density of the flow on two moons, eight affine couplings";
+  const auto wide = wrap_caption(text, 2000);
+  BOOST_REQUIRE(wide.size() == 1u);
+  BOOST_TEST(wide[0] == text);
+  const auto narrow = wrap_caption(text, 120);
+  BOOST_TEST(narrow.size() >= 3u);
+  std::string joined;
+  for (const auto& l : narrow) {
+    BOOST_TEST(!l.empty());
+    BOOST_TEST(l.front() != ' ');
+    joined += (joined.empty() ? "" : " ") + l;
+  }
+  BOOST_TEST(joined == text);  // no word lost, split or reordered
+  // An explicit newline always breaks; a word wider than the width gets a line of its own.
+  BOOST_TEST(wrap_caption("a\nb", 2000).size() == 2u);
+  BOOST_TEST(wrap_caption("x unbreakablewordthatiswide y", 30).size() == 3u);
+  // Non-ASCII text (UTF-8) and a malformed byte lay out without throwing.
+  BOOST_TEST(wrap_caption("σ = 0.05, 28×28 \xff", 2000).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(caption_without_a_font_keeps_the_picture) {
+  Image g(30, 20, {10, 20, 30});
+  ::setenv("LZ_FONT", "/nonexistent/font.ttf", 1);
+  const Image c = with_caption(g, "no font here");
+  const auto lines = wrap_caption("no font here", 100);
+  ::unsetenv("LZ_FONT");
+  BOOST_TEST(c.w == g.w);
+  BOOST_TEST(c.h == g.h);
+  BOOST_TEST((c.rgb == g.rgb));
+  BOOST_TEST(lines.empty());
+  BOOST_TEST(with_caption(g, "font back").h > g.h);
 }
 
 BOOST_AUTO_TEST_CASE(heatmap_uses_viridis_ends) {
