@@ -28,29 +28,6 @@ Shape any_shape(const AnyTensor& t) {
   return std::visit([](const auto& x) { return x.shape(); }, t);
 }
 
-void write_file_atomic(const std::filesystem::path& path, const std::string& content) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(tmp.string() + ": cannot open for writing");
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) {
-      out.close();
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw std::runtime_error(tmp.string() + ": write failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw std::runtime_error(path.string() + ": cannot rename the temporary file into place: " + ec.message());
-  }
-}
-
 void write_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, AnyTensor>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
@@ -74,7 +51,7 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<std:
     std::visit([&out](const auto& x) {
       out.append(reinterpret_cast<const char*>(x.data()), static_cast<size_t>(x.numel()) * sizeof(x[0]));
     }, t);
-  write_file_atomic(path, out);
+  write_file_atomic(path.string(), out);
 }
 
 SafeTensors parse_safetensors(const std::string& bytes, const std::string& where) {

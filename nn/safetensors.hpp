@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "nn/atomic_file.hpp"  // write_file_atomic, for the files written beside a checkpoint
 #include "tensor/tensor.hpp"
 
 namespace lz {
@@ -41,8 +42,5 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<std:
 SafeTensors read_safetensors(const std::filesystem::path& path);
 // Parse an in-memory image; `where` names it in errors (the fuzz target's entry point).
 SafeTensors parse_safetensors(const std::string& bytes, const std::string& where);
-
-// Write `content` to a temporary file beside `path`, then rename it over `path`.
-void write_file_atomic(const std::filesystem::path& path, const std::string& content);
 
 }  // namespace lz

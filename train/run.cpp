@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "nn/atomic_file.hpp"
 #include "train/distributed.hpp"
 
 namespace lz {
@@ -18,34 +19,11 @@ namespace fs = std::filesystem;
 // Under MPI rank 0 alone writes files (train/distributed.hpp): the other ranks hold the same
 // model and results, and two writers of one shared folder would race.
 void atomic_write_with(const std::string& path, const std::function<bool(std::FILE*)>& fill) {
-  if (!dist::is_root()) return;
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
-  bool ok = false;
-  std::string why;
-  try {
-    ok = fill(f);
-    if (!ok) why = "writer failed";
-  } catch (const std::exception& e) {
-    why = e.what();
-  }
-  if (ok && std::fflush(f) != 0) ok = false, why = std::strerror(errno);
-  if (ok && std::ferror(f)) ok = false, why = "write error";
-  if (std::fclose(f) != 0 && ok) ok = false, why = std::strerror(errno);
-  if (!ok) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error("cannot write " + path + ": " + why);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string e = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + e);
-  }
+  if (dist::is_root()) write_atomic_with(path, fill);
 }
 
 void atomic_write(const std::string& path, std::string_view bytes) {
-  atomic_write_with(path, [&](std::FILE* f) { return std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size(); });
+  if (dist::is_root()) write_file_atomic(path, bytes);
 }
 
 void make_dirs(const std::string& path) {
@@ -67,7 +45,8 @@ std::string default_run_dir(const std::string& prefix) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
   std::string name = "runs/" + prefix + "-" + buf + "-" + std::to_string(::getpid());
-  if (same_second > 0) name += "-" + std::to_string(same_second + 1);
+  // Appended in two steps: `"-" + std::to_string(..)` trips GCC 12's false -Wrestrict (PR 105329).
+  if (same_second > 0) name.append("-").append(std::to_string(same_second + 1));
   return name;
 }
 
@@ -75,7 +54,8 @@ namespace {
 // The files that make a folder a run's: a new run must not mix its records into them.
 constexpr const char* kRunFiles[] = {"config.json", "metrics.jsonl", "summary.json", "checkpoint.safetensors"};
 
-// A temporary file of atomic_write ("x.tmp-<pid>") or of write_file_atomic ("x.tmp.<pid>").
+// A temporary file of nn/atomic_file ("x.tmp-<pid>"), or of the checkpoint writer before it
+// joined that one place ("x.tmp.<pid>").
 bool is_leftover_temp(const std::string& name) {
   for (const char* mark : {".tmp-", ".tmp."}) {
     const size_t at = name.rfind(mark);

@@ -17,8 +17,9 @@
 
 namespace lz {
 
-// Write `bytes` to `path` atomically (temp file "<path>.tmp-<pid>" in the same folder, then rename).
-// Throws std::runtime_error naming the path and the OS error; the temp file is removed on failure.
+// Write `bytes` to `path` atomically (nn/atomic_file: temp file "<path>.tmp-<pid>" in the same
+// folder, then rename), on MPI rank 0 only. Throws std::runtime_error naming the path and the OS
+// error; the temp file is removed on failure.
 void atomic_write(const std::string& path, std::string_view bytes);
 // As atomic_write, with the content produced by `fill(FILE*)` (for libraries that write to a FILE*).
 // fill returns false or throws on failure.
