@@ -27,14 +27,11 @@
 #include "models/vae.hpp"
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"
-#include "tensor/math.hpp"
 #include "train/batch.hpp"
+#include "train/cvae_grids.hpp"
 #include "train/actions.hpp"
 #include "train/flags.hpp"
 #include "train/image_data.hpp"
-#include "train/plot2d.hpp"
-#include "train/caption.hpp"
-#include "train/png.hpp"
 #include "train/sizes.hpp"
 #include "train/noise.hpp"
 #include "train/trainer.hpp"
@@ -80,52 +77,6 @@ struct Task {
   }
 };
 
-TensorF decode_mean(VAE<float>& m, const TensorF& z, const TensorF& c) {
-  NoGrad ng;
-  return m.mean_of_output(m.decode(VarF(z), VarF(c)));
-}
-
-// One row per class, `per` samples each: z ~ p(z|c), decoder means.
-void write_class_samples(VAE<float>& m, int64_t classes, int64_t h, int64_t w, const std::string& path, Rng& rng) {
-  const int64_t per = 10;
-  std::vector<int64_t> labels;
-  for (int64_t k = 0; k < classes; ++k)
-    for (int64_t i = 0; i < per; ++i) labels.push_back(k);
-  const TensorF c = one_hot(labels, classes);
-  const TensorF z = m.sample_prior(1, rng, VarF(c)).reshape({classes * per, m.z_dim()});
-  write_png(path, with_caption(image_grid(decode_mean(m, z, c), h, w, per, 2, 2),
-                              "CVAE: one row per class c = 0, 1, ..., " + std::to_string(per) +
-                                  " samples each, decoder means for z ~ p(z|c)"));
-}
-
-// For each of `n` test images, one row: the observed part (missing pixels dark grey, unlike the padding), the truth, the
-// baseline's mean, then `samples` CVAE completions with z ~ p(z|c) (decoder means).
-void write_completions(CvaeAndBaseline& m, const Task& t, const TensorF& images, int64_t n, int64_t samples,
-                       const std::string& path, Rng& rng) {
-  NoGrad ng;
-  const int64_t D = images.size(1), cols = 3 + samples;
-  const TensorF x = narrow(images, 0, 0, n);
-  const auto [target, c] = t.xc(x, {});
-  const TensorF grey = scatter_columns(x, TensorF::full({n, static_cast<int64_t>(t.split.missing.size())}, 0.3f), t.split.missing);
-  const TensorF base = scatter_columns(x, lz::map(m.baseline->forward(VarF(c)).value(), [](auto l) { return math::sigmoid(l); }), t.split.missing);
-  std::vector<TensorF> draws;
-  for (int64_t s = 0; s < samples; ++s) {
-    const TensorF z = m.cvae->sample_prior(1, rng, VarF(c)).reshape({n, m.cvae->z_dim()});
-    draws.push_back(scatter_columns(x, decode_mean(*m.cvae, z, c), t.split.missing));
-  }
-  TensorF grid({n * cols, D});
-  for (int64_t i = 0; i < n; ++i) {
-    const TensorF* row[3] = {&grey, &x, &base};
-    for (int64_t j = 0; j < cols; ++j) {
-      const TensorF& src = j < 3 ? *row[j] : draws[j - 3];
-      for (int64_t d = 0; d < D; ++d) grid[(i * cols + j) * D + d] = src[i * D + d];
-    }
-  }
-  write_png(path, with_caption(image_grid(grid, t.split.h, t.split.w, cols, 2, 2),
-                              "Per row: the observed part (missing pixels dark grey), the truth, the baseline's mean, then " +
-                                  std::to_string(samples) + " CVAE completions (z ~ p(z|c), decoder means)"));
-}
-
 json mean_se_json(const std::vector<double>& v) {
   const MeanEstimate s = estimate_mean(v);
   return {{"mean", s.mean}, {"se", s.se}, {"n", s.n}};
@@ -157,24 +108,6 @@ struct ChunkRun {
   int64_t n_train = 20000, n_test = 500, samples = 20, components = 5, k = 1, eval_k = 100, latent = 16;
   double lr = 1e-3;
 };
-
-json metrics_json(const ChunkMetrics& m) {
-  return {{"collision_rate", m.collision_rate}, {"ade", m.ade},       {"fde", m.fde},
-          {"min_ade", m.min_ade},               {"min_fde", m.min_fde}, {"left_share", m.left_share},
-          {"demo_left_share", m.demo_left_share}, {"samples", m.samples}};
-}
-
-// [S, N, 2H] chunks -> the paths of observation i from its start: [S, H + 1, 2].
-TensorF paths_of(const TensorF& pred, const TensorF& obs, int64_t i) {
-  const int64_t S = pred.size(0), N = pred.size(1), D = pred.size(2), H = D / 2, C = obs.size(1);
-  TensorF p({S, H + 1, 2});
-  for (int64_t s = 0; s < S; ++s) {
-    p[s * (H + 1) * 2] = obs[i * C];
-    p[s * (H + 1) * 2 + 1] = obs[i * C + 1];
-    for (int64_t d = 0; d < D; ++d) p[s * (H + 1) * 2 + 2 + d] = pred[(s * N + i) * D + d];
-  }
-  return p;
-}
 
 int run_actions(ChunkRun& a, Flags& flags) {
   a.task.validate();
@@ -260,25 +193,18 @@ int run_actions(ChunkRun& a, Flags& flags) {
     std::printf("%-9s %8.2f +- %5.2f %10.3f %8.3f %8.3f %8.3f %8.3f %5.2f (%.2f) %14.3f\n", r.name.c_str(), nll.mean, nll.se,
                 ms.collision_rate, ms.ade, ms.min_ade, ms.fde, ms.min_fde, ms.left_share, ms.demo_left_share,
                 md.collision_rate);
-    summary[r.name] = {{"test_nll", mean_se_json(r.nll)}, {"sampled", metrics_json(ms)}, {"deterministic", metrics_json(md)}};
+    summary[r.name] = {{"test_nll", mean_se_json(r.nll)}, {"sampled", to_json(ms)}, {"deterministic", to_json(md)}};
   }
   std::printf("(%lld held-out observations, %lld samples each; left share: predicted (demonstrated); det.: the "
               "unimodal and MDN means, the CVAE at z = the prior's mean)\n",
               static_cast<long long>(N), static_cast<long long>(S));
   // The first held-out observation, every model's samples around its obstacles.
-  std::vector<Circle> obstacles;
-  for (int64_t k = 0; k < a.task.obstacles; ++k)
-    obstacles.push_back({test.obs[4 + 3 * k], test.obs[5 + 3 * k], test.obs[6 + 3 * k]});
-  TensorF demo({a.task.horizon + 1, 2});
-  demo[0] = test.obs[0];
-  demo[1] = test.obs[1];
-  for (int64_t d = 0; d < a.task.chunk_dim(); ++d) demo[2 + d] = test.chunk[d];
-  plot_trajectory_panels({{"unimodal Gaussian regression", paths_of(rows[0].samples, test.obs, 0)},
-                          {"mixture-density network (M = " + std::to_string(a.components) + ")", paths_of(rows[1].samples, test.obs, 0)},
-                          {"CVAE, z ~ p(z|c)", paths_of(rows[2].samples, test.obs, 0)},
-                          {"CVAE, z = prior mean (ACT's action)", paths_of(rows[2].deterministic, test.obs, 0)}},
-                         demo, obstacles, {-0.05, 1.05, -0.45, 0.45}, run.file("trajectories.png"),
-                         "sampled action chunks on a held-out observation");
+  plot_chunk_predictions(a.task, test, 0,
+                         {{"unimodal Gaussian regression", rows[0].samples},
+                          {"mixture-density network (M = " + std::to_string(a.components) + ")", rows[1].samples},
+                          {"CVAE, z ~ p(z|c)", rows[2].samples},
+                          {"CVAE, z = prior mean (ACT's action)", rows[2].deterministic}},
+                         run.file("trajectories.png"), "sampled action chunks on a held-out observation");
   run.write_summary(summary);
   std::printf("%s\n", run.path().c_str());
   return 0;
@@ -443,7 +369,7 @@ int run(int argc, char** argv) {
     std::printf("missing pixels given %lld quadrant(s): baseline %.2f +- %.2f, CVAE %.2f +- %.2f nats; "
                 "baseline - CVAE %.2f +- %.2f (paired)\n",
                 static_cast<long long>(quadrants), bs.mean, bs.se, cv.mean, cv.se, d.mean, d.se);
-    write_completions(model, task, xt, 8, 5, run.file("completions.png"), rng);
+    write_completions(cvae, *model.baseline, task.split, xt, 8, 5, run.file("completions.png"), rng);
   }
   run.write_summary(summary);
   const MeanEstimate lp = estimate_mean(e.log_px);

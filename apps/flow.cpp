@@ -180,7 +180,6 @@ int main(int argc, char** argv) {
                  run.path().c_str());
 
     // The test figure: mean log-likelihood in nats per example, or for pixels bits per dimension.
-    auto test_ll = [&] { return estimate_mean(flow->log_prob_values(pixels ? test_pixels.y : test.x)); };
     auto test_metrics = [&] {
       const std::vector<double> ll = flow->log_prob_values(pixels ? test_pixels.y : test.x);
       if (pixels) {
@@ -204,7 +203,8 @@ int main(int argc, char** argv) {
         [&](int64_t) { return test_metrics(); });
     if (r.interrupted()) return r.exit_code;
 
-    const MeanEstimate ll = test_ll();
+    const std::vector<double> test_ll = flow->log_prob_values(pixels ? test_pixels.y : test.x);
+    const MeanEstimate ll = estimate_mean(test_ll);
     std::vector<double> base_v;
     {
       NoGrad ng;
@@ -231,7 +231,7 @@ int main(int argc, char** argv) {
     std::string headline;
     char line[256];
     if (pixels) {
-      const MeanEstimate b = pixels->bits_per_dim(flow->log_prob_values(test_pixels.y), test_pixels.log_det);
+      const MeanEstimate b = pixels->bits_per_dim(test_ll, test_pixels.log_det);
       summary["test_bits_per_dim"] = b.mean;
       summary["test_bits_per_dim_se"] = b.se;
       summary["logit_lambda"] = lambda;

@@ -102,22 +102,6 @@ struct Gemms {
   }
 };
 
-std::vector<int> parse_threads(const std::string& s) {
-  std::vector<int> r;
-  size_t i = 0;
-  while (i < s.size()) {
-    const size_t j = s.find(',', i);
-    const std::string tok = s.substr(i, j == std::string::npos ? std::string::npos : j - i);
-    char* end = nullptr;
-    const long v = std::strtol(tok.c_str(), &end, 10);
-    if (tok.empty() || *end || v < 1 || v > 64)
-      throw std::invalid_argument("--threads: expected a comma-separated list of counts in 1..64, found '" + s + "'");
-    r.push_back(static_cast<int>(v));
-    if (j == std::string::npos) break;
-    i = j + 1;
-  }
-  return r;
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,7 +115,7 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) throw std::invalid_argument("flag " + a + " needs a value");
       const std::string v = argv[++i];
       if (a == "--threads")
-        threads = parse_threads(v);
+        threads = bench::parse_threads(v);
       else if (a == "--seconds")
         seconds = std::stod(v);
       else if (a == "--repeats")

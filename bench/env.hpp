@@ -5,12 +5,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include <cblas.h>  // OpenBLAS's: openblas_get_config, openblas_get_corename
 
 #include "tensor/ops.hpp"
 #include "tensor/parallel.hpp"
 #include "tensor/storage.hpp"
+#include "train/sizes.hpp"
 
 namespace lz::bench {
 
@@ -38,6 +40,12 @@ inline void print_env() {
               storage::cache_enabled() ? "on" : "off(asan)",
               storage::cache_cap() >> 20);
   std::fflush(stdout);
+}
+
+// --threads "1,2" -> {1, 2}: thread counts in 1..64 (train/sizes.hpp checks them, naming the flag).
+inline std::vector<int> parse_threads(const std::string& s) {
+  const std::vector<int64_t> v = parse_size_list("--threads", s, 64);
+  return {v.begin(), v.end()};
 }
 
 }  // namespace lz::bench

@@ -133,21 +133,6 @@ double steps_per_s(Step step, double seconds, int repeats) {
   return r[r.size() / 2];
 }
 
-std::vector<int> parse_threads(const std::string& s) {
-  std::vector<int> r;
-  size_t i = 0;
-  while (i <= s.size()) {
-    const size_t j = std::min(s.find(',', i), s.size());
-    const std::string tok = s.substr(i, j - i);
-    char* end = nullptr;
-    const long v = std::strtol(tok.c_str(), &end, 10);
-    if (tok.empty() || *end || v < 1 || v > 64)
-      throw std::invalid_argument("--threads: expected a comma-separated list of counts in 1..64, found '" + s + "'");
-    r.push_back(static_cast<int>(v));
-    i = j + 1;
-  }
-  return r;
-}
 
 void write_csv(const TensorF& x, const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "w");
@@ -170,7 +155,7 @@ int main(int argc, char** argv) {
       const std::string a = argv[i];
       if (i + 1 >= argc) throw std::invalid_argument("flag " + a + " needs a value");
       const std::string v = argv[++i];
-      if (a == "--threads") threads = parse_threads(v);
+      if (a == "--threads") threads = bench::parse_threads(v);
       else if (a == "--seconds") seconds = std::stod(v);
       else if (a == "--repeats") repeats = std::stoi(v);
       else if (a == "--profile-steps") profile_steps = std::stoi(v);

@@ -5,6 +5,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "train/plot2d.hpp"
+
 namespace lz {
 
 void ChunkTask::validate() const {
@@ -162,6 +164,39 @@ ChunkMetrics chunk_metrics(const ChunkTask& task, const ChunkData& data, const T
   m.min_fde /= n;
   m.demo_left_share /= n;
   return m;
+}
+
+nlohmann::json to_json(const ChunkMetrics& m) {
+  return {{"collision_rate", m.collision_rate}, {"ade", m.ade},       {"fde", m.fde},
+          {"min_ade", m.min_ade},               {"min_fde", m.min_fde}, {"left_share", m.left_share},
+          {"demo_left_share", m.demo_left_share}, {"samples", m.samples}};
+}
+
+TensorF chunk_paths(const TensorF& pred, const TensorF& obs, int64_t i) {
+  const int64_t S = pred.size(0), N = pred.size(1), D = pred.size(2), H = D / 2, C = obs.size(1);
+  TensorF p({S, H + 1, 2});
+  for (int64_t s = 0; s < S; ++s) {
+    p[s * (H + 1) * 2] = obs[i * C];
+    p[s * (H + 1) * 2 + 1] = obs[i * C + 1];
+    for (int64_t d = 0; d < D; ++d) p[s * (H + 1) * 2 + 2 + d] = pred[(s * N + i) * D + d];
+  }
+  return p;
+}
+
+bool plot_chunk_predictions(const ChunkTask& task, const ChunkData& data, int64_t i,
+                            const std::vector<std::pair<std::string, TensorF>>& preds, const std::string& png_path,
+                            const std::string& title) {
+  const int64_t C = task.obs_dim(), D = task.chunk_dim();
+  const float* obs = data.obs.data() + i * C;
+  std::vector<Circle> obstacles;
+  for (int64_t k = 0; k < task.obstacles; ++k) obstacles.push_back({obs[4 + 3 * k], obs[5 + 3 * k], obs[6 + 3 * k]});
+  TensorF demo({task.horizon + 1, 2});
+  demo[0] = obs[0];
+  demo[1] = obs[1];
+  for (int64_t d = 0; d < D; ++d) demo[2 + d] = data.chunk[i * D + d];
+  std::vector<TrajectoryPanel> panels;
+  for (const auto& [name, pred] : preds) panels.push_back({name, chunk_paths(pred, data.obs, i)});
+  return plot_trajectory_panels(panels, demo, obstacles, {-0.05, 1.05, -0.45, 0.45}, png_path, title);
 }
 
 }  // namespace lz

@@ -17,7 +17,10 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "tensor/rng.hpp"
 #include "tensor/tensor.hpp"
@@ -64,5 +67,16 @@ struct ChunkMetrics {
 };
 // pred:[S, N, 2H] (S = 1 for a deterministic prediction) against data's chunks and sides.
 ChunkMetrics chunk_metrics(const ChunkTask& task, const ChunkData& data, const TensorF& pred);
+// The metrics as a summary.json object (every field by its name above).
+nlohmann::json to_json(const ChunkMetrics& m);
+
+// Predicted chunks pred:[S, N, 2H] as the paths of observation i from its start: [S, H + 1, 2].
+TensorF chunk_paths(const TensorF& pred, const TensorF& obs, int64_t i);
+
+// One panel per (title, pred:[S, N, 2H]): observation i's obstacles, its demonstration, and the
+// predicted paths (train/plot2d's plot_trajectory_panels). False if gnuplot is missing.
+bool plot_chunk_predictions(const ChunkTask& task, const ChunkData& data, int64_t i,
+                            const std::vector<std::pair<std::string, TensorF>>& preds, const std::string& png_path,
+                            const std::string& title);
 
 }  // namespace lz

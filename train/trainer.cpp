@@ -4,12 +4,9 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <stdexcept>
-
-#include <unistd.h>
 
 #include "autodiff/var.hpp"
 #include "nn/checkpoint.hpp"
@@ -17,42 +14,13 @@
 #include "train/batch.hpp"
 #include "train/distributed.hpp"
 #include "train/progress.hpp"
+#include "train/stop_signal.hpp"
 
 namespace lz {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// ---- signals: the handler only records which signal came; the loop acts on it between steps.
-volatile std::sig_atomic_t g_signal = 0;
-
-extern "C" void on_stop_signal(int sig) {
-  if (g_signal != 0) _exit(128 + sig);  // a second Ctrl-C: stop now (checkpoints are atomic)
-  g_signal = sig;
-}
-
-class SignalGuard {
- public:
-  SignalGuard() {
-    g_signal = 0;
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~SignalGuard() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  SignalGuard(const SignalGuard&) = delete;
-  SignalGuard& operator=(const SignalGuard&) = delete;
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-};
 
 // ---- counters in checkpoint metadata: decimal integers, and doubles in their shortest exact form.
 std::string exact(double v) {
@@ -101,34 +69,6 @@ uint64_t noise_key(const std::array<uint64_t, 4>& epoch_state, int64_t batch) {
   for (uint64_t w : epoch_state) h = Rng::mix64(h ^ w);
   return h;
 }
-
-// Fault injection for the kill-and-resume tests: LZ_FAULT_AFTER_STEP="<step>:<KILL|INT|TERM>"
-// sends that signal to this process once step <step> and its bookkeeping (record, checkpoint)
-// are done. KILL cannot be caught: it is the power cut that resume must survive. Under MPI,
-// LZ_FAULT_RANK=<r> limits it to rank r (a rank that dies while the others wait).
-struct Fault {
-  int64_t step = -1;
-  int sig = 0;
-  static Fault from_env() {
-    Fault f;
-    const char* e = std::getenv("LZ_FAULT_AFTER_STEP");
-    if (!e) return f;
-    if (const char* r = std::getenv("LZ_FAULT_RANK"); r && std::to_string(dist::rank()) != r) return f;
-    const std::string s = e;
-    const size_t colon = s.find(':');
-    const std::string what = colon == std::string::npos ? "" : s.substr(colon + 1);
-    f.sig = what == "KILL" ? SIGKILL : what == "INT" ? SIGINT : what == "TERM" ? SIGTERM : 0;
-    auto r = std::from_chars(s.data(), s.data() + (colon == std::string::npos ? 0 : colon), f.step);
-    if (f.sig == 0 || r.ec != std::errc())
-      throw std::invalid_argument("LZ_FAULT_AFTER_STEP='" + s + "': expected <step>:KILL, :INT or :TERM");
-    return f;
-  }
-  void at(int64_t step) const {
-    if (step == this->step) std::raise(sig);
-  }
-};
-
-const char* signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal"; }
 
 }  // namespace
 
@@ -290,7 +230,7 @@ double Trainer<T>::step(const std::vector<int64_t>& rows, const LossFn& loss_fn,
     dist::allreduce_sum(gd, g.numel());
     allreduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const bool out_of_time = timing_ && o_.time_budget_seconds > 0 && train_seconds() >= o_.time_budget_seconds;
-    double sums[4] = {share * local, g_signal == SIGINT ? 1.0 : 0.0, g_signal == SIGTERM ? 1.0 : 0.0,
+    double sums[4] = {share * local, stop_signal() == SIGINT ? 1.0 : 0.0, stop_signal() == SIGTERM ? 1.0 : 0.0,
                       out_of_time ? 1.0 : 0.0};
     dist::allreduce_sum(sums, 4);
     value = sums[0];
@@ -328,8 +268,8 @@ template <typename T>
 TrainResult Trainer<T>::fit(int64_t train_size, const LossFn& loss_fn, const EvalFn& eval_fn) {
   if (train_size < 1) throw std::invalid_argument("Trainer::fit: empty training set");
   per_epoch_ = batches_per_epoch(train_size, o_.batch);
-  SignalGuard signals;
-  const Fault fault = Fault::from_env();
+  StopSignalGuard signals;
+  const FaultInjection fault = FaultInjection::from_env();
   const int64_t first_step = step_;
   Progress progress(o_.label, o_.epochs * per_epoch_ - step_, o_.batch);  // items/s over every rank
   if (dist::size() > 1) {
@@ -358,11 +298,11 @@ TrainResult Trainer<T>::fit(int64_t train_size, const LossFn& loss_fn, const Eva
   // Under MPI every rank decides from the flags its last step summed over all ranks.
   auto stop_here = [&]() -> bool {
     const bool mpi = dist::size() > 1;
-    const int sig = mpi ? stop_signal_ : int(g_signal);
+    const int sig = mpi ? stop_signal_ : stop_signal();
     const bool out_of_time = mpi ? stop_time_ : o_.time_budget_seconds > 0 && seconds() >= o_.time_budget_seconds;
     if (!sig && !out_of_time) return false;
     save();
-    r.stopped = sig ? signal_name(sig) : "time budget";
+    r.stopped = sig ? stop_signal_name(sig) : "time budget";
     r.exit_code = sig ? 128 + sig : 0;
     const std::string where = "at step " + std::to_string(step_) + " (epoch " + std::to_string(epochs_done_ + 1) +
                               ", batch " + std::to_string(pos_) + " of " + std::to_string(per_epoch_) + ")";
