@@ -4,14 +4,17 @@
 # Fashion-MNIST) at 1 rank x 1 thread, 1 rank x 2 threads and 2 ranks x 1 thread; then the
 # gradient all-reduce alone (bench_mpi_allreduce, a buffer of the model's parameter count) and
 # its share of a 2-rank step; then the ring all-reduce projection the README's table comes from.
-#   bench/mpi.sh [SECONDS_PER_RUN=20]   builds vae and bench_mpi_allreduce in build/ (LZ_BUILD_DIR)
+#   bench/mpi.sh [SECONDS_PER_RUN=10] [ROUNDS=3]   builds vae and bench_mpi_allreduce in build/ (LZ_BUILD_DIR)
+# The three settings run in turn in each round, and each figure is the median over the rounds, so
+# that a change in the machine's load falls on all three alike rather than on one of them.
 # images/s = steps x batch / train_seconds from the run's summary.json (training only: data
 # loading and evaluation excluded). Every run gets OPENBLAS_NUM_THREADS=threads and the
 # GLIBC_TUNABLES exported below (as bench/vae.sh). No peer: RESULT's peer is the 1-rank x 1-thread run.
 set -eu
 export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader OMPI_MCA_rmaps_base_oversubscribe=1
-SECS=${1:-20}
+SECS=${1:-10}
+ROUNDS=${2:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${LZ_BUILD_DIR:-$ROOT/build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
@@ -38,16 +41,25 @@ run() {  # name ranks threads
   fi
   ips "$OUT/$1"
 }
-r11=$(run r1t1 1 1); echo "vae 1 rank x 1 thread:  $r11 images/s"
-r12=$(run r1t2 1 2); echo "vae 1 rank x 2 threads: $r12 images/s"
-r21=$(run r2t1 2 1); echo "vae 2 ranks x 1 thread: $r21 images/s"
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+a11=""; a12=""; a21=""
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+  x=$(run r1t1 1 1); a11="$a11 $x"; echo "round $r: vae 1 rank x 1 thread:  $x images/s"
+  x=$(run r1t2 1 2); a12="$a12 $x"; echo "round $r: vae 1 rank x 2 threads: $x images/s"
+  x=$(run r2t1 2 1); a21="$a21 $x"; echo "round $r: vae 2 ranks x 1 thread: $x images/s"
+  rm -rf "$OUT/r1t2" "$OUT/r2t1"; [ "$r" = "$ROUNDS" ] || rm -rf "$OUT/r1t1"
+  r=$((r + 1))
+done
+r11=$(echo "$a11" | median); r12=$(echo "$a12" | median); r21=$(echo "$a21" | median)
+echo "medians over $ROUNDS rounds: 1x1 $r11, 1x2 $r12, 2x1 $r21 images/s"
 P=$(sed -n 's/.*, \([0-9]*\) parameters,.*/\1/p' "$OUT/r1t1.err" | head -1)
 ar=$(OPENBLAS_NUM_THREADS=1 mpirun -np 2 "$BIN/bench_mpi_allreduce" "$P" 300)
 echo "$ar"
 ms=$(echo "$ar" | sed -n 's/.*ms_per_call=\([0-9.]*\).*/\1/p')
 step_ms=$(awk -v r="$r21" 'BEGIN { printf "%.3f", 1000 * 128 / r }')
-echo "RESULT mpi_vae_1rank_2threads ours=$r12 peer=$r11 ratio=$(awk -v a="$r12" -v b="$r11" 'BEGIN{printf "%.3f", a/b}') images/s (peer: 1 rank x 1 thread)"
-echo "RESULT mpi_vae_2ranks_1thread ours=$r21 peer=$r11 ratio=$(awk -v a="$r21" -v b="$r11" 'BEGIN{printf "%.3f", a/b}') images/s (peer: 1 rank x 1 thread)"
+echo "RESULT mpi_vae_1rank_2threads ours=$r12 peer=$r11 ratio=$(awk -v a="$r12" -v b="$r11" 'BEGIN{printf "%.3f", a/b}') images/s (peer: 1 rank x 1 thread; medians over $ROUNDS alternated rounds)"
+echo "RESULT mpi_vae_2ranks_1thread ours=$r21 peer=$r11 ratio=$(awk -v a="$r21" -v b="$r11" 'BEGIN{printf "%.3f", a/b}') images/s (peer: 1 rank x 1 thread; medians over $ROUNDS alternated rounds)"
 echo "RESULT mpi_allreduce_share ours=$ms peer=$step_ms ratio=$(awk -v a="$ms" -v b="$step_ms" 'BEGIN{printf "%.4f", a/b}') ms (all-reduce of $P floats per step vs the 2-rank step; ratio = its share)"
 # Ring all-reduce model: t(N) = 2(N-1)/N * bytes / bandwidth + 2(N-1) * latency; each rank keeps
 # a 128 batch (weak scaling), computing for t_c = 128 / (1 rank x 1 thread images/s);

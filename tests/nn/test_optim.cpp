@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <string>
 
 #include "autodiff/ops.hpp"
 #include "nn/optim.hpp"
@@ -92,6 +93,46 @@ BOOST_AUTO_TEST_CASE(adam_bias_correction_constant_gradient) {
   // The first step has magnitude lr (up to eps/|g|), not lr·(1-b1)/sqrt(1-b2) ≈ 3.16 lr.
   // Over 10 steps that is 10·lr, short by 10·lr·eps/|g| (3.3e-10 here).
   BOOST_TEST(std::abs(p.value()[0] - (p0[0] - 10 * lr)) < 1.01 * 10 * lr * eps / g[0]);
+}
+
+// A gradient that goes to 0 and stays there (a dead ReLU unit) makes the running averages decay
+// geometrically into float's subnormals, on which x86 arithmetic runs many times slower; the
+// optimizers set them to 0 before that (nn/optim.cpp, flush_tiny). 67 elements: SIMD batches and
+// a scalar tail. Without the flush, Adam's v here is 4e-41 (subnormal) at the last step.
+BOOST_AUTO_TEST_CASE(decaying_state_never_becomes_subnormal) {
+  auto run = [](auto& opt, VarF& p, int steps) {
+    const int64_t n = p.numel();
+    int subnormal = 0;
+    for (int s = 1; s <= steps; ++s) {
+      TensorF a({n});
+      for (int64_t i = 0; i < n; ++i) a[i] = i % 2 ? 0.5f : (s == 1 ? 1e-10f : 0.0f);
+      opt.zero_grad();
+      sum(mul(VarF(a), p)).backward();
+      opt.step();
+      if (s % 97 == 0 || s == steps)
+        for (const auto& [name, t] : opt.state_tensors())
+          for (int64_t i = 0; i < t.numel(); ++i) subnormal += std::fpclassify(t[i]) == FP_SUBNORMAL;
+    }
+    return subnormal;
+  };
+  const int64_t n = 67;
+  VarF p(TensorF::full({n}, 1.0f), true), q(TensorF::full({n}, 1.0f), true);
+  p.set_name("p");
+  q.set_name("q");
+  Adam<float> adam({p}, {.lr = 1e-6});
+  BOOST_TEST(run(adam, p, 40000) == 0);
+  SGD<float> sgd({q}, {.lr = 1e-6, .momentum = 0.9});
+  BOOST_TEST(run(sgd, q, 1000) == 0);
+  for (const auto& [name, t] : adam.state_tensors()) {
+    if (t.numel() != n) continue;  // the step counter
+    const bool sq = name.find("exp_avg_sq") != std::string::npos;
+    for (int64_t i = 0; i < n; ++i) {
+      if (i % 2 == 0) BOOST_TEST(t[i] == 0.0f);  // decayed below the threshold: exactly 0
+      else BOOST_TEST(t[i] == (sq ? 0.25f : 0.5f), tt::tolerance(1e-4f));  // a steady gradient: untouched
+    }
+  }
+  for (const auto& [name, t] : sgd.state_tensors())
+    for (int64_t i = 0; i < n; ++i) BOOST_TEST(t[i] == (i % 2 ? 0.5f / (1 - 0.9f) : 0.0f), tt::tolerance(1e-3f));
 }
 
 // AdamW decays the weights directly; Adam's weight decay goes through the gradient.
