@@ -179,10 +179,10 @@ static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& 
                             int64_t m) {
   const SerialBlas serial;
   const int64_t N = x.N, D = x.D, K = p.n_components();
-  // More points per gathered solve when screening; for diag, blocks of 4096 points whatever D: the
-  // GEMM of a block is [K,2D] x [2D,B], and with B = block_rows(D) (327 points at D = 50) its
-  // small-matrix path made the Fashion-MNIST diag E-step ~25% slower (bench_gmm: 0.0170 against
-  // 0.0131 s/iteration at 1 thread; 4096 at D = 16 was as fast as 1024, 12,288 slower).
+  // More points per gathered solve when screening; for diag, blocks of 4096 points whatever D: a
+  // block's two GEMMs are [K,D] x [D,B], and with B = block_rows(D) (327 points at D = 50) they ran
+  // OpenBLAS's small-matrix path and the Fashion-MNIST diag iteration was ~25% slower (bench_gmm:
+  // 0.0170 against 0.0133 s at 1 thread; synth, D = 16: 4096 as fast as 1024, 12,288 slower).
   const int64_t BR = p.type == CovarianceType::diag ? 4096 : m > 0 ? 4 * block_rows(D) : block_rows(D);
   const int T = serial.threads(N, BR);
   std::vector<double> bias(K), M(K * D);
