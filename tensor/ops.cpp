@@ -1,11 +1,9 @@
 #include "tensor/ops.hpp"
 
-#include <cblas.h>
+#include <cblas.h>  // openblas_set_num_threads
 
 #include <cstring>
 
-#include "tensor/parallel.hpp"
-#include "tensor/profile.hpp"
 
 namespace lz {
 
@@ -161,122 +159,6 @@ Tensor<T> sum_to(const Tensor<T>& a, const Shape& shape) {
   return out;
 }
 
-// ---- linear algebra ----------------------------------------------------------------------
-
-namespace {
-inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  const profile::Scope scope(profile::Cat::Gemm);
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
-              lda, B, ldb, beta, C, ldc);
-}
-inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
-                 const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  const profile::Scope scope(profile::Cat::Gemm);
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
-              lda, B, ldb, beta, C, ldc);
-}
-
-// C[M,N] = alpha op(A) op(B) + beta C, split over the engine's threads (tensor/parallel.hpp) when
-// the product is large enough to pay for it: along C's rows (a batch's rows for x Wᵀ and the input
-// gradient), or along its columns when C is wider than tall. Pieces are whole multiples of 16 rows
-// or columns (OpenBLAS's micro-kernel tiles are at most that wide), so only the last piece can
-// end in a partial tile, as the whole call would.
-template <typename T>
-void gemm_split(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
-                int64_t ldb, T beta, T* C, int64_t ldc) {
-  constexpr int64_t kGrain = 16, kMinWork = int64_t(1) << 19;  // multiply-adds per piece, at least
-  constexpr int kPiecesPerThread = 2;  // each piece packs the shared operand again: few, but not one
-  const int64_t work = M * N * K;
-  if (threads() == 1 || work < 2 * kMinWork) return gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  const profile::Scope scope(profile::Cat::Gemm);  // the caller's wait for the other pieces is GEMM time too
-  if (M >= N) {
-    parallel::for_ranges(M, kGrain, std::max<int64_t>(1, kMinWork / (N * K)), [&](int64_t b, int64_t e) {
-      gemm(ta, tb, e - b, N, K, alpha, ta ? A + b : A + b * lda, lda, B, ldb, beta, C + b * ldc, ldc);
-    }, kPiecesPerThread);
-  } else {
-    parallel::for_ranges(N, kGrain, std::max<int64_t>(1, kMinWork / (M * K)), [&](int64_t b, int64_t e) {
-      gemm(ta, tb, M, e - b, K, alpha, A, lda, tb ? B + b * ldb : B + b, ldb, beta, C + b, ldc);
-    }, kPiecesPerThread);
-  }
-}
-
-struct MatDims {
-  int64_t batch_a, batch_b, M, K, N, rows_a, cols_a, rows_b, cols_b;
-};
-
-MatDims matmul_dims(const Shape& a, const Shape& b, bool ta, bool tb) {
-  auto fail = [&](const std::string& why) {
-    return ShapeError("matmul: shapes " + shape_str(a) + (ta ? ".T" : "") + " and " + shape_str(b) +
-                      (tb ? ".T" : "") + " " + why);
-  };
-  if (a.size() < 2 || a.size() > 3 || b.size() < 2 || b.size() > 3) throw fail("must be 2-D or 3-D (batched)");
-  MatDims d{};
-  d.batch_a = a.size() == 3 ? a[0] : 0;
-  d.batch_b = b.size() == 3 ? b[0] : 0;
-  if (d.batch_a && d.batch_b && d.batch_a != d.batch_b) throw fail("have different batch sizes");
-  d.rows_a = a[a.size() - 2], d.cols_a = a.back();
-  d.rows_b = b[b.size() - 2], d.cols_b = b.back();
-  d.M = ta ? d.cols_a : d.rows_a;
-  d.K = ta ? d.rows_a : d.cols_a;
-  const int64_t kb = tb ? d.cols_b : d.rows_b;
-  d.N = tb ? d.rows_b : d.cols_b;
-  if (d.K != kb) {
-    std::string hint;
-    if (!tb && (d.K == d.cols_b)) hint = "; did you mean b.T?";
-    throw fail("do not chain (inner " + std::to_string(d.K) + " vs " + std::to_string(kb) + ")" + hint);
-  }
-  return d;
-}
-}  // namespace
-
-template <typename T>
-Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b, bool ta, bool tb) {
-  const MatDims d = matmul_dims(a.shape(), b.shape(), ta, tb);
-  const int64_t B = std::max(d.batch_a, d.batch_b);
-  Tensor<T> out = Tensor<T>::empty(B ? Shape{B, d.M, d.N} : Shape{d.M, d.N});
-  if (d.M * d.N == 0) return out;
-  if (d.K == 0) {
-    vec::fill(out.numel(), out.data(), T(0));
-    return out;
-  }
-  const int64_t sa = d.batch_a ? d.rows_a * d.cols_a : 0, sb = d.batch_b ? d.rows_b * d.cols_b : 0;
-  for (int64_t i = 0; i < std::max<int64_t>(B, 1); ++i)
-    gemm_split(ta, tb, d.M, d.N, d.K, T(1), a.data() + i * sa, d.cols_a, b.data() + i * sb, d.cols_b, T(0),
-         out.data() + i * d.M * d.N, d.N);
-  return out;
-}
-
-template <typename T>
-void gemm_into(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& c, bool ta, bool tb, T alpha, T beta) {
-  const MatDims d = matmul_dims(a.shape(), b.shape(), ta, tb);
-  if (d.batch_a || d.batch_b || c.shape() != Shape{d.M, d.N})
-    throw ShapeError("gemm_into: output " + shape_str(c.shape()) + " does not match [" + std::to_string(d.M) + "," +
-                     std::to_string(d.N) + "] (2-D operands only)");
-  if (d.M * d.N == 0 || d.K == 0) return;
-  gemm_split(ta, tb, d.M, d.N, d.K, alpha, a.data(), d.cols_a, b.data(), d.cols_b, beta, c.data(), d.N);
-}
-
-template <typename T>
-Tensor<T> transpose(const Tensor<T>& a) {
-  if (a.dim() < 2) throw ShapeError("transpose: needs at least 2 dimensions, got " + shape_str(a.shape()));
-  Shape s = a.shape();
-  const int64_t R = s[s.size() - 2], C = s.back();
-  std::swap(s[s.size() - 2], s.back());
-  Tensor<T> out = Tensor<T>::empty(s);
-  const int64_t B = a.numel() / std::max<int64_t>(R * C, 1);
-  constexpr int64_t blk = 32;  // cache blocking
-  for (int64_t b = 0; b < B; ++b) {
-    const T* p = a.data() + b * R * C;
-    T* o = out.data() + b * R * C;
-    for (int64_t i0 = 0; i0 < R; i0 += blk)
-      for (int64_t j0 = 0; j0 < C; j0 += blk)
-        for (int64_t i = i0; i < std::min(R, i0 + blk); ++i)
-          for (int64_t j = j0; j < std::min(C, j0 + blk); ++j) o[j * R + i] = p[i * C + j];
-  }
-  return out;
-}
-
 // ---- shape copies ------------------------------------------------------------------------
 
 template <typename T>
@@ -397,9 +279,6 @@ int blas_threads() { return openblas_get_num_threads(); }
   template T max_all(const Tensor<T>&);                                                          \
   template std::vector<int64_t> argmax(const Tensor<T>&, int64_t);                               \
   template Tensor<T> sum_to(const Tensor<T>&, const Shape&);                                     \
-  template Tensor<T> matmul(const Tensor<T>&, const Tensor<T>&, bool, bool);                     \
-  template void gemm_into(const Tensor<T>&, const Tensor<T>&, Tensor<T>&, bool, bool, T, T);     \
-  template Tensor<T> transpose(const Tensor<T>&);                                                \
   template Tensor<T> narrow(const Tensor<T>&, int64_t, int64_t, int64_t);                        \
   template void narrow_assign(Tensor<T>&, const Tensor<T>&, int64_t, int64_t, bool);             \
   template Tensor<T> concat(const std::vector<Tensor<T>>&, int64_t);                             \

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <type_traits>
 #include <vector>
 
 #include "tensor/tensor.hpp"
@@ -164,9 +165,31 @@ Tensor<T> sum_to(const Tensor<T>& a, const Shape& shape);
 // 3-D operands are batched: a:[B,M,K] b:[B,K,N] -> [B,M,N] (a 2-D side is shared by the batch).
 template <typename T>
 Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b, bool ta = false, bool tb = false);
+// Work on a tile of a product's output, rows [r0, r1) and columns [c0, c1): a reference to any
+// callable f(r0, r1, c0, c1), or nothing (the default). It must outlive the call it is passed to.
+class TileFn {
+ public:
+  TileFn() = default;
+  template <typename F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, TileFn>)
+  TileFn(F& f)  // NOLINT: implicit, so a lambda is passed as it is
+      : fn_([](void* f, int64_t r0, int64_t r1, int64_t c0, int64_t c1) { (*static_cast<F*>(f))(r0, r1, c0, c1); }),
+        f_(&f) {}
+  void operator()(int64_t r0, int64_t r1, int64_t c0, int64_t c1) const {
+    if (fn_) fn_(f_, r0, r1, c0, c1);
+  }
+
+ private:
+  void (*fn_)(void*, int64_t, int64_t, int64_t, int64_t) = nullptr;
+  void* f_ = nullptr;
+};
 // c = alpha * op(a) op(b) + beta * c, 2-D only, c preallocated (used to accumulate gradients).
+// before and after run on each tile of c just before and just after the product writes it, on the
+// thread that computes the tile (the whole of c at one thread): fill a bias for beta = 1 there, or
+// apply an activation, while the tile is in that core's cache.
 template <typename T>
-void gemm_into(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& c, bool ta, bool tb, T alpha, T beta);
+void gemm_into(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& c, bool ta, bool tb, T alpha, T beta,
+               TileFn before = {}, TileFn after = {});
 // Swap the last two dimensions (a copy).
 template <typename T>
 Tensor<T> transpose(const Tensor<T>& a);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -61,8 +62,8 @@ void spin_then_wait(Signal& signal, Pred done) {
 
 class Pool {
  public:
-  explicit Pool(int workers) {
-    for (int w = 0; w < workers; ++w) workers_.emplace_back([this] { work(); });
+  explicit Pool(int workers) : slots_(new Slot[workers + 1]) {
+    for (int w = 1; w <= workers; ++w) workers_.emplace_back([this, w] { work(w); });
   }
   ~Pool() {
     stop_.store(true);
@@ -77,13 +78,17 @@ class Pool {
     if (in_part_) return false;  // checked first: a part's own caller may hold busy_
     std::unique_lock<std::mutex> lock(busy_, std::try_to_lock);
     if (!lock.owns_lock()) return false;
-    fn_ = fn, ctx_ = ctx, error_ = nullptr;
+    fn_ = fn, ctx_ = ctx, error_ = nullptr, parts_ = static_cast<uint32_t>(parts);
     done_.store(0, std::memory_order_relaxed);
-    const uint64_t job = (claim_.load(std::memory_order_relaxed) >> 32) + 1;
-    claim_.store(job << 32 | static_cast<uint64_t>(parts), std::memory_order_release);  // next piece 0
+    const int n = size();
+    const uint64_t job = (slots_[0].claim.load(std::memory_order_relaxed) >> 32) + 1;
+    for (int t = 0; t < n; ++t) {  // thread t's own pieces: [t parts / n, (t + 1) parts / n)
+      const uint64_t begin = uint64_t(t) * parts / n, end = uint64_t(t + 1) * parts / n;
+      slots_[t].claim.store(job << 32 | begin << 16 | end, std::memory_order_release);
+    }
     generation_.fetch_add(1);
     work_signal_.notify();
-    claim_and_run();
+    claim_and_run(0);
     const uint32_t all = static_cast<uint32_t>(parts);
     spin_then_wait(done_signal_, [&] { return done_.load() == all; });
     if (error_) std::rethrow_exception(error_);
@@ -91,21 +96,32 @@ class Pool {
   }
 
  private:
-  // claim_ packs the current job's id (bits 32-63), its next unclaimed piece (16-31) and its
-  // number of pieces (0-15). Claiming is one compare-exchange on it, so a piece is only ever
-  // claimed while its job is current and unfinished: the job's fn_ and ctx_ are then still valid
-  // (the caller wrote them before publishing the job, and waits for every piece before it returns).
-  void claim_and_run() {
-    uint64_t v = claim_.load(std::memory_order_acquire);
-    for (;;) {
-      const uint32_t next = (v >> 16) & 0xffff, parts = v & 0xffff;
-      if (next >= parts) return;
-      if (!claim_.compare_exchange_weak(v, v + (uint64_t(1) << 16), std::memory_order_acq_rel,
-                                        std::memory_order_acquire))
-        continue;
-      part(static_cast<int>(next));
-      if (done_.fetch_add(1) + 1 == parts) done_signal_.notify();
-      v = claim_.load(std::memory_order_acquire);
+  // Each thread (the caller is 0) owns a contiguous block of a job's pieces, the same block every
+  // job of the same length: so the rows a product wrote on one core are the rows the next kernel
+  // reads on that core, from its own cache, rather than from the other core's. A thread runs its
+  // own pieces first, then takes what is left of the others' (a lost core costs no more than its
+  // block's remaining pieces).
+  //
+  // A slot's claim word packs the job's id (bits 32-63), the block's next unclaimed piece (16-31)
+  // and its end (0-15). Claiming is one compare-exchange on it, so a piece is only ever claimed
+  // while its job is current and unfinished: the job's fn_ and ctx_ are then still valid (the
+  // caller wrote them before publishing the job, and waits for every piece before it returns).
+  void claim_and_run(int self) {
+    const int n = size();
+    for (int k = 0; k < n; ++k) {
+      std::atomic<uint64_t>& claim = slots_[(self + k) % n].claim;
+      uint64_t v = claim.load(std::memory_order_acquire);
+      for (;;) {
+        const uint32_t next = (v >> 16) & 0xffff, end = v & 0xffff;
+        if (next >= end) break;
+        if (!claim.compare_exchange_weak(v, v + (uint64_t(1) << 16), std::memory_order_acq_rel,
+                                         std::memory_order_acquire))
+          continue;
+        const uint32_t parts = parts_;  // read while the job is surely current: a piece of it is ours
+        part(static_cast<int>(next));
+        if (done_.fetch_add(1) + 1 == parts) done_signal_.notify();
+        v = claim.load(std::memory_order_acquire);
+      }
     }
   }
   void part(int i) {
@@ -118,24 +134,28 @@ class Pool {
     }
     in_part_ = false;
   }
-  void work() {
+  void work(int self) {
     uint32_t seen = 0;  // the generation the pool was built with, not the one at thread start:
     for (;;) {          // a job published before this thread ran must not be missed
       spin_then_wait(work_signal_, [&] { return generation_.load() != seen; });
       seen = generation_.load();
       if (stop_.load()) return;
-      claim_and_run();  // whatever job is current: a worker that slept through one misses nothing
+      claim_and_run(self);  // whatever job is current: a worker that slept through one misses nothing
     }
   }
 
+  struct alignas(64) Slot {  // one cache line each: claiming one's own block never contends
+    std::atomic<uint64_t> claim{0};
+  };
+  std::unique_ptr<Slot[]> slots_;
   std::vector<std::thread> workers_;
   std::mutex busy_, error_mutex_;
-  std::atomic<uint64_t> claim_{0};
   std::atomic<uint32_t> generation_{0}, done_{0};
   std::atomic<bool> stop_{false};
   Signal work_signal_, done_signal_;
   void (*fn_)(void*, int) = nullptr;
   void* ctx_ = nullptr;
+  uint32_t parts_ = 0;
   std::exception_ptr error_;
   static thread_local bool in_part_;
 };

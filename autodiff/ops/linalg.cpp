@@ -46,17 +46,34 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
 
 namespace {
 // x w^T + b: out = broadcast bias, then out += x w^T in the same GEMM (beta = 1)
+// x w^T + b, the bias written into each tile of the output just before the product adds to it, and
+// max(., 0) applied to the tile just after it when `relu`: both on the thread that computes the tile.
 template <typename T>
-Tensor<T> affine(const Tensor<T>& xv, const Tensor<T>& wv, const Tensor<T>& bv, const char* op) {
+Tensor<T> affine(const Tensor<T>& xv, const Tensor<T>& wv, const Tensor<T>& bv, const char* op, bool relu) {
   const Shape& bs = bv.shape();
   if (xv.dim() != 2 || wv.dim() != 2 || bs.size() != 1 || bs[0] != wv.size(0))
     throw ShapeError(std::string(op) + ": expected x:[N,in] w:[out,in] b:[out], got x:" + shape_str(xv.shape()) +
                      " w:" + shape_str(wv.shape()) + " b:" + shape_str(bs));
   Tensor<T> out = Tensor<T>::empty({xv.size(0), wv.size(0)});
   const T* bp = bv.data();
-  const int64_t rows = out.shape()[0], cols = out.shape()[1];
-  for (int64_t i = 0; i < rows; ++i) std::copy(bp, bp + cols, out.data() + i * cols);
-  lz::gemm_into(xv, wv, out, false, true, T(1), T(1));
+  T* dst = out.data();
+  const int64_t cols = out.shape()[1];
+  auto fill_bias = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    for (int64_t i = r0; i < r1; ++i) std::copy(bp + c0, bp + c1, dst + i * cols + c0);
+  };
+  auto apply_relu = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    auto max0 = [](auto v) {
+      using std::max;
+      using xsimd::max;
+      return max(v, decltype(v)(0));
+    };
+    if (c0 == 0 && c1 == cols) {  // whole rows: one contiguous range (split further when large)
+      vec::map((r1 - r0) * cols, dst + r0 * cols, dst + r0 * cols, max0);
+      return;
+    }
+    for (int64_t i = r0; i < r1; ++i) vec::map(c1 - c0, dst + i * cols + c0, dst + i * cols + c0, max0);
+  };
+  lz::gemm_into(xv, wv, out, false, true, T(1), T(1), TileFn(fill_bias), relu ? TileFn(apply_relu) : TileFn());
   return out;
 }
 
@@ -74,7 +91,7 @@ template <typename T>
 Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
   LZ_PROFILE_OP;
   const Tensor<T> xv = x.value(), wv = w.value();
-  return Var<T>::record(affine(xv, wv, b.value(), "linear"), {x, w, b}, "linear",
+  return Var<T>::record(affine(xv, wv, b.value(), "linear", false), {x, w, b}, "linear",
                         [xv, wv](const Tensor<T>& g, GradSink<T>& s) { affine_vjp(g, xv, wv, s); });
 }
 
@@ -84,12 +101,7 @@ template <typename T>
 Var<T> linear_relu(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
   LZ_PROFILE_OP;
   const Tensor<T> xv = x.value(), wv = w.value();
-  Tensor<T> out = affine(xv, wv, b.value(), "linear_relu");
-  vec::map(out.numel(), out.data(), out.data(), [](auto v) {
-    using std::max;
-    using xsimd::max;
-    return max(v, decltype(v)(0));
-  });
+  Tensor<T> out = affine(xv, wv, b.value(), "linear_relu", true);
   return Var<T>::record(out, {x, w, b}, "linear_relu", [xv, wv, out](const Tensor<T>& g, GradSink<T>& s) {
     const Tensor<T> gm = lz::zip(g, out, [](auto gi, auto y) {
       return vec::select(y > decltype(y)(0), gi, decltype(y)(0));

@@ -1,4 +1,5 @@
-// The engine's own threads (tensor/parallel.hpp): ranges cut at whole grains and covered once, the
+// The engine's own threads (tensor/parallel.hpp): ranges cut at whole grains and covered once, each
+// thread starting with its own block of pieces, a product's tiles covered once around their part, the
 // pieces claimed by every thread of the pool, nested and concurrent callers served serially without deadlock,
 // a worker's exception rethrown on the caller, and the split kernels and products equal to their
 // one-thread results (pointwise bit for bit, GEMM against a naive double loop).
@@ -193,4 +194,74 @@ BOOST_AUTO_TEST_CASE(split_products_match_a_naive_loop_along_rows_and_columns) {
           BOOST_TEST(worst < 1e-11);
         }
       }
+}
+
+// The tiles a split product hands to gemm_into's before/after cover C exactly once, each after its
+// own product part (here: before fills the tile with 1s for beta = 1, after doubles it), at one and
+// two threads, along rows and along columns.
+BOOST_AUTO_TEST_CASE(product_tiles_cover_the_output_once_around_their_part) {
+  Rng rng(5);
+  for (int n_threads : {1, 2})
+    for (auto [M, N] : {std::pair<int64_t, int64_t>{300, 70}, {70, 300}, {5, 3}}) {
+      const Threads t(n_threads);
+      BOOST_TEST_CONTEXT("threads " << n_threads << " M " << M << " N " << N) {
+        const int64_t K = 129;
+        const TensorD a = TensorD::normal({M, K}, 0, 1, rng), b = TensorD::normal({N, K}, 0, 1, rng);
+        TensorD c = TensorD::full({M, N}, -7.0);  // before() overwrites every element of it
+        std::vector<int> filled(static_cast<size_t>(M * N), 0), doubled(static_cast<size_t>(M * N), 0);
+        std::mutex m;
+        int tiles = 0;
+        auto before = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+          const std::lock_guard<std::mutex> g(m);
+          ++tiles;
+          for (int64_t i = r0; i < r1; ++i)
+            for (int64_t j = c0; j < c1; ++j) c[i * N + j] = 1.0, ++filled[i * N + j];
+        };
+        auto after = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+          const std::lock_guard<std::mutex> g(m);
+          for (int64_t i = r0; i < r1; ++i)
+            for (int64_t j = c0; j < c1; ++j) c[i * N + j] *= 2.0, ++doubled[i * N + j];
+        };
+        gemm_into(a, b, c, false, true, 1.0, 1.0, TileFn(before), TileFn(after));
+        if (n_threads == 2 && M * N > 1000) BOOST_TEST(tiles == 2);  // one tile per thread
+        if (n_threads == 1) BOOST_TEST(tiles == 1);
+        double worst = 0;
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N; ++j) {
+            double s = 0;
+            for (int64_t k = 0; k < K; ++k) s += a[i * K + k] * b[j * K + k];
+            worst = std::max(worst, std::abs(c[i * N + j] - 2.0 * (1.0 + s)));
+            BOOST_TEST_REQUIRE(filled[i * N + j] == 1);
+            BOOST_TEST_REQUIRE(doubled[i * N + j] == 1);
+          }
+        BOOST_TEST(worst < 1e-11);
+      }
+    }
+}
+
+// Each thread runs the pieces of its own block first (the caller pieces [0, P/2), the worker the
+// rest, at two threads), so the rows a product wrote on one core are the rows the next kernel
+// of the same length reads there. The caller's first piece is always 0; the worker, unless it
+// woke only after the caller had taken three pieces (150 ms), starts in its own block.
+BOOST_AUTO_TEST_CASE(each_thread_starts_with_its_own_block_of_pieces) {
+  const Threads t(2);
+  std::mutex m;
+  std::vector<std::pair<int64_t, std::thread::id>> order;
+  parallel::for_ranges(4, 1, 1, [&](int64_t b, int64_t) {
+    {
+      const std::lock_guard<std::mutex> g(m);
+      order.push_back({b, std::this_thread::get_id()});
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }, 1 << 10);  // per_thread large: 4 pieces of one
+  BOOST_TEST_REQUIRE(order.size() == 4u);
+  const std::thread::id caller = std::this_thread::get_id();
+  auto first_of = [&](bool is_caller) -> int64_t {
+    for (const auto& [piece, who] : order)
+      if ((who == caller) == is_caller) return piece;
+    return -1;
+  };
+  BOOST_TEST(first_of(true) == 0);
+  const int64_t worker_first = first_of(false);
+  if (worker_first >= 0) BOOST_TEST(worker_first >= 2);
 }
