@@ -7,6 +7,7 @@
 #include "tensor/ops.hpp"
 #include "tensor/parallel.hpp"
 #include "tensor/profile.hpp"
+#include "tensor/vec.hpp"
 
 namespace lz {
 
@@ -37,22 +38,29 @@ void gemm_split(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
                 int64_t ldb, T beta, T* C, int64_t ldc, TileFn before = {}, TileFn after = {}) {
   constexpr int64_t kGrain = 16, kMinWork = int64_t(1) << 19;  // multiply-adds per piece, at least
   constexpr int kPiecesPerThread = 1;
-  const int64_t work = M * N * K;
-  if (threads() == 1 || work < 2 * kMinWork) {
+  // A product is split when it has enough multiply-adds, or when C alone is as large as a
+  // pointwise kernel that would be split (vec::kSplitMin): a short K (a layer fed 2 inputs, the
+  // input gradient of a 4-output layer) makes a product bound by writing C, and that splits too.
+  if (threads() == 1 || (M * N * K < 2 * kMinWork && M * N < 2 * vec::kSplitMin)) {
     before(0, M, 0, N);
     gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     after(0, M, 0, N);
     return;
   }
   const profile::Scope scope(profile::Cat::Gemm);  // the caller's wait for the other pieces is GEMM time too
+  // The shortest piece, in rows (or columns) of C each `other` long, that meets either minimum.
+  auto min_len = [&](int64_t other) {
+    const int64_t by_work = K > 0 ? kMinWork / (other * K) : M + N;
+    return std::max<int64_t>(1, std::min(by_work, vec::kSplitMin / other));
+  };
   if (M >= N) {
-    parallel::for_ranges(M, kGrain, std::max<int64_t>(1, kMinWork / (N * K)), [&](int64_t b, int64_t e) {
+    parallel::for_ranges(M, kGrain, min_len(N), [&](int64_t b, int64_t e) {
       before(b, e, 0, N);
       gemm(ta, tb, e - b, N, K, alpha, ta ? A + b : A + b * lda, lda, B, ldb, beta, C + b * ldc, ldc);
       after(b, e, 0, N);
     }, kPiecesPerThread);
   } else {
-    parallel::for_ranges(N, kGrain, std::max<int64_t>(1, kMinWork / (M * K)), [&](int64_t b, int64_t e) {
+    parallel::for_ranges(N, kGrain, min_len(M), [&](int64_t b, int64_t e) {
       before(0, M, b, e);
       gemm(ta, tb, M, e - b, K, alpha, A, lda, tb ? B + b * ldb : B + b, ldb, beta, C + b, ldc);
       after(0, M, b, e);

@@ -1,5 +1,6 @@
 // The engine's own threads (tensor/parallel.hpp): ranges cut at whole grains and covered once, each
-// thread starting with its own block of pieces, a product's tiles covered once around their part, the
+// thread starting with its own block of pieces, a product's tiles covered once around their part, a
+// short-K product split by the size of its output, the
 // pieces claimed by every thread of the pool, nested and concurrent callers served serially without deadlock,
 // a worker's exception rethrown on the caller, and the split kernels and products equal to their
 // one-thread results (pointwise bit for bit, GEMM against a naive double loop).
@@ -14,6 +15,7 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "tensor/ops.hpp"
@@ -237,6 +239,36 @@ BOOST_AUTO_TEST_CASE(product_tiles_cover_the_output_once_around_their_part) {
         BOOST_TEST(worst < 1e-11);
       }
     }
+}
+
+// A product with a short K is bound by writing C, so it is split once C alone is as large as a
+// pointwise kernel that would be split (2 * vec::kSplitMin elements): a flow's first layer (K = 2)
+// on a batch of 256 is. A smaller C with as short a K stays whole on the caller.
+BOOST_AUTO_TEST_CASE(a_short_product_splits_by_the_size_of_its_output) {
+  const Threads t(2);
+  Rng rng(6);
+  for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{256, 128, 2}, {128, 256, 2}, {128, 128, 2}, {256, 16, 4}}) {
+    BOOST_TEST_CONTEXT("M " << M << " N " << N << " K " << K) {
+      const TensorD a = TensorD::normal({M, K}, 0, 1, rng), b = TensorD::normal({K, N}, 0, 1, rng);
+      TensorD c = TensorD::full({M, N}, 3.0);
+      std::mutex m;
+      int tiles = 0;
+      auto count = [&](int64_t, int64_t, int64_t, int64_t) {
+        const std::lock_guard<std::mutex> g(m);
+        ++tiles;
+      };
+      gemm_into(a, b, c, false, false, 1.0, 0.5, TileFn(count));
+      BOOST_TEST(tiles == (M * N >= 2 * vec::kSplitMin ? 2 : 1));
+      double worst = 0;
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+          double s = 1.5;
+          for (int64_t k = 0; k < K; ++k) s += a[i * K + k] * b[k * N + j];
+          worst = std::max(worst, std::abs(c[i * N + j] - s));
+        }
+      BOOST_TEST(worst < 1e-12);
+    }
+  }
 }
 
 // Each thread runs the pieces of its own block first (the caller pieces [0, P/2), the worker the
