@@ -1,6 +1,6 @@
 // The engine's own threads (tensor/parallel.hpp): ranges cut at whole grains and covered once, each
 // thread starting with its own block of pieces, a product's tiles covered once around their part, a
-// short-K product split by the size of its output, the
+// short-K product split by the size of its output, the direction of each cut, the
 // pieces claimed by every thread of the pool, nested and concurrent callers served serially without deadlock,
 // a worker's exception rethrown on the caller, and the split kernels and products equal to their
 // one-thread results (pointwise bit for bit, GEMM against a naive double loop).
@@ -8,6 +8,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -267,6 +268,35 @@ BOOST_AUTO_TEST_CASE(a_short_product_splits_by_the_size_of_its_output) {
           worst = std::max(worst, std::abs(c[i * N + j] - s));
         }
       BOOST_TEST(worst < 1e-12);
+    }
+  }
+}
+
+// Which way a product is cut (measured per shape, tensor/matmul.cpp): a weight gradient gᵀ x (A
+// transposed) along C's rows even when C is wider than tall, x Wᵀ of a wide layer with a long K
+// along its columns, and a short K along rows.
+BOOST_AUTO_TEST_CASE(a_weight_gradient_splits_along_rows_and_a_wide_layer_along_columns) {
+  const Threads t(2);
+  Rng rng(7);
+  struct Case { bool ta, tb; int64_t M, N, K; bool rows; };
+  for (const Case& k : {Case{true, false, 400, 784, 128, true}, Case{false, true, 128, 400, 784, false},
+                        Case{false, true, 128, 400, 32, true}, Case{false, false, 300, 70, 129, true}}) {
+    BOOST_TEST_CONTEXT("ta " << k.ta << " tb " << k.tb << " M " << k.M << " N " << k.N << " K " << k.K) {
+      const TensorF a = TensorF::normal(k.ta ? Shape{k.K, k.M} : Shape{k.M, k.K}, 0, 1, rng);
+      const TensorF b = TensorF::normal(k.tb ? Shape{k.N, k.K} : Shape{k.K, k.N}, 0, 1, rng);
+      TensorF c({k.M, k.N});
+      std::mutex m;
+      std::vector<std::array<int64_t, 4>> tiles;
+      auto record = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+        const std::lock_guard<std::mutex> g(m);
+        tiles.push_back({r0, r1, c0, c1});
+      };
+      gemm_into(a, b, c, k.ta, k.tb, 1.0f, 0.0f, TileFn(record));
+      BOOST_TEST_REQUIRE(tiles.size() == 2u);
+      for (const auto& tile : tiles) {
+        if (k.rows) BOOST_TEST((tile[2] == 0 && tile[3] == k.N && tile[1] - tile[0] < k.M));
+        else BOOST_TEST((tile[0] == 0 && tile[1] == k.M && tile[3] - tile[2] < k.N));
+      }
     }
   }
 }
