@@ -45,9 +45,9 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
 }
 
 namespace {
-// x w^T + b: out = broadcast bias, then out += x w^T in the same GEMM (beta = 1)
 // x w^T + b, the bias written into each tile of the output just before the product adds to it, and
-// max(., 0) applied to the tile just after it when `relu`: both on the thread that computes the tile.
+// max(., 0) applied to the tile just after it when `relu`: both on the thread that computes the tile
+// (the product adds to the bias: beta = 1).
 template <typename T>
 Tensor<T> affine(const Tensor<T>& xv, const Tensor<T>& wv, const Tensor<T>& bv, const char* op, bool relu) {
   const Shape& bs = bv.shape();
