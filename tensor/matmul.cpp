@@ -29,9 +29,10 @@ inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha
 // the product is large enough to pay for it: along C's rows (a batch's rows for x Wᵀ and the input
 // gradient, a weight gradient's output rows), or along its columns for x Wᵀ of a wide layer (see
 // by_rows below). Pieces are whole multiples of 16 rows or columns (OpenBLAS's micro-kernel tiles
-// are at most that wide), so only the last piece can end in a partial tile, as the whole call would. One piece per thread: each piece packs the
-// shared operand again, and the pool gives a thread the same rows in every call of the same size
-// (tensor/parallel.cpp), so a kernel that follows a product finds its rows in its own core's cache.
+// are at most that wide), so only the last piece can end in a partial tile, as the whole call
+// would. One piece per thread: each piece packs the shared operand again, and the pool gives a
+// thread the same rows in every call of the same size (tensor/parallel.cpp), so a kernel that
+// follows a product finds its rows in its own core's cache.
 // `before` and `after` run on each piece's tile of C just before and after its product.
 template <typename T>
 void gemm_split(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,

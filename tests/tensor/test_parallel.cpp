@@ -1,9 +1,9 @@
-// The engine's own threads (tensor/parallel.hpp): ranges cut at whole grains and covered once, each
-// thread starting with its own block of pieces, a product's tiles covered once around their part, a
-// short-K product split by the size of its output, the direction of each cut, the
-// pieces claimed by every thread of the pool, nested and concurrent callers served serially without deadlock,
-// a worker's exception rethrown on the caller, and the split kernels and products equal to their
-// one-thread results (pointwise bit for bit, GEMM against a naive double loop).
+// The engine's own threads (tensor/parallel.hpp): ranges cut at whole grains and covered once,
+// each thread starting with its own block of pieces, a product's tiles covered once around their
+// part, a short-K product split by the size of its output, the direction of each cut, the pieces
+// claimed by every thread of the pool, nested and concurrent callers served serially without
+// deadlock, a worker's exception rethrown on the caller, and the split kernels and products equal
+// to their one-thread results (pointwise bit for bit, GEMM against a naive double loop).
 #define BOOST_TEST_MODULE tensor_parallel
 #include <boost/test/unit_test.hpp>
 
