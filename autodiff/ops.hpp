@@ -105,6 +105,13 @@ template <typename T> Var<T> nll(const Var<T>& logp, const std::vector<int64_t>&
 // shape minus D. x may be any value in [0, 1] (the continuous-Bernoulli normaliser is not included).
 template <typename T> Var<T> bernoulli_log_prob(const Var<T>& logits, const Var<T>& x);
 
+// ---- flow ops: an invertible map's output and its log|det Jacobian| per row ------------------
+// Two nodes of one fused pass (ops/spline.cpp, ops/coupling.cpp), sharing its cache.
+template <typename T>
+struct WithLogDet {
+  Var<T> out, log_abs_det;
+};
+
 // ---- ops/spline.cpp ----------------------------------------------------------------------
 // The monotonic rational-quadratic spline (Durkan et al. 2019), elementwise, K bins on [−B, B],
 // identity tails (nflows' unconstrained_rational_quadratic_spline, tails "linear"): bin widths and
@@ -118,15 +125,26 @@ struct RqSplineOptions {
   double min_bin_width = 1e-3, min_bin_height = 1e-3, min_derivative = 1e-3;
 };
 template <typename T>
-struct SplineOut {
-  Var<T> out, log_abs_det;
-};
+WithLogDet<T> rq_spline(const Var<T>& x, const Var<T>& widths, const Var<T>& heights, const Var<T>& derivatives,
+                        const RqSplineOptions& o = {});
 template <typename T>
-SplineOut<T> rq_spline(const Var<T>& x, const Var<T>& widths, const Var<T>& heights, const Var<T>& derivatives,
-                       const RqSplineOptions& o = {});
+WithLogDet<T> rq_spline_inverse(const Var<T>& y, const Var<T>& widths, const Var<T>& heights,
+                                const Var<T>& derivatives, const RqSplineOptions& o = {});
+
+// ---- ops/coupling.cpp --------------------------------------------------------------------
+// RealNVP's affine coupling after its network, one fused pass (Dinh et al. 2017, with the
+// log-scale bounded by a learned scale times tanh). x:[N,D], raw:[N,2D] the network's output
+// (log-scale half, then shift half), scale:[D], keep:[D] a constant (1 on the transformed half,
+// 0 on the passed one):  s = keep ⊙ scale ⊙ tanh(raw[:, :D]),  t = keep ⊙ raw[:, D:]
+//   forward  out = x ⊙ exp(s) + t,      log|det| = Σ_j s_j
+//   inverse  out = (x − t) ⊙ exp(−s),   log|det| = −Σ_j s_j
+// Gradients to x, raw and scale; the composed form (chunk, tanh, mul, exp, add, sum) records ten
+// nodes per coupling where this records two.
 template <typename T>
-SplineOut<T> rq_spline_inverse(const Var<T>& y, const Var<T>& widths, const Var<T>& heights,
-                               const Var<T>& derivatives, const RqSplineOptions& o = {});
+WithLogDet<T> affine_coupling(const Var<T>& x, const Var<T>& raw, const Var<T>& scale, const Tensor<T>& keep);
+template <typename T>
+WithLogDet<T> affine_coupling_inverse(const Var<T>& y, const Var<T>& raw, const Var<T>& scale,
+                                      const Tensor<T>& keep);
 
 // ---- operators ---------------------------------------------------------------------------
 template <typename T> Var<T> operator+(const Var<T>& a, const Var<T>& b) { return add(a, b); }

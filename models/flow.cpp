@@ -37,7 +37,7 @@ AffineCoupling<T>::AffineCoupling(int64_t dim, std::vector<int64_t> hidden, int 
     k[j] = T(1) - m[j];
   }
   mask_ = constant(m, {dim});
-  keep_ = constant(k, {dim});
+  keep_ = Tensor<T>::from(k, {dim});
   scale_ = this->register_parameter("scale", Tensor<T>::ones({dim}));
   std::vector<int64_t> sizes{dim + condition_dim};
   sizes.insert(sizes.end(), hidden.begin(), hidden.end());
@@ -48,27 +48,26 @@ AffineCoupling<T>::AffineCoupling(int64_t dim, std::vector<int64_t> hidden, int 
   if (last.has_bias()) fill(last.bias(), T(0));
 }
 
-// x:[N,D] c:[N,C] -> s,t:[N,D], both zero on the passed half
+// x:[N,D] c:[N,C] -> [N,2D]; s and t (zero on the passed half) are taken from it by the fused op
+// (autodiff/ops/coupling.cpp), which also computes the output and the log-determinant.
 template <typename T>
-typename AffineCoupling<T>::ScaleShift AffineCoupling<T>::scale_shift(const Var<T>& x, const Var<T>& c) {
+Var<T> AffineCoupling<T>::net_out(const Var<T>& x, const Var<T>& c) {
   Var<T> in = mul(x, mask_);
   if (this->condition_dim() > 0) in = concat<T>({in, c}, 1);
-  const std::vector<Var<T>> st = chunk(net_->forward(in), 2, 1);
-  return {mul(mul(tanh(st[0]), scale_), keep_), mul(st[1], keep_)};
+  return net_->forward(in);
 }
 
 template <typename T>
 TransformOut<T> AffineCoupling<T>::do_forward(const Var<T>& x, const Var<T>& c) {
-  const ScaleShift p = scale_shift(x, c);
-  // On the passed half s = t = 0, so x ⊙ exp(s) + t is x there: no mask needed on the output.
-  return {add(mul(x, exp(p.s)), p.t), sum(p.s, 1)};
+  WithLogDet<T> r = affine_coupling(x, net_out(x, c), scale_, keep_);
+  return {std::move(r.out), std::move(r.log_abs_det)};
 }
 
 // The passed half of y is the passed half of x, so the same s, t come out of the net.
 template <typename T>
 TransformOut<T> AffineCoupling<T>::do_inverse(const Var<T>& y, const Var<T>& c) {
-  const ScaleShift p = scale_shift(y, c);
-  return {mul(sub(y, p.t), exp(neg(p.s))), neg(sum(p.s, 1))};
+  WithLogDet<T> r = affine_coupling_inverse(y, net_out(y, c), scale_, keep_);
+  return {std::move(r.out), std::move(r.log_abs_det)};
 }
 
 template <typename T>

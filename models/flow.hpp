@@ -46,14 +46,13 @@ class AffineCoupling : public Transform<T> {
   TransformOut<T> do_inverse(const Var<T>& y, const Var<T>& c) override;
 
  private:
-  struct ScaleShift {
-    Var<T> s, t;  // [N, D], zero on the passed-through half
-  };
-  ScaleShift scale_shift(const Var<T>& x, const Var<T>& c);
+  // The net's output [N, 2D] (raw log-scale half, raw shift half) from the passed half of x.
+  Var<T> net_out(const Var<T>& x, const Var<T>& c);
 
   int parity_;
-  Var<T> mask_, keep_;  // constants [D]: the passed half (m) and the transformed half (1 − m)
-  Var<T> scale_;        // [D], the tanh bound
+  Var<T> mask_;     // constant [D]: the passed half (m)
+  Tensor<T> keep_;  // [D]: the transformed half (1 − m)
+  Var<T> scale_;    // [D], the tanh bound
   std::shared_ptr<MLP<T>> net_;
 };
 

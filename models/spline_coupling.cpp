@@ -55,8 +55,8 @@ TransformOut<T> SplineCoupling<T>::apply(const Var<T>& x, const Var<T>& c, bool 
   if (this->condition_dim() > 0) in = concat<T>({in, c}, 1);
   const std::vector<Var<T>> raw = split(reshape(net_->forward(in), {n, transformed_, 3 * K - 1}), {K, K, K - 1}, 2);
   const Var<T> xt = matmul(x, select_);  // [N, D_t]
-  const SplineOut<T> s = inverse ? rq_spline_inverse(xt, raw[0], raw[1], raw[2], opt_)
-                                 : rq_spline(xt, raw[0], raw[1], raw[2], opt_);
+  const WithLogDet<T> s = inverse ? rq_spline_inverse(xt, raw[0], raw[1], raw[2], opt_)
+                                  : rq_spline(xt, raw[0], raw[1], raw[2], opt_);
   return {add(mul(x, mask_), matmul(s.out, transpose(select_))), sum(s.log_abs_det, 1)};
 }
 

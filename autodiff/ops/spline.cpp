@@ -194,8 +194,8 @@ void backprop(const Cache& C, const T* gin, const T* glog, GradSink<T>& sink, co
 }
 
 template <typename T>
-SplineOut<T> run(const Var<T>& xin, const Var<T>& w, const Var<T>& h, const Var<T>& d, const RqSplineOptions& o,
-                 bool inverse) {
+WithLogDet<T> run(const Var<T>& xin, const Var<T>& w, const Var<T>& h, const Var<T>& d, const RqSplineOptions& o,
+                  bool inverse) {
   LZ_PROFILE_OP;
   const char* op = inverse ? "rq_spline_inverse" : "rq_spline";
   check_shapes(op, xin, w, h, d, o);
@@ -266,22 +266,22 @@ SplineOut<T> run(const Var<T>& xin, const Var<T>& w, const Var<T>& h, const Var<
 }  // namespace
 
 template <typename T>
-SplineOut<T> rq_spline(const Var<T>& x, const Var<T>& widths, const Var<T>& heights, const Var<T>& derivatives,
-                       const RqSplineOptions& o) {
+WithLogDet<T> rq_spline(const Var<T>& x, const Var<T>& widths, const Var<T>& heights, const Var<T>& derivatives,
+                        const RqSplineOptions& o) {
   return run(x, widths, heights, derivatives, o, false);
 }
 
 template <typename T>
-SplineOut<T> rq_spline_inverse(const Var<T>& y, const Var<T>& widths, const Var<T>& heights,
-                               const Var<T>& derivatives, const RqSplineOptions& o) {
+WithLogDet<T> rq_spline_inverse(const Var<T>& y, const Var<T>& widths, const Var<T>& heights,
+                                const Var<T>& derivatives, const RqSplineOptions& o) {
   return run(y, widths, heights, derivatives, o, true);
 }
 
 #define LZ_INSTANTIATE(T)                                                                                  \
-  template SplineOut<T> rq_spline(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&,              \
-                                  const RqSplineOptions&);                                                 \
-  template SplineOut<T> rq_spline_inverse(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&,      \
-                                          const RqSplineOptions&);
+  template WithLogDet<T> rq_spline(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&,             \
+                                   const RqSplineOptions&);                                                \
+  template WithLogDet<T> rq_spline_inverse(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&,     \
+                                           const RqSplineOptions&);
 LZ_INSTANTIATE(float)
 LZ_INSTANTIATE(double)
 #undef LZ_INSTANTIATE

@@ -306,7 +306,7 @@ BOOST_AUTO_TEST_CASE(rational_quadratic_spline) {
   const int64_t K = 5;
   TensorD x = TensorD::uniform({3, 4}, -2.8, 2.8, rng);
   x[1] = -4.0, x[6] = 3.5, x[11] = 7.0;
-  const auto both = [](const SplineOut<double>& r) {
+  const auto both = [](const WithLogDet<double>& r) {
     return concat<double>({reshape(r.out, {-1, 1}), reshape(r.log_abs_det, {-1, 1})}, 1);
   };
   const RqSplineOptions o{.tail_bound = 3.0};
@@ -321,6 +321,21 @@ BOOST_AUTO_TEST_CASE(rational_quadratic_spline) {
   const TensorD x1 = TensorD::from({-0.9, 0.2, 0.7, 1.4}, {2, 2});
   check("rq_spline", [&](const V& v) { return both(rq_spline(v[0], v[1], v[2], v[3], {.tail_bound = 1.0})); },
         {x1, randn({2, 2, 1}, rng), randn({2, 2, 1}, rng), TensorD::zeros({2, 2, 0})});
+}
+
+BOOST_AUTO_TEST_CASE(affine_coupling_fused) {
+  // Output and log-determinant together (as the spline's), gradients to x, raw and scale; raw
+  // large enough that tanh is far from linear, a negative scale, a passed coordinate (keep 0).
+  Rng rng(11);
+  const TensorD keep = TensorD::from({1.0, 0.0, 1.0}, {3});
+  const auto both = [](const WithLogDet<double>& r) {
+    return concat<double>({r.out, reshape(r.log_abs_det, {-1, 1})}, 1);
+  };
+  const std::vector<TensorD> in{randn({4, 3}, rng), scale(randn({4, 6}, rng), 1.5),
+                                TensorD::from({0.8, 1.3, -0.6}, {3})};
+  check("affine_coupling", [&](const V& v) { return both(affine_coupling(v[0], v[1], v[2], keep)); }, in);
+  check("affine_coupling_inverse", [&](const V& v) { return both(affine_coupling_inverse(v[0], v[1], v[2], keep)); },
+        in);
 }
 
 BOOST_AUTO_TEST_CASE(loss_closed_forms) {
@@ -373,7 +388,7 @@ BOOST_AUTO_TEST_CASE(every_declared_op_is_covered) {
       "reshape", "narrow", "concat", "split", "chunk", "index_select", "gather", "expand",      // shape
       "bce_with_logits", "gaussian_log_density", "kl_std_normal", "kl_diag_gaussians", "mse", "nll",  // loss
       "bernoulli_log_prob",                                                                     // likelihood
-      "rq_spline", "rq_spline_inverse"};                                                        // spline
+      "rq_spline", "rq_spline_inverse", "affine_coupling", "affine_coupling_inverse"};         // flow ops
   for (const auto& op : declared) BOOST_TEST(covered().count(op) == 1u, "op not gradchecked: " << op);
   BOOST_TEST(covered().size() == declared.size());
   BOOST_TEST_MESSAGE(covered().size() << " ops in the suite (every op of autodiff/ops.hpp gradchecked in double)");

@@ -72,7 +72,7 @@ struct Run {
 Run run(const TensorD& x, const Raw& r, bool inverse) {
   VarD xv(x, true), wv(r.w, true), hv(r.h, true), dv(r.d, true);
   const RqSplineOptions o{.tail_bound = kB};
-  const SplineOut<double> s = inverse ? rq_spline_inverse(xv, wv, hv, dv, o) : rq_spline(xv, wv, hv, dv, o);
+  const WithLogDet<double> s = inverse ? rq_spline_inverse(xv, wv, hv, dv, o) : rq_spline(xv, wv, hv, dv, o);
   (sum(s.out) + sum(s.log_abs_det)).backward();
   return {s.out.value(), s.log_abs_det.value(), xv.grad(), wv.grad(), hv.grad(), dv.grad()};
 }
@@ -147,8 +147,8 @@ BOOST_AUTO_TEST_CASE(inverse_undoes_forward_for_extreme_bins) {
     const Raw r = raw_for(E, rng, spread);
     TensorD x = TensorD::uniform({E}, -kB * 1.2, kB * 1.2, rng);
     const RqSplineOptions o{.tail_bound = kB};
-    const SplineOut<double> f = rq_spline(VarD(x), VarD(r.w), VarD(r.h), VarD(r.d), o);
-    const SplineOut<double> b = rq_spline_inverse(f.out, VarD(r.w), VarD(r.h), VarD(r.d), o);
+    const WithLogDet<double> f = rq_spline(VarD(x), VarD(r.w), VarD(r.h), VarD(r.d), o);
+    const WithLogDet<double> b = rq_spline_inverse(f.out, VarD(r.w), VarD(r.h), VarD(r.d), o);
     // The error allowed is rounding times the condition of the inverse, max(1, dx/dy).
     double worst = 0, worst_ld = 0;
     for (int64_t e = 0; e < E; ++e) {
@@ -184,7 +184,7 @@ BOOST_AUTO_TEST_CASE(float_edges_are_finite) {
                 d = TensorF::normal({8, kK - 1}, 0, 5, rng);
   for (bool inverse : {false, true}) {
     VarF xv(x, true), wv(w, true), hv(h, true), dv(d, true);
-    const SplineOut<float> s = inverse ? rq_spline_inverse(xv, wv, hv, dv) : rq_spline(xv, wv, hv, dv);
+    const WithLogDet<float> s = inverse ? rq_spline_inverse(xv, wv, hv, dv) : rq_spline(xv, wv, hv, dv);
     (sum(s.out) + sum(s.log_abs_det)).backward();
     for (const TensorF* t : {&s.out.value(), &s.log_abs_det.value(), &xv.grad(), &wv.grad(), &hv.grad(), &dv.grad()})
       for (int64_t i = 0; i < t->numel(); ++i) BOOST_TEST(std::isfinite((*t)[i]), "element " << i);
