@@ -2,9 +2,12 @@
 // materialised transpose:  C = A B  =>  dA = dC B^T,  dB = A^T dC.
 #include <cblas.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "autodiff/ops.hpp"
+#include "tensor/parallel.hpp"
+#include "tensor/vec.hpp"
 
 namespace lz {
 
@@ -77,12 +80,40 @@ Tensor<T> affine(const Tensor<T>& xv, const Tensor<T>& wv, const Tensor<T>& bv, 
   return out;
 }
 
-// The VJP of x w^T + b for the output gradient g:[N,out].
+// The VJP of x w^T + b for the output gradient g:[N,out] (the bias's too unless `bias_done`).
 template <typename T>
-void affine_vjp(const Tensor<T>& g, const Tensor<T>& xv, const Tensor<T>& wv, GradSink<T>& s) {
+void affine_vjp(const Tensor<T>& g, const Tensor<T>& xv, const Tensor<T>& wv, GradSink<T>& s,
+                bool bias_done = false) {
   s.add_matmul(0, g, wv, false, false);  // [N,out] x [out,in]
   s.add_matmul(1, g, xv, true, false);   // [N,out]^T x [N,in], straight into w's gradient buffer
-  if (s.needs(2)) s.add(2, lz::sum(g, 0));
+  if (s.needs(2) && !bias_done) s.add(2, lz::sum(g, 0));
+}
+
+// The relu's VJP, gm = g where out > 0 (else 0), and with `bias` the bias's gradient Σ_rows gm in
+// the same pass: rows cut into one piece per thread (when large enough to pay), each piece
+// masking its rows and summing them into its own partial while they are in its cache; the
+// partials are added in piece order, so the bits depend only on the thread count. (Splitting the
+// column sums alone over the threads measured slower than the serial sum: README, threads note.)
+template <typename T>
+Tensor<T> relu_vjp(const Tensor<T>& g, const Tensor<T>& out, Tensor<T>* bias) {
+  const int64_t rows = g.size(0), cols = g.size(1);
+  Tensor<T> gm = Tensor<T>::empty(g.shape());
+  const int parts = g.numel() >= 2 * vec::kSplitMin ? static_cast<int>(std::min<int64_t>(threads(), rows)) : 1;
+  Tensor<T> partial = bias ? Tensor<T>::zeros({parts, cols}) : Tensor<T>();
+  auto piece = [&](int k) {
+    const int64_t r0 = rows * k / parts, r1 = rows * (k + 1) / parts;
+    vec::serial::zip((r1 - r0) * cols, g.data() + r0 * cols, out.data() + r0 * cols, gm.data() + r0 * cols,
+                     [](auto gi, auto y) { return vec::select(y > decltype(y)(0), gi, decltype(y)(0)); });
+    if (bias)
+      for (int64_t r = r0; r < r1; ++r) vec::serial::axpy(cols, T(1), gm.data() + r * cols, partial.data() + k * cols);
+  };
+  parallel::run(parts, [](void* p, int k) { (*static_cast<decltype(piece)*>(p))(k); }, &piece);
+  if (bias) {
+    *bias = Tensor<T>::empty({cols});
+    std::copy(partial.data(), partial.data() + cols, bias->data());
+    for (int k = 1; k < parts; ++k) vec::serial::axpy(cols, T(1), partial.data() + k * cols, bias->data());
+  }
+  return gm;
 }
 }  // namespace
 
@@ -103,10 +134,10 @@ Var<T> linear_relu(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
   const Tensor<T> xv = x.value(), wv = w.value();
   Tensor<T> out = affine(xv, wv, b.value(), "linear_relu", true);
   return Var<T>::record(out, {x, w, b}, "linear_relu", [xv, wv, out](const Tensor<T>& g, GradSink<T>& s) {
-    const Tensor<T> gm = lz::zip(g, out, [](auto gi, auto y) {
-      return vec::select(y > decltype(y)(0), gi, decltype(y)(0));
-    }, "linear_relu");
-    affine_vjp(gm, xv, wv, s);
+    Tensor<T> gb;
+    const Tensor<T> gm = relu_vjp(g, out, s.needs(2) ? &gb : nullptr);
+    affine_vjp(gm, xv, wv, s, true);
+    if (s.needs(2)) s.add(2, std::move(gb));
   });
 }
 

@@ -301,6 +301,45 @@ BOOST_AUTO_TEST_CASE(a_weight_gradient_splits_along_rows_and_a_wide_layer_along_
   }
 }
 
+// Products cut so that each core reads the batch rows it wrote (tensor/matmul.cpp): a weight
+// gradient gᵀ x whose batch K is at least C's height is cut along K into per-thread partials (so
+// before/after see C whole, once), and must not read C when beta = 0; a product whose A is a large
+// block of batch rows is cut along them however little work it does (the 4-output layer's x Wᵀ).
+BOOST_AUTO_TEST_CASE(products_are_cut_along_the_batch_rows_each_core_wrote) {
+  const Threads t(2);
+  Rng rng(8);
+  struct Case { bool ta, tb; int64_t M, N, K; double beta; size_t tiles; };
+  for (const Case& k : {Case{true, false, 128, 128, 256, 0.0, 1}, Case{true, true, 4, 128, 256, 1.0, 1},
+                        Case{true, false, 128, 2, 257, 0.0, 1}, Case{false, true, 256, 4, 128, 1.0, 2}}) {
+    BOOST_TEST_CONTEXT("ta " << k.ta << " tb " << k.tb << " M " << k.M << " N " << k.N << " K " << k.K) {
+      const TensorD a = TensorD::normal(k.ta ? Shape{k.K, k.M} : Shape{k.M, k.K}, 0, 1, rng);
+      const TensorD b = TensorD::normal(k.tb ? Shape{k.N, k.K} : Shape{k.K, k.N}, 0, 1, rng);
+      TensorD c = k.beta == 0 ? TensorD::full({k.M, k.N}, std::nan("")) : TensorD::normal({k.M, k.N}, 0, 1, rng);
+      const TensorD c0 = c.clone();
+      std::mutex m;
+      std::vector<std::array<int64_t, 4>> tiles;
+      auto record = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+        const std::lock_guard<std::mutex> g(m);
+        tiles.push_back({r0, r1, c0, c1});
+      };
+      gemm_into(a, b, c, k.ta, k.tb, 0.5, k.beta, TileFn(record));
+      BOOST_TEST_REQUIRE(tiles.size() == k.tiles);
+      if (k.tiles == 1) BOOST_TEST((tiles[0] == std::array<int64_t, 4>{0, k.M, 0, k.N}));
+      double worst = 0;
+      for (int64_t i = 0; i < k.M; ++i)
+        for (int64_t j = 0; j < k.N; ++j) {
+          double s = 0;
+          for (int64_t q = 0; q < k.K; ++q)
+            s += (k.ta ? a[q * k.M + i] : a[i * k.K + q]) * (k.tb ? b[j * k.K + q] : b[q * k.N + j]);
+          const double want = 0.5 * s + (k.beta == 0 ? 0.0 : k.beta * c0[i * k.N + j]);
+          BOOST_TEST_REQUIRE(std::isfinite(c[i * k.N + j]));  // C was read at beta = 0
+          worst = std::max(worst, std::abs(c[i * k.N + j] - want));
+        }
+      BOOST_TEST(worst < 1e-11);
+    }
+  }
+}
+
 // Each thread runs the pieces of its own block first (the caller pieces [0, P/2), the worker the
 // rest, at two threads), so the rows a product wrote on one core are the rows the next kernel
 // of the same length reads there. The caller's first piece is always 0; the worker, unless it
