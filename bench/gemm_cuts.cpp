@@ -2,7 +2,10 @@
 // product of the engine MLP, the VAE and the flow benchmarks, the time of one single-threaded
 // ?gemm, of the same product cut along C's rows and along its columns into one piece per thread
 // (each piece one single-threaded ?gemm, as gemm_split runs them), and of gemm_into itself, which
-// picks one of the two cuts. No peer: this measures the engine's choice against its alternative.
+// picks one of the two cuts (or, for a weight gradient over a batch at least as long as C is tall,
+// a cut along K into per-thread partials). No peer: this measures the engine's choice against its
+// alternatives. Back-to-back products on the same operands keep both in both cores' caches, so the
+// cost of reading rows another core wrote, which the cut along K saves, does not show here.
 //
 //   bench_gemm_cuts [--threads N] [--reps R]     (default 2 threads, 200 products per timing)
 //

@@ -73,21 +73,20 @@ void gemm_split(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
                 int64_t ldb, T beta, T* C, int64_t ldc, TileFn before = {}, TileFn after = {}) {
   constexpr int64_t kGrain = 16, kMinWork = int64_t(1) << 19;  // multiply-adds per piece, at least
   constexpr int kPiecesPerThread = 1;
-  // A product is split when it has enough multiply-adds, or when C alone is as large as a
-  // pointwise kernel that would be split (vec::kSplitMin): a short K (a layer fed 2 inputs, the
-  // input gradient of a 4-output layer) makes a product bound by writing C, and that splits too.
   // A weight gradient (ta) with a batch K at least as long as C is tall, and operands as large as a
-  // pointwise kernel that would split: cut the batch (above). Measured in the flow's step at 2
-  // threads, µs per product: 128 × 128 × 256 40 → 35-37, 4 × 128 × 256 5.2 → 3.3, 128 × 2 × 256
-  // 3.7 → 2.6.
+  // pointwise kernel that would be split (vec::kSplitMin): cut the batch (gemm_split_k). Measured
+  // in the flow's step at 2 threads, µs per product: 128 × 128 × 256 40 → 35-37, 4 × 128 × 256
+  // 5.2 → 3.3, 128 × 2 × 256 3.7 → 2.6.
   if (threads() > 1 && ta && K >= M && K >= 2 * kGrain && (M + N) * K >= 2 * vec::kSplitMin) {
     gemm_split_k(tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, before, after, kGrain);
     return;
   }
-  // A product is split too when its A (not transposed: a batch's rows) is that large, whatever its
-  // work: the rows are then read on the core that wrote them. Measured the same way: the 4-output
-  // layer's x Wᵀ (256 × 4 × 128) 8.3 → 2.8 µs, a 2-input layer's input gradient (256 × 2 × 128)
-  // 4.3 → 1.8.
+  // Otherwise a product is split when it has enough multiply-adds, or when C alone is as large as
+  // a pointwise kernel that would be split: a short K (a layer fed 2 inputs, the input gradient of
+  // a 4-output layer) makes a product bound by writing C, and that splits too. And when its A (not
+  // transposed: a batch's rows) is that large, whatever its work, so that the rows are read on the
+  // core that wrote them. Measured the same way: the 4-output layer's x Wᵀ (256 × 4 × 128) 8.3 →
+  // 2.8 µs, a 2-input layer's input gradient (256 × 2 × 128) 4.3 → 1.8.
   const bool local_rows = !ta && M * K >= 2 * vec::kSplitMin;
   if (threads() == 1 || (M * N * K < 2 * kMinWork && M * N < 2 * vec::kSplitMin && !local_rows)) {
     before(0, M, 0, N);
