@@ -44,7 +44,7 @@ void gemm_split_k(bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
     const int64_t b = std::min(K, grains * k / parts * grain), e = std::min(K, grains * (k + 1) / parts * grain);
     gemm(true, tb, M, N, e - b, T(1), A + b * lda, lda, tb ? B + b : B + b * ldb, ldb, T(0), P + k * M * N, N);
   };
-  parallel::run(parts, [](void* p, int k) { (*static_cast<decltype(piece)*>(p))(k); }, &piece);
+  parallel::run_parts(parts, piece);
   before(0, M, 0, N);
   for (int64_t i = 0; i < M; ++i) {
     T* c = C + i * ldc;

@@ -37,6 +37,11 @@ namespace parallel {
 // 1). Returns when all have finished; rethrows the first exception a part threw.
 constexpr int kMaxParts = 1 << 12;
 void run(int parts, void (*fn)(void*, int), void* ctx);
+// The same for a callable: f(part) for each part in [0, parts).
+template <typename F>
+void run_parts(int parts, F&& f) {
+  run(parts, [](void* p, int i) { (*static_cast<std::remove_reference_t<F>*>(p))(i); }, &f);
+}
 
 // Splits [0, n) into contiguous ranges of whole `grain`s, up to `per_thread` of them per thread
 // and none shorter than `min_len` (so a small range stays on one thread), and calls f(begin, end)

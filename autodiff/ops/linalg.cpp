@@ -107,7 +107,7 @@ Tensor<T> relu_vjp(const Tensor<T>& g, const Tensor<T>& out, Tensor<T>* bias) {
     if (bias)
       for (int64_t r = r0; r < r1; ++r) vec::serial::axpy(cols, T(1), gm.data() + r * cols, partial.data() + k * cols);
   };
-  parallel::run(parts, [](void* p, int k) { (*static_cast<decltype(piece)*>(p))(k); }, &piece);
+  parallel::run_parts(parts, piece);
   if (bias) {
     *bias = Tensor<T>::empty({cols});
     std::copy(partial.data(), partial.data() + cols, bias->data());

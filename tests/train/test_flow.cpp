@@ -40,8 +40,10 @@ double mean_log_prob(Flow<float>& f, const TensorF& x) {
   return static_cast<double>(mean(f.log_prob(VarF(x))).item());
 }
 
-// Two moons, 8 couplings of 2-64-64-4, ActNorm, Adam 3e-3, 400 steps of 256: trained once and
-// shared by the tests that need a learned flow.
+// Two moons, 8 couplings of 2-64-64-4, ActNorm, Adam 3e-3, 800 steps of 256: trained once and
+// shared by the tests that need a learned flow. (400 steps left the pushed-forward mean at -0.11
+// in the sanitizer build, whose rounding trains along another path; 800 leave 0.003 in Release
+// and -0.02 there.)
 struct Trained {
   std::shared_ptr<Flow<float>> flow;
   TensorF test;
@@ -60,7 +62,7 @@ const Trained& trained() {
       return static_cast<double>(mean(r.flow->base().log_prob(VarF(test.x))).item());
     }();
     Adam<float> opt(*r.flow, AdamOptions{.lr = 3e-3});
-    for (int step = 0; step < 400; ++step) {
+    for (int step = 0; step < 800; ++step) {
       std::vector<int64_t> rows(256);
       for (auto& i : rows) i = static_cast<int64_t>(rng.below(static_cast<uint64_t>(train.size())));
       std::vector<float> b;
@@ -121,7 +123,7 @@ BOOST_AUTO_TEST_CASE(a_random_flow_density_integrates_to_one) {
 BOOST_AUTO_TEST_CASE(a_trained_flow_beats_its_base_on_held_out_two_moons) {
   const Trained& t = trained();
   BOOST_TEST_MESSAGE("two moons test mean log-likelihood: base " << t.base_ll << ", flow " << t.ll << " nats");
-  // N(0, I) scores two moons at about -2.3 nats; 400 steps reach about -1.2 (a fully trained
+  // N(0, I) scores two moons at about -2.3 nats; 800 steps reach about -1.1 (a fully trained
   // flow on this noise ~ -1.0). A flow with a wrong log-det or a dead inverse stays near the base.
   BOOST_TEST(t.base_ll < -2.0);
   BOOST_TEST(t.ll > -1.5);
@@ -156,16 +158,13 @@ BOOST_AUTO_TEST_CASE(the_trained_density_integrates_to_one_and_samples_look_like
   const double se = 1 / std::sqrt(static_cast<double>(ns));
   BOOST_TEST(std::abs(mx - gx) < 4 * sx * se, mx << " vs " << gx);
   BOOST_TEST(std::abs(my - gy) < 4 * sy * se, my << " vs " << gy);
-  // The push-forward of the data is close to N(0, I): mean ~0, variance ~1. After 400 steps the
-  // mean is off by what the training's rounding leaves (-0.03 in the Release build, -0.11 under
-  // the sanitizers, whose code rounds differently; a 0.11 shift costs the likelihood only 0.006
-  // nats), so the bound is 0.2; the data themselves have mean 0.42.
+  // The push-forward of the data is close to N(0, I): mean ~0, variance ~1.
   const TensorF z = t.flow->push_forward(t.test);
   double v = 0, m = 0;
   for (int64_t i = 0; i < z.numel(); ++i) m += z[i], v += z[i] * z[i];
   m /= static_cast<double>(z.numel()), v = v / static_cast<double>(z.numel()) - m * m;
   BOOST_TEST_MESSAGE("pushed-forward test data: mean " << m << ", variance " << v);
-  BOOST_TEST(std::abs(m) < 0.2, m);
+  BOOST_TEST(std::abs(m) < 0.1, m);
   BOOST_TEST(std::abs(v - 1) < 0.2, v);
 }
 
