@@ -356,7 +356,7 @@ void Adam<T>::update(size_t first, size_t last) {
   const T b2 = static_cast<T>(opt_.beta2), one_b2 = static_cast<T>(1 - opt_.beta2);
   const double wdd = *opt_.weight_decay;
   const T wd = static_cast<T>(wdd), decay = static_cast<T>(1 - lr * wdd);
-  const T neg_step = static_cast<T>(-(lr / bc1)), bc2_sqrt = static_cast<T>(std::sqrt(bc2));
+  const T neg_step = static_cast<T>(-(lr / bc1)), inv_bc2_sqrt = static_cast<T>(1 / std::sqrt(bc2));
   const T eps = static_cast<T>(opt_.eps);
   const bool l2 = !decoupled_ && wdd != 0, shrink = decoupled_ && wdd != 0;
   const T tiny_state = kTinyState<T>, tiny_grad = kTinyGrad<T>;  // see flush_tiny
@@ -368,7 +368,10 @@ void Adam<T>::update(size_t first, size_t last) {
     gv = flush_tiny(gv, tiny_grad);
     m = flush_tiny(m, tiny_state) * b1 + one_b1 * gv;
     v = flush_tiny(v, tiny_state) * b2 + one_b2 * gv * gv;
-    const auto denom = sqrt(v) / bc2_sqrt + eps;
+    // torch divides by sqrt(bias_correction2); a multiply by its reciprocal differs by about an ulp
+    // and frees the divide unit, which a sqrt and two divides per element kept busy (Adam
+    // alone over the VAE's 653k parameters, 1 thread: 0.51 -> 0.45-0.46 ms, AMD EPYC, AVX2).
+    const auto denom = sqrt(v) * inv_bc2_sqrt + eps;
     pv = pv + neg_step * (m / denom);
   });
 }

@@ -2,8 +2,11 @@
 
 #include <cblas.h>  // openblas_set_num_threads
 
+#include <algorithm>
 #include <cstring>
 
+#include "tensor/parallel.hpp"
+#include "tensor/vec.hpp"
 
 namespace lz {
 
@@ -257,13 +260,18 @@ Tensor<T> index_select(const Tensor<T>& a, const std::vector<int64_t>& rows) {
   const int64_t n = s[0];
   const int64_t row = a.numel() / std::max<int64_t>(n, 1);
   s[0] = static_cast<int64_t>(rows.size());
-  Tensor<T> out = Tensor<T>::empty(s);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i] < 0 || rows[i] >= n)
-      throw std::out_of_range("index_select: row " + std::to_string(rows[i]) + " out of range for shape " +
+  for (const int64_t r : rows)
+    if (r < 0 || r >= n)
+      throw std::out_of_range("index_select: row " + std::to_string(r) + " out of range for shape " +
                               shape_str(a.shape()));
-    std::memcpy(out.data() + i * row, a.data() + rows[i] * row, sizeof(T) * row);
-  }
+  Tensor<T> out = Tensor<T>::empty(s);
+  // Split over the engine's threads like a pointwise kernel of the same size (a minibatch gather:
+  // 128 images of 784 pixels were 0.8% of the VAE step's samples at 2 threads, all on one core).
+  parallel::for_ranges(static_cast<int64_t>(rows.size()), 1, std::max<int64_t>(1, vec::kSplitMin / std::max<int64_t>(row, 1)),
+                       [&](int64_t b, int64_t e) {
+                         for (int64_t i = b; i < e; ++i)
+                           std::memcpy(out.data() + i * row, a.data() + rows[i] * row, sizeof(T) * row);
+                       }, 1);
   return out;
 }
 

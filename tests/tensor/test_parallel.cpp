@@ -3,7 +3,8 @@
 // part, a short-K product split by the size of its output, the direction of each cut, the pieces
 // claimed by every thread of the pool, nested and concurrent callers served serially without
 // deadlock, a worker's exception rethrown on the caller, and the split kernels and products equal
-// to their one-thread results (pointwise bit for bit, GEMM against a naive double loop).
+// to their one-thread results (pointwise bit for bit, GEMM against a naive double loop), and a
+// split minibatch gather.
 #define BOOST_TEST_MODULE tensor_parallel
 #include <boost/test/unit_test.hpp>
 
@@ -171,6 +172,24 @@ BOOST_AUTO_TEST_CASE(pointwise_kernels_give_the_same_bits_at_one_and_two_threads
         BOOST_ERROR("kernel " << k << " element " << i << ": " << one[k][i] << " vs " << two[k][i]);
         break;
       }
+}
+
+// A minibatch gather large enough to split (300 rows of 131 > 2 * vec::kSplitMin elements): rows
+// repeated and out of order land where they belong, and a bad row throws before any copy.
+BOOST_AUTO_TEST_CASE(a_split_gather_copies_every_row_to_its_place) {
+  Rng rng(4);
+  const TensorF a = TensorF::normal({500, 131}, 0, 1, rng);
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < 300; ++i) rows.push_back((i * 37 + 11) % 500 / (i % 7 == 0 ? 2 : 1));
+  const Threads t(2);
+  const TensorF g = index_select(a, rows);
+  BOOST_TEST(g.shape() == (Shape{300, 131}), tt::per_element());
+  int64_t wrong = 0;
+  for (int64_t i = 0; i < 300; ++i)
+    for (int64_t j = 0; j < 131; ++j) wrong += g[i * 131 + j] != a[rows[i] * 131 + j];
+  BOOST_TEST(wrong == 0);
+  rows[250] = 500;
+  BOOST_CHECK_THROW(index_select(a, rows), std::out_of_range);
 }
 
 BOOST_AUTO_TEST_CASE(split_products_match_a_naive_loop_along_rows_and_columns) {
