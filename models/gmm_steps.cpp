@@ -100,10 +100,12 @@ Points points(const TensorD& X, const Sum& sum) {
   const double rows = x.c[x.D];
   x.c.pop_back();
   for (auto& v : x.c) v /= rows;
-  x.Xc = TensorD::empty({x.D, x.N});
+  x.XX = TensorD::empty({2 * x.D, x.N});
+  x.Xc = x.XX.view(0, {x.D, x.N});
+  x.Xc2 = x.XX.view(x.D * x.N, {x.D, x.N});
   for (int64_t d = 0; d < x.D; ++d)
     for (int64_t n = 0; n < x.N; ++n) x.Xc[d * x.N + n] = X[n * x.D + d] - x.c[d];
-  x.Xc2 = map(x.Xc, [](auto v) { return v * v; });
+  vec::map(x.D * x.N, x.Xc.data(), x.Xc2.data(), [](auto v) { return v * v; });
   return x;
 }
 
@@ -189,6 +191,7 @@ static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& 
   for (int64_t k = 0; k < K; ++k) bias[k] = std::log(p.weights[k]) - 0.5 * D * math::kLog2Pi - f.half_logdet[k];
   for (int64_t i = 0; i < K * D; ++i) M[i] = p.means[i] - x.c[i % D];
   std::vector<double> MP(K * D), muPmu(K, 0.0), mm(K, 0.0);  // (μ-c)∘P, Σ_d (μ-c)² P, ||μ-c||²
+  std::vector<double> AP(p.type == CovarianceType::diag ? 2 * K * D : 0);  // diag: [-2 (μ-c)∘P | P] per row
   if (p.type == CovarianceType::tied)  // M becomes L^{-1}(μ-c), row by row
     cblas_dtrsm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, K, D, 1.0, f.chol.data(), D,
                 M.data(), D);
@@ -196,6 +199,10 @@ static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& 
     if (p.type == CovarianceType::diag) MP[i] = M[i] * f.prec[i];
     muPmu[i / D] += M[i] * MP[i];
     mm[i / D] += M[i] * M[i];
+    if (p.type == CovarianceType::diag) {
+      AP[i / D * 2 * D + i % D] = -2.0 * MP[i];
+      AP[i / D * 2 * D + D + i % D] = f.prec[i];
+    }
   }
   const std::vector<double> zero(D, 0.0);
 
@@ -236,10 +243,10 @@ static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& 
             vec::map(B, q.data(), lp.data() + k * B, [b](auto v) { return b - 0.5 * v; });
           }
           break;
-        case CovarianceType::diag:  // Σ_d P_kd (x_d - μ_kd)² = P_k·(x∘x) - 2 (μ_k∘P_k)·x + μ_k·P_k μ_k: two GEMMs
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, D, 1.0, f.prec.data(), D, Xc2, N, 0.0,
+        case CovarianceType::diag:  // Σ_d P_kd (x_d - μ_kd)² = -2 (μ_k∘P_k)·x + P_k·(x∘x) + μ_k·P_k μ_k:
+          // one GEMM, [K,2D] x [2D,B] over the block's columns of XX (Xc's rows, then Xc2's)
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, 2 * D, 1.0, AP.data(), 2 * D, Xc, N, 0.0,
                       lp.data(), B);
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, D, -2.0, MP.data(), D, Xc, N, 1.0, lp.data(), B);
           for (int64_t k = 0; k < K; ++k) {
             const double b = bias[k] - 0.5 * muPmu[k];
             vec::map(B, lp.data() + k * B, lp.data() + k * B, [b](auto v) { return b - 0.5 * v; });
@@ -284,11 +291,19 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
   const int64_t N = x.N, D = x.D, K = R.size(0), BR = block_rows(D);
   const int T = serial.threads(N, BR);
   const double tiny = 10 * std::numeric_limits<double>::epsilon();  // keeps an empty component finite
-  // μ_k - c = Σ_n r_kn (x_n - c) / N_k: one GEMM, R:[K,N] times Xc^T:[N,D]
-  std::vector<double> M = parallel_accumulate(N, BR, T, K * D, [&](int64_t begin, int64_t end, double* acc) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, end - begin, 1.0, R.data() + begin, N,
-                x.Xc.data() + begin, N, 0.0, acc, D);
+  // μ_k - c = Σ_n r_kn (x_n - c) / N_k: one GEMM, R:[K,N] times Xc^T:[N,D]; for diag and spherical
+  // the same GEMM also gives Σ_n r_kn (x_n - c)², R times XX^T:[N,2D] (the variances below)
+  const bool squares = p.type == CovarianceType::diag || p.type == CovarianceType::spherical;
+  const int64_t W = squares ? 2 * D : D;
+  std::vector<double> MV = parallel_accumulate(N, BR, T, K * W, [&](int64_t begin, int64_t end, double* acc) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, W, end - begin, 1.0, R.data() + begin, N,
+                x.XX.data() + begin, N, 0.0, acc, W);
   });
+  std::vector<double> M(K * D), V2(squares ? K * D : 0);
+  for (int64_t k = 0; k < K; ++k) {
+    std::copy(MV.begin() + k * W, MV.begin() + k * W + D, M.begin() + k * D);
+    if (squares) std::copy(MV.begin() + k * W + D, MV.begin() + (k + 1) * W, V2.begin() + k * D);
+  }
   std::vector<double> Nk(K), nk(K);
   for (int64_t k = 0; k < K; ++k) Nk[k] = vec::sum(N, R.data() + k * N);
   if (sum) {  // the shares' N_k and Σ r (x - c) in one all-reduce
@@ -375,13 +390,9 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
       break;
     }
     case CovarianceType::diag:
-    case CovarianceType::spherical: {  // σ²_kd = Σ_n r_kn (x_nd-c_d)² / N_k - (μ_kd-c_d)²: one GEMM
-      auto part = [&](int64_t begin, int64_t end, double* V) {
-        for (int64_t r0 = begin; r0 < end; r0 += BR)
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, std::min(BR, end - r0), 1.0, R.data() + r0, N,
-                      x.Xc2.data() + r0, N, 1.0, V, D);
-      };
-      TensorD V = TensorD::from(add_shares(parallel_accumulate(N, BR, T, K * D, part)), {K, D});
+    case CovarianceType::spherical: {  // σ²_kd = Σ_n r_kn (x_nd-c_d)² / N_k - (μ_kd-c_d)², the sums from the
+      // means' GEMM above
+      TensorD V = TensorD::from(add_shares(V2), {K, D});
       for (int64_t i = 0; i < K * D; ++i) V[i] = V[i] / nk[i / D] - M[i] * M[i] + reg_covar;
       if (p.type == CovarianceType::diag) {
         p.covariances = V;

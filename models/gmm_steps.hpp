@@ -17,9 +17,12 @@
 namespace lz::gmm {
 
 // The data, centred and transposed once per fit: Xc[d,n] = x_nd - c_d with c the data mean, and
-// its square Xc2 (diag and spherical read it every iteration).
+// its square Xc2 (diag and spherical read it every iteration). Both are views of one [2D,N]
+// buffer XX (Xc's rows, then Xc2's), so that diag's E-step and the diag and spherical M-steps
+// multiply by both at once: one GEMM with 2D inner (or output) columns instead of two with D.
 struct Points {
-  TensorD Xc, Xc2;  // [D,N]
+  TensorD XX;       // [2D,N]
+  TensorD Xc, Xc2;  // [D,N] each, views of XX
   std::vector<double> c;
   int64_t N = 0, D = 0;
 };
