@@ -267,11 +267,10 @@ Tensor<T> index_select(const Tensor<T>& a, const std::vector<int64_t>& rows) {
   Tensor<T> out = Tensor<T>::empty(s);
   // Split over the engine's threads like a pointwise kernel of the same size (a minibatch gather:
   // 128 images of 784 pixels were 0.8% of the VAE step's samples at 2 threads, all on one core).
-  parallel::for_ranges(static_cast<int64_t>(rows.size()), 1, std::max<int64_t>(1, vec::kSplitMin / std::max<int64_t>(row, 1)),
-                       [&](int64_t b, int64_t e) {
-                         for (int64_t i = b; i < e; ++i)
-                           std::memcpy(out.data() + i * row, a.data() + rows[i] * row, sizeof(T) * row);
-                       }, 1);
+  const int64_t min_rows = std::max<int64_t>(1, vec::kSplitMin / std::max<int64_t>(row, 1));
+  parallel::for_ranges(static_cast<int64_t>(rows.size()), 1, min_rows, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) std::memcpy(out.data() + i * row, a.data() + rows[i] * row, sizeof(T) * row);
+  }, 1);
   return out;
 }
 

@@ -175,7 +175,7 @@ BOOST_AUTO_TEST_CASE(pointwise_kernels_give_the_same_bits_at_one_and_two_threads
 }
 
 // A minibatch gather large enough to split (300 rows of 131 > 2 * vec::kSplitMin elements): rows
-// repeated and out of order land where they belong, and a bad row throws before any copy.
+// repeated and out of order land where they belong, and a row out of range throws.
 BOOST_AUTO_TEST_CASE(a_split_gather_copies_every_row_to_its_place) {
   Rng rng(4);
   const TensorF a = TensorF::normal({500, 131}, 0, 1, rng);
