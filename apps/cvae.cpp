@@ -217,43 +217,43 @@ int run(int argc, char** argv) {
   double lr = 1e-3, beta = 1.0;
   TrainerOptions to{.label = "cvae", .epochs = 20, .batch = 100, .log_every = 100};
   Flags flags("cvae: a conditional VAE given a label, observed quadrants or an observation (action chunks)", "cvae");
-  flags.add("--data", data, "data set")->check(CLI::IsMember({"fashion", "digits"}));
+  flags.add("--data", data, "data set").check(OneOf({"fashion", "digits"}));
   flags.add("--data-dir", data_dir, "folder of the data (default: the data set's own)");
   flags.add("--condition", condition,
             "label: c = the class; quadrants: c = the observed quadrants; actions: c = an observation, x = an action chunk")
-      ->check(CLI::IsMember({"label", "quadrants", "actions"}));
+      .check(OneOf({"label", "quadrants", "actions"}));
   ChunkRun ch;
-  flags.add("--obstacles", ch.task.obstacles, "actions: obstacles between start and goal")->check(CLI::Range(1, 8));
+  flags.add("--obstacles", ch.task.obstacles, "actions: obstacles between start and goal").check(Range(1, 8));
   flags.add("--p-left", ch.task.p_left, "actions: probability that a demonstration passes an obstacle on its left")
-      ->check(CLI::Range(0.0, 1.0));
-  flags.add("--horizon", ch.task.horizon, "actions: waypoints per chunk (H)")->check(CLI::Range(2, 1000));
-  flags.add("--noise", ch.task.noise, "actions: waypoint noise (standard deviation)")->check(CLI::Range(0.0, 0.5));
-  flags.add("--n-train", ch.n_train, "actions: training observations")->check(CLI::Range(1, 10000000));
-  flags.add("--n-test", ch.n_test, "actions: held-out observations")->check(CLI::Range(1, 1000000));
-  flags.add("--samples", ch.samples, "actions: predicted chunks per held-out observation")->check(CLI::Range(1, 10000));
-  flags.add("--components", ch.components, "actions: the MDN's mixture components")->check(CLI::Range(1, 1000));
+      .check(Range(0.0, 1.0));
+  flags.add("--horizon", ch.task.horizon, "actions: waypoints per chunk (H)").check(Range(2, 1000));
+  flags.add("--noise", ch.task.noise, "actions: waypoint noise (standard deviation)").check(Range(0.0, 0.5));
+  flags.add("--n-train", ch.n_train, "actions: training observations").check(Range(1, 10000000));
+  flags.add("--n-test", ch.n_test, "actions: held-out observations").check(Range(1, 1000000));
+  flags.add("--samples", ch.samples, "actions: predicted chunks per held-out observation").check(Range(1, 10000));
+  flags.add("--components", ch.components, "actions: the MDN's mixture components").check(Range(1, 1000));
   std::string recon = "gaussian";
   flags.add("--recon", recon, "CVAE reconstruction: gaussian, or l1 (a Laplace likelihood, ACT's L1 loss); images are Bernoulli")
-      ->check(CLI::IsMember({"gaussian", "l1"}));
+      .check(OneOf({"gaussian", "l1"}));
   flags.add("--quadrants", quadrants, "observed quadrants (bottom-left, then bottom-right, then top-right)")
-      ->check(CLI::Range(1, 3));
+      .check(Range(1, 3));
   flags.add("--arch", arch, "hidden sizes of the encoder (the decoder mirrors them; the baseline uses them too)");
   flags.add("--prior", prior, "learned: p(z|c) a network of c; standard: N(0, I)")
-      ->check(CLI::IsMember({"learned", "standard"}));
+      .check(OneOf({"learned", "standard"}));
   flags.add("--prior-arch", prior_arch, "hidden sizes of the prior network");
-  flags.add("--latent", latent, "latent dimensions Z")->check(CLI::Range(1, 4096));
-  flags.add("--act", act, "activation")->check(CLI::IsMember({"tanh", "relu"}));
-  flags.add("--k", k, "importance samples per example in training (1 = ELBO, >1 = IWAE bound)")->check(CLI::Range(1, 100000));
-  flags.add("--epochs", to.epochs, "passes over the training set")->check(CLI::Range(int64_t(1), int64_t(100000)));
-  flags.add("--batch", batch, "minibatch size")->check(CLI::Range(1, 100000));
-  flags.add("--lr", lr, "Adam learning rate")->check(CLI::Range(1e-8, 10.0));
-  flags.add("--beta", beta, "KL weight")->check(CLI::Range(0.0, 1e6));
-  flags.add("--warmup", warmup, "KL warm-up steps (beta ramps from 0)")->check(CLI::Range(0, 100000000));
-  flags.add("--eval-k", eval_k, "importance samples for test log p(x|c)")->check(CLI::Range(1, 1000000));
-  flags.add("--eval-n", eval_n, "test points for log p(x|c) (0 = all)")->check(CLI::Range(0, 1000000));
-  flags.add("--log-every", to.log_every, "steps between metrics.jsonl records")->check(CLI::Range(int64_t(1), int64_t(1000000)));
+  flags.add("--latent", latent, "latent dimensions Z").check(Range(1, 4096));
+  flags.add("--act", act, "activation").check(OneOf({"tanh", "relu"}));
+  flags.add("--k", k, "importance samples per example in training (1 = ELBO, >1 = IWAE bound)").check(Range(1, 100000));
+  flags.add("--epochs", to.epochs, "passes over the training set").check(Range(int64_t(1), int64_t(100000)));
+  flags.add("--batch", batch, "minibatch size").check(Range(1, 100000));
+  flags.add("--lr", lr, "Adam learning rate").check(Range(1e-8, 10.0));
+  flags.add("--beta", beta, "KL weight").check(Range(0.0, 1e6));
+  flags.add("--warmup", warmup, "KL warm-up steps (beta ramps from 0)").check(Range(0, 100000000));
+  flags.add("--eval-k", eval_k, "importance samples for test log p(x|c)").check(Range(1, 1000000));
+  flags.add("--eval-n", eval_n, "test points for log p(x|c) (0 = all)").check(Range(0, 1000000));
+  flags.add("--log-every", to.log_every, "steps between metrics.jsonl records").check(Range(int64_t(1), int64_t(1000000)));
   flags.add("--checkpoint-every", to.checkpoint_every, "steps between checkpoints inside an epoch (0: epoch ends only)")
-      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+      .check(Range(int64_t(0), int64_t(1) << 40));
   flags.enable_resume({"epochs", "checkpoint-every", "eval-k", "eval-n"});
   if (auto rc = flags.parse(argc, argv)) return *rc;
   to.batch = batch;

@@ -78,39 +78,39 @@ int main(int argc, char** argv) {
   flags.add("--data", data,
             "a 2-D toy (two_moons circles eight_gaussians pinwheel checkerboard two_spirals), csv, or images: "
             "digits, fashion")
-      ->check(CLI::IsMember(datasets));
+      .check(OneOf(datasets));
   flags.add("--data-dir", data_dir, "with --data digits|fashion: the data set's folder (default: its own)");
   flags.add("--pca", pca, "with --data digits|fashion: fit the flow to the leading D principal components "
                           "(0: to all pixels, dequantised and logit-transformed, in bits per dimension)")
-      ->check(CLI::Range(int64_t(0), int64_t(784)));
+      .check(Range(int64_t(0), int64_t(784)));
   flags.add("--lambda", lambda, "pixels: the logit transform's squeeze, logit(lambda + (1 - 2 lambda) u)")
-      ->check(CLI::Range(0.0, 0.4999));
+      .check(Range(0.0, 0.4999));
   flags.add("--csv", csv_path, "with --data csv: the file (numeric columns; a header row is detected)");
-  flags.add("--n", n, "toy training points")->check(CLI::Range(int64_t(2), int64_t(1) << 26));
-  flags.add("--n-test", n_test, "toy test points (for csv: a fifth of the rows)")->check(CLI::Range(int64_t(1), int64_t(1) << 26));
+  flags.add("--n", n, "toy training points").check(Range(int64_t(2), int64_t(1) << 26));
+  flags.add("--n-test", n_test, "toy test points (for csv: a fifth of the rows)").check(Range(int64_t(1), int64_t(1) << 26));
   flags.add("--noise", noise, "toy noise (negative: the toy's default)");
   flags.add("--data-seed", data_seed, "seed of the toy data / the csv split (fixed, so test sets are comparable)");
   flags.add("--couplings", couplings, "couplings (each optionally after an ActNorm and an LU map)")
-      ->check(CLI::Range(int64_t(1), int64_t(1000)));
+      .check(Range(int64_t(1), int64_t(1000)));
   flags.add("--hidden", hidden_text, "hidden widths of each coupling's MLP, comma-separated");
   std::string coupling = "affine";
   int64_t bins = 8;
   double tail_bound = 3;
   flags.add("--coupling", coupling, "affine (RealNVP) or spline (rational-quadratic, Durkan et al.)")
-      ->check(CLI::IsMember({"affine", "spline"}));
-  flags.add("--bins", bins, "spline couplings: K bins")->check(CLI::Range(int64_t(1), int64_t(1000)));
+      .check(OneOf({"affine", "spline"}));
+  flags.add("--bins", bins, "spline couplings: K bins").check(Range(int64_t(1), int64_t(1000)));
   flags.add("--tail-bound", tail_bound, "spline couplings: the splines live on [-B, B], identity outside")
-      ->check(CLI::Range(1e-6, 1e6));
+      .check(Range(1e-6, 1e6));
   flags.flag("--actnorm", actnorm, "an ActNorm (data-initialised) before each coupling");
   flags.flag("--lu", lu, "an LU-parameterised invertible linear map before each coupling");
-  flags.add("--epochs", to.epochs, "passes over the training set")->check(CLI::Range(int64_t(1), int64_t(1000000)));
-  flags.add("--batch", batch, "minibatch size")->check(CLI::Range(int64_t(1), int64_t(1) << 20));
-  flags.add("--lr", lr, "Adam learning rate")->check(CLI::Range(1e-12, 10.0));
-  flags.add("--log-every", to.log_every, "steps between metrics.jsonl records")->check(CLI::Range(int64_t(1), int64_t(1) << 30));
+  flags.add("--epochs", to.epochs, "passes over the training set").check(Range(int64_t(1), int64_t(1000000)));
+  flags.add("--batch", batch, "minibatch size").check(Range(int64_t(1), int64_t(1) << 20));
+  flags.add("--lr", lr, "Adam learning rate").check(Range(1e-12, 10.0));
+  flags.add("--log-every", to.log_every, "steps between metrics.jsonl records").check(Range(int64_t(1), int64_t(1) << 30));
   flags.add("--checkpoint-every", to.checkpoint_every, "steps between checkpoints inside an epoch (0: epoch ends only)")
-      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+      .check(Range(int64_t(0), int64_t(1) << 40));
   flags.add("--time-budget", minutes, "stop training after this many minutes, with a checkpoint (0 = no limit)")
-      ->check(CLI::Range(0.0, 1e6));
+      .check(Range(0.0, 1e6));
   flags.enable_resume({"epochs", "time-budget", "checkpoint-every"});
   if (auto rc = flags.parse(argc, argv)) return *rc;
   to.batch = batch;

@@ -127,23 +127,23 @@ int main(int argc, char** argv) {
   return guarded_main([&] {
     Options o;
     Flags flags("gmm: Gaussian mixture by EM and by gradient ascent, K chosen by BIC", "gmm");
-    flags.add("--csv", o.csv, "data: a CSV file of numeric columns (header optional)")->check(ExistingFile);
+    flags.add("--csv", o.csv, "data: a CSV file of numeric columns (header optional)").check(ExistingFile);
     flags.add("--toy", o.toy, "data: a 2-D toy (two_moons circles eight_gaussians pinwheel checkerboard two_spirals)");
-    flags.add("--n", o.n, "points drawn for --toy")->check(CLI::Range(int64_t(1), int64_t(10000000)));
+    flags.add("--n", o.n, "points drawn for --toy").check(Range(int64_t(1), int64_t(10000000)));
     flags.add("--fashion-pca", o.fashion_pca, "data: Fashion-MNIST train images on their first D principal components")
-        ->check(CLI::Range(int64_t(0), int64_t(784)));
+        .check(Range(int64_t(0), int64_t(784)));
     flags.add("--data-dir", o.data_dir,
               "folder of Fashion-MNIST for --fashion-pca (default: " + std::string(kFashionMnistDir) + ")");
     flags.add("--k", o.k, "components: K, or LO:HI to fit each and choose by BIC");
-    flags.add("--cov", o.cov, "covariance type")->check(CLI::IsMember({"full", "diag", "spherical", "tied"}));
+    flags.add("--cov", o.cov, "covariance type").check(OneOf({"full", "diag", "spherical", "tied"}));
     flags.add("--method", o.method, "em, sgd (Adam on the log-likelihood) or both")
-        ->check(CLI::IsMember({"em", "sgd", "both"}));
-    flags.add("--n-init", o.n_init, "EM restarts per K (the best is kept)")->check(CLI::Range(int64_t(1), int64_t(1000)));
-    flags.add("--max-iter", o.max_iter, "EM iterations at most")->check(CLI::Range(int64_t(1), int64_t(100000)));
-    flags.add("--tol", o.tol, "EM stops when the mean log-likelihood changes by less")->check(CLI::Range(0.0, 1e9));
-    flags.add("--reg-covar", o.reg_covar, "added to every variance")->check(CLI::Range(0.0, 1e9));
-    flags.add("--sgd-steps", o.sgd_steps, "Adam steps of gradient ascent")->check(CLI::Range(int64_t(1), int64_t(1000000)));
-    flags.add("--lr", o.lr, "Adam learning rate for gradient ascent")->check(CLI::Range(1e-9, 10.0));
+        .check(OneOf({"em", "sgd", "both"}));
+    flags.add("--n-init", o.n_init, "EM restarts per K (the best is kept)").check(Range(int64_t(1), int64_t(1000)));
+    flags.add("--max-iter", o.max_iter, "EM iterations at most").check(Range(int64_t(1), int64_t(100000)));
+    flags.add("--tol", o.tol, "EM stops when the mean log-likelihood changes by less").check(Range(0.0, 1e9));
+    flags.add("--reg-covar", o.reg_covar, "added to every variance").check(Range(0.0, 1e9));
+    flags.add("--sgd-steps", o.sgd_steps, "Adam steps of gradient ascent").check(Range(int64_t(1), int64_t(1000000)));
+    flags.add("--lr", o.lr, "Adam learning rate for gradient ascent").check(Range(1e-9, 10.0));
     if (auto rc = flags.parse(argc, argv)) return *rc;
     const IntRange k_range = parse_int_range("--k", o.k, kMaxComponents);
     const CovarianceType type = parse_covariance_type(o.cov, "--cov");

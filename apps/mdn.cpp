@@ -101,23 +101,23 @@ int main(int argc, char** argv) {
   bool cosine = true;
   TrainerOptions to{.label = "mdn", .epochs = 100, .batch = 100, .log_every = 100};
   flags.add("--components", components, "mixture components M of the MDN (1: the unimodal regression itself)")
-      ->check(CLI::Range(int64_t(1), int64_t(1000)));
+      .check(Range(int64_t(1), int64_t(1000)));
   flags.add("--hidden", hidden_text, "hidden widths of both networks' MLPs, comma-separated");
   flags.add("--act", act, "activation between the layers (tanh, relu, ...)");
-  flags.add("--min-scale", min_scale, "the scale floor of every component, in y's units")->check(CLI::Range(0.0, 1.0));
-  flags.add("--n-train", n_train, "training points")->check(CLI::Range(int64_t(2), int64_t(1) << 26));
-  flags.add("--n-test", n_test, "test points")->check(CLI::Range(int64_t(2), int64_t(1) << 26));
-  flags.add("--noise", noise, "half-width of the uniform noise on x")->check(CLI::Range(0.0, 10.0));
+  flags.add("--min-scale", min_scale, "the scale floor of every component, in y's units").check(Range(0.0, 1.0));
+  flags.add("--n-train", n_train, "training points").check(Range(int64_t(2), int64_t(1) << 26));
+  flags.add("--n-test", n_test, "test points").check(Range(int64_t(2), int64_t(1) << 26));
+  flags.add("--noise", noise, "half-width of the uniform noise on x").check(Range(0.0, 10.0));
   flags.add("--data-seed", data_seed, "seed of the data (fixed, so test sets are comparable across runs)");
-  flags.add("--epochs", to.epochs, "passes over the training set")->check(CLI::Range(int64_t(1), int64_t(1000000)));
-  flags.add("--batch", batch, "minibatch size")->check(CLI::Range(int64_t(1), int64_t(1) << 20));
-  flags.add("--lr", lr, "Adam learning rate")->check(CLI::Range(1e-12, 10.0));
+  flags.add("--epochs", to.epochs, "passes over the training set").check(Range(int64_t(1), int64_t(1000000)));
+  flags.add("--batch", batch, "minibatch size").check(Range(int64_t(1), int64_t(1) << 20));
+  flags.add("--lr", lr, "Adam learning rate").check(Range(1e-12, 10.0));
   flags.flag("--cosine", cosine, "anneal the learning rate to 0 over the run by a half cosine (else constant)");
-  flags.add("--log-every", to.log_every, "steps between metrics.jsonl records")->check(CLI::Range(int64_t(1), int64_t(1) << 30));
+  flags.add("--log-every", to.log_every, "steps between metrics.jsonl records").check(Range(int64_t(1), int64_t(1) << 30));
   flags.add("--checkpoint-every", to.checkpoint_every, "steps between checkpoints inside an epoch (0: epoch ends only)")
-      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+      .check(Range(int64_t(0), int64_t(1) << 40));
   flags.add("--time-budget", minutes, "stop training after this many minutes, with a checkpoint (0 = no limit)")
-      ->check(CLI::Range(0.0, 1e6));
+      .check(Range(0.0, 1e6));
   flags.enable_resume({"epochs", "time-budget", "checkpoint-every"});
   if (auto rc = flags.parse(argc, argv)) return *rc;
   to.batch = batch;

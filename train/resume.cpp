@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include <CLI/CLI.hpp>
+
 #include "nn/safetensors.hpp"
 #include "train/flags.hpp"
 #include "train/trainer.hpp"
@@ -21,7 +23,7 @@ bool is_run_neutral(const std::string& key) {
 
 void Flags::enable_resume(std::vector<std::string> may_change) {
   may_change_ = std::move(may_change);
-  app_.add_option("--resume", resume,
+  app_->add_option("--resume", resume,
                   "continue the run in RUN_DIR (or from this checkpoint file) exactly where it stopped; flags not "
                   "given take the run's values");
 }
@@ -57,7 +59,7 @@ void Flags::apply_resume() {
   for (const auto& k : may_change_) may += (may.empty() ? "--" : ", --") + k;
   const nlohmann::json given = values();  // before the run's values fill the flags not given
   for (const auto& [key, v] : stored.items()) {
-    const CLI::Option* o = app_.get_option_no_throw("--" + key);
+    const CLI::Option* o = app_->get_option_no_throw("--" + key);
     if (!o)
       throw std::runtime_error(resume_checkpoint + ": the run's config has '" + key +
                                "', which is not a flag of this driver (a checkpoint of another program?)");

@@ -87,10 +87,10 @@ int main(int argc, char** argv) {
   std::string model = "vae", dtype = "double";
   int64_t batch = 15, steps = 20;
   std::string params;
-  flags.add("--model", model, "vae, iwae or mlp")->check(CLI::IsMember({"vae", "iwae", "mlp"}));
-  flags.add("--dtype", dtype, "float or double")->check(CLI::IsMember({"float", "double"}));
-  flags.add("--batch", batch, "global batch size")->check(CLI::Range(int64_t(1), int64_t(4096)));
-  flags.add("--steps", steps, "optimizer steps (a multiple of 10)")->check(CLI::Range(int64_t(10), int64_t(10000)));
+  flags.add("--model", model, "vae, iwae or mlp").check(OneOf({"vae", "iwae", "mlp"}));
+  flags.add("--dtype", dtype, "float or double").check(OneOf({"float", "double"}));
+  flags.add("--batch", batch, "global batch size").check(Range(int64_t(1), int64_t(4096)));
+  flags.add("--steps", steps, "optimizer steps (a multiple of 10)").check(Range(int64_t(10), int64_t(10000)));
   flags.add("--params", params, "file for the final parameters (raw float or double)");
   if (auto rc = flags.parse(argc, argv)) return *rc;
   return guarded_main([&] {

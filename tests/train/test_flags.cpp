@@ -11,6 +11,8 @@
 #include <iostream>
 #include <sstream>
 
+#include <CLI/CLI.hpp>
+
 #include "tensor/rng.hpp"
 #include "train/flags.hpp"
 #include "train/idx.hpp"
@@ -32,11 +34,11 @@ struct Driver {
   bool learn_var = true;
   std::string resume, name = "x";
   Driver() {
-    flags.add("--lr", lr, "learning rate")->check(CLI::Range(0.0, 10.0));
+    flags.add("--lr", lr, "learning rate").check(Range(0.0, 10.0));
     flags.add("--beta", beta, "a float option");
-    flags.add("--epochs", epochs, "passes")->check(CLI::Range(1, 100));
+    flags.add("--epochs", epochs, "passes").check(Range(1, 100));
     flags.add("--name", name, "text");
-    flags.add("--resume", resume, "a file")->check(ExistingFile);
+    flags.add("--resume", resume, "a file").check(ExistingFile);
     flags.flag("--learn-var", learn_var, "learn the variance");
   }
 };
@@ -154,7 +156,7 @@ BOOST_AUTO_TEST_CASE(a_folder_where_a_file_is_expected) {
   // a driver still using CLI11's own validator gets the same wording
   Driver d;
   std::string other;
-  d.flags.add("--other", other, "a file")->check(CLI::ExistingFile);
+  d.flags.app().add_option("--other", other, "a file")->check(CLI::ExistingFile);
   const Parsed p = parse(d, {"--other", dir});
   BOOST_TEST((p.rc && *p.rc == 2));
   BOOST_TEST(p.err.find("--other: " + dir + " is a folder, expected a file") != std::string::npos, p.err);

@@ -285,9 +285,9 @@ struct Driver {
   double lr = 1e-3;
   std::string data = "digits";
   Driver() {
-    flags.add("--epochs", epochs, "epochs")->check(CLI::Range(1, 1000));
-    flags.add("--lr", lr, "learning rate")->check(CLI::PositiveNumber);
-    flags.add("--data", data, "data set")->check(CLI::IsMember({"digits", "fashion"}));
+    flags.add("--epochs", epochs, "epochs").check(Range(1, 1000));
+    flags.add("--lr", lr, "learning rate").check(PositiveNumber);
+    flags.add("--data", data, "data set").check(OneOf({"digits", "fashion"}));
   }
 };
 }  // namespace
