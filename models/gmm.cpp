@@ -214,10 +214,11 @@ GmmFitReport GaussianMixture::run_em(const TensorD& X, GmmParams& p) const {
     return local / all_rows;
   };
   TensorD R = TensorD::empty({K, N}), log_px = TensorD::empty({N});
+  std::vector<double> moments;  // the M-step's products with R, computed inside the E-step
   double prev = -std::numeric_limits<double>::infinity();
   for (int it = 1; it <= opt_.max_iter; ++it) {
-    const double ll = mean_ll(gmm::e_step(x, p, f, &R, &log_px));         // E
-    const std::vector<double> Nk = gmm::m_step(x, R, opt_.reg_covar, p, opt_.sum);  // M
+    const double ll = mean_ll(gmm::e_step(x, p, f, &R, &log_px, true, &moments));  // E
+    const std::vector<double> Nk = gmm::m_step(x, R, opt_.reg_covar, p, opt_.sum, &moments);  // M
     // A component that explains no point at all is re-seeded at the worst-explained point.
     std::vector<int64_t> order;
     for (int64_t k = 0; k < K; ++k) {

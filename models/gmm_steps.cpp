@@ -5,7 +5,6 @@
 #include "models/gmm_steps.hpp"
 
 #include <cblas.h>
-#include <lapacke.h>
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "models/gmm_blas.hpp"
 #include "models/gmm_screen.hpp"
 #include "tensor/linalg.hpp"
 #include "tensor/math.hpp"
@@ -41,29 +41,6 @@ void normalize_block(double* lp, int64_t B, int64_t K, double* log_px, double* s
     if (!std::isfinite(s[n]))
       for (int64_t k = 0; k < K; ++k) lp[k * B + n] = 1.0 / static_cast<double>(K);
 }
-// OpenBLAS's idle workers spin for a while after each threaded call. A threaded BLAS call just
-// before our own threads start (the M-step's GEMM did it) leaves a worker spinning on a core they
-// need: measured, 2 threads then ran no faster than 1 at twice the CPU time. So each step runs
-// BLAS single-threaded from start to end, and splits the points over threads of its own, as many
-// as the engine was given (set_threads, --threads) or, in a program that never set that, as many
-// as BLAS was given (OPENBLAS_NUM_THREADS).
-class SerialBlas {
- public:
-  SerialBlas() : threads_(std::max({1, lz::threads(), blas_threads()})), blas_(blas_threads()) {
-    if (blas_ > 1) set_blas_threads(1);
-  }
-  ~SerialBlas() {
-    if (blas_ > 1) set_blas_threads(blas_);
-  }
-  SerialBlas(const SerialBlas&) = delete;
-  SerialBlas& operator=(const SerialBlas&) = delete;
-  // Threads for a pass over N points in blocks of BR: all of them when there are enough blocks to share.
-  int threads(int64_t N, int64_t BR) const { return N >= 8 * BR ? threads_ : 1; }
-
- private:
-  int threads_, blas_;
-};
-
 // Runs fn(t, begin, end) for T contiguous ranges of [0,N) (whole blocks of BR) on T threads.
 template <typename F>
 void parallel_ranges(int64_t N, int64_t BR, int T, F fn) {
@@ -111,66 +88,6 @@ Points points(const TensorD& X, const Sum& sum) {
 
 int64_t block_rows(int64_t D) { return std::clamp<int64_t>(16384 / std::max<int64_t>(D, 1), 64, 4096); }
 
-TensorD cholesky(const TensorD& a, const std::string& what) {
-  const int64_t D = a.size(0);
-  TensorD L = a.clone();
-  const lapack_int info =
-      LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', static_cast<lapack_int>(D), L.data(), static_cast<lapack_int>(D));
-  if (info != 0)
-    throw std::invalid_argument(what + ": covariance is not positive definite (LAPACKE_dpotrf info=" +
-                                std::to_string(info) + "); increase reg_covar or check the data");
-  for (int64_t i = 0; i < D; ++i)
-    for (int64_t j = i + 1; j < D; ++j) L[i * D + j] = 0.0;
-  return L;
-}
-
-Factors factorize(const GmmParams& p) {
-  const SerialBlas serial;
-  const int64_t K = p.n_components(), D = p.n_features();
-  Factors f;
-  f.half_logdet.assign(K, 0.0);
-  auto half_logdet_of = [D](const double* L) {
-    double s = 0;
-    for (int64_t i = 0; i < D; ++i) s += std::log(L[i * D + i]);
-    return s;
-  };
-  switch (p.type) {
-    case CovarianceType::full:
-      f.chol = TensorD::empty({K, D, D});
-      for (int64_t k = 0; k < K; ++k) {
-        TensorD Sk = TensorD::empty({D, D});
-        std::copy(p.covariances.data() + k * D * D, p.covariances.data() + (k + 1) * D * D, Sk.data());
-        const TensorD L = cholesky(Sk, "component " + std::to_string(k));
-        std::copy(L.data(), L.data() + D * D, f.chol.data() + k * D * D);
-        f.half_logdet[k] = half_logdet_of(L.data());
-      }
-      break;
-    case CovarianceType::tied:
-      f.chol = cholesky(p.covariances, "tied covariance");
-      std::fill(f.half_logdet.begin(), f.half_logdet.end(), half_logdet_of(f.chol.data()));
-      break;
-    case CovarianceType::diag:
-    case CovarianceType::spherical: {
-      f.prec = TensorD::empty(p.covariances.shape());
-      const int64_t per = p.type == CovarianceType::diag ? D : 1;
-      for (int64_t k = 0; k < K; ++k) {
-        double s = 0;
-        for (int64_t d = 0; d < per; ++d) {
-          const double v = p.covariances[k * per + d];
-          if (!(v > 0))
-            throw std::invalid_argument("component " + std::to_string(k) + ": variance " + std::to_string(v) +
-                                        " is not positive; increase reg_covar or check the data");
-          f.prec[k * per + d] = 1.0 / v;
-          s += std::log(v);
-        }
-        f.half_logdet[k] = 0.5 * s * static_cast<double>(D / per);
-      }
-      break;
-    }
-  }
-  return f;
-}
-
 // ---- E-step ------------------------------------------------------------------------------
 // log w_k + log N(x; μ_k, Σ_k) = log w_k - ½ (D log 2π + ||L_k^{-1}(x - μ_k)||²) - ½ log|Σ_k|
 // Every formula works on centred points x - c and means μ - c (M below): the densities are the
@@ -178,7 +95,7 @@ Factors factorize(const GmmParams& p) {
 //
 // m > 0 (full covariances only): screen on the m leading rows where it pays (gmm_screen.hpp).
 static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& f, TensorD* R, TensorD* log_px,
-                            int64_t m) {
+                            int64_t m, std::vector<double>* moments) {
   const SerialBlas serial;
   const int64_t N = x.N, D = x.D, K = p.n_components();
   // More points per gathered solve when screening; for diag, blocks of 4096 points whatever D: a
@@ -206,6 +123,7 @@ static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& 
   }
   const std::vector<double> zero(D, 0.0);
 
+  const int64_t W = moment_width(p.type, D);
   auto part = [&](int64_t begin, int64_t end, double* total) {
     std::vector<double> lp(K * BR), lpx(BR), s(BR), Yt(D * BR), q(BR);
     ScreenScratch scratch(K, D, m > 0 ? BR : 0);
@@ -268,25 +186,37 @@ static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& 
       if (R)
         for (int64_t k = 0; k < K; ++k) std::copy(lp.data() + k * B, lp.data() + (k + 1) * B, R->data() + k * N + r0);
       if (log_px) std::copy(lpx.data(), lpx.data() + B, log_px->data() + r0);
+      // the M-step's Σ_n r_kn XX[:,n] over this block, while the block is still in cache
+      if (moments)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, W, B, 1.0, lp.data(), B, x.XX.data() + r0, N, 1.0,
+                    total + 1, W);
     }
   };
-  return parallel_accumulate(N, BR, T, 1, part)[0];
+  std::vector<double> acc = parallel_accumulate(N, BR, T, 1 + (moments ? K * W : 0), part);
+  if (moments) moments->assign(acc.begin() + 1, acc.end());
+  return acc[0];
 }
 
-double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R, TensorD* log_px, bool screen) {
+double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R, TensorD* log_px, bool screen,
+              std::vector<double>* moments) {
   const int64_t m = p.type == CovarianceType::full && screen ? screen_rows(x.D) : 0;
-  const double total = e_step_blocks(x, p, f, R, log_px, m);
+  const double total = e_step_blocks(x, p, f, R, log_px, m, moments);
   // Screening moves each r_kn by less than 2e-22: nothing next to a component's mass N_k unless
   // that mass is itself below one point's worth. Then the E-step is redone without screening.
   if (m > 0 && R)
     for (int64_t k = 0; k < p.n_components(); ++k)
-      if (vec::sum(x.N, R->data() + k * x.N) < 1.0) return e_step_blocks(x, p, f, R, log_px, 0);
+      if (vec::sum(x.N, R->data() + k * x.N) < 1.0) return e_step_blocks(x, p, f, R, log_px, 0, moments);
   return total;
 }
 
 // ---- M-step ------------------------------------------------------------------------------
 // N_k = Σ_n r_kn, w_k = N_k/N, μ_k = Σ_n r_kn x_n / N_k, Σ_k = Σ_n r_kn (x_n-μ_k)(x_n-μ_k)^T / N_k + reg I
-std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, GmmParams& p, const Sum& sum) {
+int64_t moment_width(CovarianceType type, int64_t D) {
+  return type == CovarianceType::diag || type == CovarianceType::spherical ? 2 * D : D;
+}
+
+std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, GmmParams& p, const Sum& sum,
+                           const std::vector<double>* moments) {
   const SerialBlas serial;
   const int64_t N = x.N, D = x.D, K = R.size(0), BR = block_rows(D);
   const int T = serial.threads(N, BR);
@@ -294,8 +224,11 @@ std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, 
   // μ_k - c = Σ_n r_kn (x_n - c) / N_k: one GEMM, R:[K,N] times Xc^T:[N,D]; for diag and spherical
   // the same GEMM also gives Σ_n r_kn (x_n - c)², R times XX^T:[N,2D] (the variances below)
   const bool squares = p.type == CovarianceType::diag || p.type == CovarianceType::spherical;
-  const int64_t W = squares ? 2 * D : D;
-  std::vector<double> MV = parallel_accumulate(N, BR, T, K * W, [&](int64_t begin, int64_t end, double* acc) {
+  const int64_t W = moment_width(p.type, D);
+  if (moments && static_cast<int64_t>(moments->size()) != K * W)
+    throw std::logic_error("gmm::m_step: moments of size " + std::to_string(moments->size()) + ", expected " +
+                           std::to_string(K * W));
+  std::vector<double> MV = moments ? *moments : parallel_accumulate(N, BR, T, K * W, [&](int64_t begin, int64_t end, double* acc) {
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, W, end - begin, 1.0, R.data() + begin, N,
                 x.XX.data() + begin, N, 0.0, acc, W);
   });

@@ -40,6 +40,7 @@ struct Factors {
 };
 
 // Throws std::invalid_argument naming the component if a covariance is not positive definite.
+// (factorize and cholesky are in gmm_factors.cpp.)
 Factors factorize(const GmmParams& p);
 
 // Lower Cholesky factor of the symmetric positive-definite a:[D,D] (row-major, upper triangle
@@ -49,14 +50,21 @@ TensorD cholesky(const TensorD& a, const std::string& what);
 // E-step over all points. Fills R [K,N] (r_kn) and log_px [N] (log p(x_n)) when given, and
 // returns Σ_n log p(x_n). With full covariances, `screen` skips the solves of components too far
 // below a point's best to matter (r_kn < 2e-22 becomes 0; see gmm_screen.cpp); false computes all.
+// With `moments`, it also computes what the M-step multiplies R by, block by block while each
+// block of XX is still in cache: Σ_n r_kn XX[:,n] for the first moment_width(type, D) rows of XX,
+// [K, W] (for diag, XX is 48 MB on Fashion-MNIST: the M-step's own pass read it back from memory).
 double e_step(const Points& x, const GmmParams& p, const Factors& f, TensorD* R, TensorD* log_px,
-              bool screen = true);
+              bool screen = true, std::vector<double>* moments = nullptr);
+// Rows of XX the M-step needs: 2D for diag and spherical (Xc and Xc2), D otherwise (Xc).
+int64_t moment_width(CovarianceType type, int64_t D);
 
 // M-step: new weights, means, covariances from R [K,N]; returns N_k = Σ_n r_kn (without the
 // 10 eps that keeps an empty component finite, as scikit-learn adds).
 // With `sum`, x and R are one share of the points and N_k, Σ r·x and the covariance sums are
 // added over every share before they are used (returns the total N_k).
-std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, GmmParams& p, const Sum& sum = {});
+// With `moments` (e_step's, from the same R), it skips its own pass over XX.
+std::vector<double> m_step(const Points& x, const TensorD& R, double reg_covar, GmmParams& p, const Sum& sum = {},
+                           const std::vector<double>* moments = nullptr);
 
 // Points per block: a block's per-component copy stays in L2 cache.
 int64_t block_rows(int64_t D);

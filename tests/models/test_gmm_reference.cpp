@@ -13,6 +13,7 @@
 #include "models/gmm_reference.hpp"
 #include "models/gmm_steps.hpp"
 #include "tensor/ops.hpp"
+#include "tensor/parallel.hpp"
 #include "thrown.hpp"
 
 using namespace lz;
@@ -177,6 +178,34 @@ BOOST_AUTO_TEST_CASE(m_step_matches_the_reference_on_every_type) {
       }
   BOOST_TEST_MESSAGE("M-step, worst relative error: weights " << worst[0] << ", means " << worst[1]
                                                               << ", covariances " << worst[2]);
+}
+
+// EM's M-step reads Σ_n r_kn x_n (and for diag/spherical Σ_n r_kn x_n²) from the E-step, which
+// sums them block by block (gmm::e_step's `moments`): held to the reference M-step on the same
+// responsibilities, with the points over several E-step blocks (4096 for diag) and two threads.
+BOOST_AUTO_TEST_CASE(the_m_step_from_the_e_steps_moments_matches_the_reference) {
+  const TensorD X = make_data(16, 9001, 1.0, 15);
+  const gmm::Points x = gmm::points(X);
+  for (int threads : {1, 2}) {
+    set_threads(threads);
+    for (CovarianceType type : kTypes) {
+      const GmmParams p = start(X, type, 3, 500);
+      TensorD R = TensorD::empty({3, x.N});
+      std::vector<double> moments;
+      gmm::e_step(x, p, gmm::factorize(p), &R, nullptr, true, &moments);
+      BOOST_TEST(static_cast<int64_t>(moments.size()) == 3 * gmm::moment_width(type, 16));
+      GmmParams f;
+      f.type = type;
+      gmm::m_step(x, R, kReg, f, {}, &moments);
+      const GmmParams r = ref::m_step(X, transpose(R), type, kReg);
+      BOOST_TEST_CONTEXT(to_string(type) << " threads=" << threads) { BOOST_TEST(param_err(f, r) < kTol); }
+    }
+  }
+  set_threads(1);
+  std::vector<double> wrong(5, 0.0);  // moments of another shape are refused, not read past
+  GmmParams f;
+  f.type = CovarianceType::diag;
+  BOOST_CHECK_THROW(gmm::m_step(x, TensorD::zeros({3, x.N}), kReg, f, {}, &wrong), std::logic_error);
 }
 
 BOOST_AUTO_TEST_CASE(em_iterations_agree) {
