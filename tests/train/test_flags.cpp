@@ -148,6 +148,47 @@ BOOST_AUTO_TEST_CASE(config_type_errors_are_worded_as_type_errors) {
   BOOST_TEST(d.flags.values()["epochs"] == 5);
 }
 
+// Each lz::Check (train/flags.hpp) becomes a CLI11 validator on its flag: the value inside is
+// accepted, the one outside refused naming the flag (exit 2), in CLI11's own words.
+BOOST_AUTO_TEST_CASE(each_check_accepts_inside_and_refuses_outside) {
+  struct Case {
+    std::string flag, good, bad, words;
+  };
+  const std::vector<Case> cases = {{"--small", "64", "65", "not in range 1 to 64"},
+                                   {"--wide", "5000000000", "0", "not in range 1 to 10000000000"},
+                                   {"--real", "0.5", "1.5", "not in range"},
+                                   {"--pick", "b", "c", "c not in {a,b}"},
+                                   {"--pos", "0.1", "-1", "--pos"}};
+  for (const Case& c : cases)
+    for (bool good : {true, false}) {
+      Flags f("t", "t");
+      int small = 1;
+      int64_t wide = 1;
+      double real = 0, pos = 1;
+      std::string pick = "a";
+      f.add("--small", small, "").check(Range(1, 64));
+      f.add("--wide", wide, "").check(Range(int64_t(1), int64_t(10000000000)));
+      f.add("--real", real, "").check(Range(0.0, 1.0));
+      f.add("--pick", pick, "").check(OneOf({"a", "b"}));
+      f.add("--pos", pos, "").check(PositiveNumber);
+      const std::string value = good ? c.good : c.bad;
+      const char* argv[] = {"t", c.flag.c_str(), value.c_str()};
+      std::ostringstream err;
+      std::streambuf* old = std::cerr.rdbuf(err.rdbuf());
+      const std::optional<int> rc = f.parse(3, argv);
+      std::cerr.rdbuf(old);
+      BOOST_TEST_CONTEXT(c.flag << " " << value << ": " << err.str()) {
+        if (good) {
+          BOOST_TEST(!rc);
+        } else {
+          BOOST_TEST((rc && *rc == 2));
+          BOOST_TEST(err.str().find(c.flag + ":") != std::string::npos);
+          BOOST_TEST(err.str().find(c.words) != std::string::npos);
+        }
+      }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_folder_where_a_file_is_expected) {
   const std::string dir = scratch_dir("flags_folder");
   refused({"--config", dir}, {"--config: " + dir + " is a folder, expected a file"});
