@@ -205,7 +205,8 @@ GmmFitReport GaussianMixture::run_em(const TensorD& X, GmmParams& p) const {
   const auto t0 = std::chrono::steady_clock::now();
   GmmFitReport rep;
   gmm::Factors f = gmm::factorize(p);
-  const gmm::Points x = gmm::points(X, opt_.sum);
+  gmm::Points x = gmm::points(X, opt_.sum);
+  if (p.type == CovarianceType::diag) gmm::pack_diag(x);
   // With the rows split over processes (GmmOptions::sum), the log-likelihood is summed over them.
   double all_rows = static_cast<double>(N);
   if (opt_.sum) opt_.sum(&all_rows, 1);

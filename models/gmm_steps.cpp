@@ -86,7 +86,18 @@ Points points(const TensorD& X, const Sum& sum) {
   return x;
 }
 
+void pack_diag(Points& x) {
+  const int64_t W = 2 * x.D;
+  x.XXp = TensorD::empty({linalg::panel_size(W, x.N)});
+  linalg::pack_panels(W, x.N, x.XX.data(), x.N, x.XXp.data());
+}
+
 int64_t block_rows(int64_t D) { return std::clamp<int64_t>(16384 / std::max<int64_t>(D, 1), 64, 4096); }
+// Points per block of a packed diag E-step: the block's XXp (256 x 2D doubles, 200 KB at D = 50)
+// is still in L2 when the moments read it after the E-step's product. bench_gmm --cov diag, 1
+// thread, 3 alternated rounds: fashion 0.0137-0.0177 s/iter at 128, 0.0145-0.0161 at 256,
+// 0.0133-0.0177 at 512, 0.0209-0.0247 at 4096; synth 0.0092-0.0115 at 256, 0.0100-0.0124 otherwise.
+constexpr int64_t kPackedBlock = 256;
 
 // ---- E-step ------------------------------------------------------------------------------
 // log w_k + log N(x; μ_k, Σ_k) = log w_k - ½ (D log 2π + ||L_k^{-1}(x - μ_k)||²) - ½ log|Σ_k|
@@ -98,11 +109,14 @@ static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& 
                             int64_t m, std::vector<double>* moments) {
   const SerialBlas serial;
   const int64_t N = x.N, D = x.D, K = p.n_components();
-  // More points per gathered solve when screening; for diag, blocks of 4096 points whatever D: a
-  // block's two GEMMs are [K,D] x [D,B], and with B = block_rows(D) (327 points at D = 50) they ran
-  // OpenBLAS's small-matrix path and the Fashion-MNIST diag iteration was ~25% slower (bench_gmm:
-  // 0.0170 against 0.0133 s at 1 thread; synth, D = 16: 4096 as fast as 1024, 12,288 slower).
-  const int64_t BR = p.type == CovarianceType::diag ? 4096 : m > 0 ? 4 * block_rows(D) : block_rows(D);
+  // More points per gathered solve when screening; for diag through OpenBLAS (points not packed),
+  // blocks of 4096 points whatever D: a block's two GEMMs are [K,D] x [D,B], and with
+  // B = block_rows(D) (327 points at D = 50) they ran OpenBLAS's small-matrix path and the
+  // Fashion-MNIST diag iteration was ~25% slower (bench_gmm: 0.0170 against 0.0133 s at 1 thread;
+  // synth, D = 16: 4096 as fast as 1024, 12,288 slower).
+  const int64_t BR = p.type == CovarianceType::diag ? (x.packed() ? kPackedBlock : 4096)
+                    : m > 0                         ? 4 * block_rows(D)
+                                                    : block_rows(D);
   const int T = serial.threads(N, BR);
   std::vector<double> bias(K), M(K * D);
   for (int64_t k = 0; k < K; ++k) bias[k] = std::log(p.weights[k]) - 0.5 * D * math::kLog2Pi - f.half_logdet[k];
@@ -162,9 +176,13 @@ static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& 
           }
           break;
         case CovarianceType::diag:  // Σ_d P_kd (x_d - μ_kd)² = -2 (μ_k∘P_k)·x + P_k·(x∘x) + μ_k·P_k μ_k:
-          // one GEMM, [K,2D] x [2D,B] over the block's columns of XX (Xc's rows, then Xc2's)
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, 2 * D, 1.0, AP.data(), 2 * D, Xc, N, 0.0,
-                      lp.data(), B);
+          // one product, [K,2D] x [2D,B] over the block's columns of XX (Xc's rows, then Xc2's);
+          // r0 is a multiple of BR, so the block starts at a panel of XXp
+          if (x.packed())
+            linalg::gemm_panels(K, 2 * D, AP.data(), 2 * D, x.XXp.data() + r0 * 2 * D, B, lp.data(), B);
+          else
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, 2 * D, 1.0, AP.data(), 2 * D, Xc, N, 0.0,
+                        lp.data(), B);
           for (int64_t k = 0; k < K; ++k) {
             const double b = bias[k] - 0.5 * muPmu[k];
             vec::map(B, lp.data() + k * B, lp.data() + k * B, [b](auto v) { return b - 0.5 * v; });
@@ -187,7 +205,9 @@ static double e_step_blocks(const Points& x, const GmmParams& p, const Factors& 
         for (int64_t k = 0; k < K; ++k) std::copy(lp.data() + k * B, lp.data() + (k + 1) * B, R->data() + k * N + r0);
       if (log_px) std::copy(lpx.data(), lpx.data() + B, log_px->data() + r0);
       // the M-step's Σ_n r_kn XX[:,n] over this block, while the block is still in cache
-      if (moments)
+      if (moments && x.packed())
+        linalg::gemm_nt_panels_acc(K, W, lp.data(), B, x.XXp.data() + r0 * W, B, total + 1, W);
+      else if (moments)
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, W, B, 1.0, lp.data(), B, x.XX.data() + r0, N, 1.0,
                     total + 1, W);
     }

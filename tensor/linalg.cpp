@@ -105,7 +105,140 @@ void syrk_tile_any(int r, int c, const double* Y, int64_t ldy, int64_t P, int64_
   syrk_tile<R, C>(Y, ldy, P, i0, j0, S, lds);
 }
 
+// Tile shapes of the panel products: 6 rows of A by one panel (2 batches on AVX2), 12
+// accumulators, and 4 rows of R by 3 rows of X for the transposed product, 12.
+constexpr int64_t kPanelBatches = kPanel / W;
+static_assert(kPanel % W == 0, "a panel is whole batches");
+constexpr int kGemmRows = 6;
+constexpr int64_t kMomentRows = 4, kMomentCols = 3;
+constexpr int64_t kMomentPanels = 32;  // points per pass of the moment tiles: 256, their X in L2
+
+// C's rows i0..i0+R of one panel: each x_j loaded once serves R rows, each A[i,j] broadcast
+// serves the panel's batches. cols < kPanel: the last panel, only its first cols columns written.
+template <int R>
+void gemm_panel_tile(int64_t J, const double* A, int64_t lda, const double* panel, double* C, int64_t ldc, int64_t cols) {
+  constexpr int64_t V = kPanelBatches;
+  batch acc[R][V];
+  for (int r = 0; r < R; ++r)
+    for (int64_t v = 0; v < V; ++v) acc[r][v] = batch(0.0);
+  for (int64_t j = 0; j < J; ++j) {
+    batch x[V];
+    for (int64_t v = 0; v < V; ++v) x[v] = batch::load_unaligned(panel + j * kPanel + v * W);
+    for (int r = 0; r < R; ++r) {
+      const batch a(A[r * lda + j]);
+      for (int64_t v = 0; v < V; ++v) acc[r][v] = xsimd::fma(a, x[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    if (cols == kPanel) {
+      for (int64_t v = 0; v < V; ++v) acc[r][v].store_unaligned(C + r * ldc + v * W);
+    } else {
+      alignas(64) double tmp[kPanel];
+      for (int64_t v = 0; v < V; ++v) acc[r][v].store_unaligned(tmp + v * W);
+      std::copy(tmp, tmp + cols, C + r * ldc);
+    }
+  }
+}
+
+template <int R>
+void gemm_panel_tile_any(int r, int64_t J, const double* A, int64_t lda, const double* panel, double* C, int64_t ldc,
+                         int64_t cols) {
+  if constexpr (R > 1)
+    if (r < R) return gemm_panel_tile_any<R - 1>(r, J, A, lda, panel, C, ldc, cols);
+  gemm_panel_tile<R>(J, A, lda, panel, C, ldc, cols);
+}
+
+// S[i0+r, j0+c] += Σ over `panels` whole panels of R[i0+r,p] X[j0+c,p]: R*C accumulators of one
+// batch each, summed across their lanes at the end.
+template <int R, int C>
+void moment_tile(const double* Rm, int64_t ldr, const double* Xp, int64_t J, int64_t panels, int64_t i0, int64_t j0,
+                 double* S, int64_t lds) {
+  batch acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = batch(0.0);
+  for (int64_t q = 0; q < panels; ++q) {
+    const double* panel = Xp + q * J * kPanel + j0 * kPanel;
+    const double* rq = Rm + i0 * ldr + q * kPanel;
+    for (int64_t v = 0; v < kPanelBatches; ++v) {
+      batch x[C];
+      for (int c = 0; c < C; ++c) x[c] = batch::load_unaligned(panel + c * kPanel + v * W);
+      for (int r = 0; r < R; ++r) {
+        const batch rr = batch::load_unaligned(rq + r * ldr + v * W);
+        for (int c = 0; c < C; ++c) acc[r][c] = xsimd::fma(rr, x[c], acc[r][c]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) S[(i0 + r) * lds + j0 + c] += xsimd::hadd(acc[r][c]);
+}
+
+template <int R, int C>
+void moment_tile_any(int r, int c, const double* Rm, int64_t ldr, const double* Xp, int64_t J, int64_t panels,
+                     int64_t i0, int64_t j0, double* S, int64_t lds) {
+  if constexpr (R > 1)
+    if (r < R) return moment_tile_any<R - 1, C>(r, c, Rm, ldr, Xp, J, panels, i0, j0, S, lds);
+  if constexpr (C > 1)
+    if (c < C) return moment_tile_any<R, C - 1>(r, c, Rm, ldr, Xp, J, panels, i0, j0, S, lds);
+  moment_tile<R, C>(Rm, ldr, Xp, J, panels, i0, j0, S, lds);
+}
+
 }  // namespace
+
+void pack_panels(int64_t J, int64_t P, const double* X, int64_t ldx, double* Xp) {
+  for (int64_t p0 = 0; p0 < P; p0 += kPanel) {
+    const int64_t cols = std::min(kPanel, P - p0);
+    for (int64_t j = 0; j < J; ++j) {
+      double* out = Xp + (p0 / kPanel) * J * kPanel + j * kPanel;
+      std::copy(X + j * ldx + p0, X + j * ldx + p0 + cols, out);
+      std::fill(out + cols, out + kPanel, 0.0);
+    }
+  }
+}
+
+void gemm_panels(int64_t M, int64_t J, const double* A, int64_t lda, const double* Xp, int64_t P, double* C,
+                 int64_t ldc) {
+  for (int64_t p0 = 0; p0 < P; p0 += kPanel) {
+    const double* panel = Xp + (p0 / kPanel) * J * kPanel;
+    const int64_t cols = std::min(kPanel, P - p0);
+    for (int64_t i0 = 0; i0 < M; i0 += kGemmRows) {
+      const int r = static_cast<int>(std::min<int64_t>(kGemmRows, M - i0));
+      if (r == kGemmRows)
+        gemm_panel_tile<kGemmRows>(J, A + i0 * lda, lda, panel, C + i0 * ldc + p0, ldc, cols);
+      else
+        gemm_panel_tile_any<kGemmRows>(r, J, A + i0 * lda, lda, panel, C + i0 * ldc + p0, ldc, cols);
+    }
+  }
+}
+
+void gemm_nt_panels_acc(int64_t M, int64_t J, const double* R, int64_t ldr, const double* Xp, int64_t P, double* S,
+                        int64_t lds) {
+  constexpr int64_t RR = kMomentRows, CC = kMomentCols;
+  const int64_t whole = P / kPanel;  // whole panels by tiles; the last P mod kPanel columns below
+  for (int64_t q0 = 0; q0 < whole; q0 += kMomentPanels) {
+    const int64_t panels = std::min(kMomentPanels, whole - q0);
+    const double* Xq = Xp + q0 * J * kPanel;
+    const double* Rq = R + q0 * kPanel;
+    for (int64_t i0 = 0; i0 < M; i0 += RR) {
+      const int r = static_cast<int>(std::min(RR, M - i0));
+      for (int64_t j0 = 0; j0 < J; j0 += CC) {
+        const int c = static_cast<int>(std::min(CC, J - j0));
+        if (r == RR && c == CC)
+          moment_tile<RR, CC>(Rq, ldr, Xq, J, panels, i0, j0, S, lds);
+        else
+          moment_tile_any<RR, CC>(r, c, Rq, ldr, Xq, J, panels, i0, j0, S, lds);
+      }
+    }
+  }
+  if (whole * kPanel < P) {
+    const double* panel = Xp + whole * J * kPanel;
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < J; ++j) {
+        double s = 0;
+        for (int64_t p = whole * kPanel; p < P; ++p) s += R[i * ldr + p] * panel[j * kPanel + p - whole * kPanel];
+        S[i * lds + j] += s;
+      }
+  }
+}
 
 void tri_solve_sq_norms(int64_t D, const double* L, int64_t ldl, const double* X, int64_t ldx, const double* mu,
                         int64_t P, double* q) {

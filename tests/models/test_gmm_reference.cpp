@@ -86,8 +86,10 @@ struct Fast {
   TensorD resp, log_px;  // resp as the reference lays it out, [N,K]
   double total;
 };
-Fast fast_e_step(const TensorD& X, const GmmParams& p, bool screen) {
-  const gmm::Points x = gmm::points(X);
+// packed: with diag's panel copies of the points (gmm::pack_diag), as EM runs it.
+Fast fast_e_step(const TensorD& X, const GmmParams& p, bool screen, bool packed = false) {
+  gmm::Points x = gmm::points(X);
+  if (packed) gmm::pack_diag(x);
   TensorD R = TensorD::empty({p.n_components(), x.N}), log_px = TensorD::empty({x.N});
   const double total = gmm::e_step(x, p, gmm::factorize(p), &R, &log_px, screen);
   return {transpose(R), log_px, total};
@@ -134,18 +136,21 @@ BOOST_AUTO_TEST_CASE(e_step_matches_the_reference_on_every_type_with_and_without
       for (int64_t K = 1; K <= 5; ++K) {
         const GmmParams p = start(ds.X, type, K, 100 + K);
         const ref::EStep r = ref::e_step(ds.X, p);
-        for (bool screen : {false, true}) {
-          const Fast f = fast_e_step(ds.X, p, screen);
+        for (bool screen : {false, true})
+          for (bool packed : {false, true}) {
+          if (packed && type != CovarianceType::diag) continue;
+          const Fast f = fast_e_step(ds.X, p, screen, packed);
           const EErr e = e_err(f, r);
           worst = {std::max(worst.resp, e.resp), std::max(worst.log_px, e.log_px), std::max(worst.total, e.total)};
-          BOOST_TEST_CONTEXT(ds.name << " " << to_string(type) << " K=" << K << " screen=" << screen) {
+          BOOST_TEST_CONTEXT(ds.name << " " << to_string(type) << " K=" << K << " screen=" << screen
+                                     << " packed=" << packed) {
             BOOST_TEST(e.resp < kTol);
             BOOST_TEST(e.log_px < kTol);
             BOOST_TEST(e.total < kTol);
           }
           if (screen)
             for (int64_t i = 0; i < r.resp.numel(); ++i) screened_pairs += f.resp[i] == 0 && r.resp[i] > 0;
-        }
+          }
       }
   BOOST_TEST_MESSAGE("E-step, worst relative error: r " << worst.resp << ", log p(x_n) " << worst.log_px
                                                           << ", log-likelihood " << worst.total
@@ -182,24 +187,33 @@ BOOST_AUTO_TEST_CASE(m_step_matches_the_reference_on_every_type) {
 
 // EM's M-step reads Σ_n r_kn x_n (and for diag/spherical Σ_n r_kn x_n²) from the E-step, which
 // sums them block by block (gmm::e_step's `moments`): held to the reference M-step on the same
-// responsibilities, with the points over several E-step blocks (4096 for diag) and two threads.
+// responsibilities, with the points over several E-step blocks (4096 for diag) and two threads;
+// diag also from its panel copies (gmm::pack_diag; 9001 points: the last panel holds one).
 BOOST_AUTO_TEST_CASE(the_m_step_from_the_e_steps_moments_matches_the_reference) {
   const TensorD X = make_data(16, 9001, 1.0, 15);
   const gmm::Points x = gmm::points(X);
+  gmm::Points xp = gmm::points(X);
+  gmm::pack_diag(xp);
+  BOOST_TEST(xp.packed());
+  BOOST_TEST(!x.packed());
   for (int threads : {1, 2}) {
     set_threads(threads);
-    for (CovarianceType type : kTypes) {
+    for (CovarianceType type : kTypes)
+      for (bool packed : {false, true}) {
+      if (packed && type != CovarianceType::diag) continue;
       const GmmParams p = start(X, type, 3, 500);
       TensorD R = TensorD::empty({3, x.N});
       std::vector<double> moments;
-      gmm::e_step(x, p, gmm::factorize(p), &R, nullptr, true, &moments);
+      gmm::e_step(packed ? xp : x, p, gmm::factorize(p), &R, nullptr, true, &moments);
       BOOST_TEST(static_cast<int64_t>(moments.size()) == 3 * gmm::moment_width(type, 16));
       GmmParams f;
       f.type = type;
       gmm::m_step(x, R, kReg, f, {}, &moments);
       const GmmParams r = ref::m_step(X, transpose(R), type, kReg);
-      BOOST_TEST_CONTEXT(to_string(type) << " threads=" << threads) { BOOST_TEST(param_err(f, r) < kTol); }
-    }
+      BOOST_TEST_CONTEXT(to_string(type) << " threads=" << threads << " packed=" << packed) {
+        BOOST_TEST(param_err(f, r) < kTol);
+      }
+      }
   }
   set_threads(1);
   std::vector<double> wrong(5, 0.0);  // moments of another shape are refused, not read past
