@@ -11,13 +11,13 @@
 #include <filesystem>
 
 #include "autodiff/ops.hpp"
+#include "cli/flags.hpp"
+#include "datasets/batch.hpp"
+#include "datasets/digits.hpp"
+#include "datasets/idx.hpp"
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"
-#include "train/batch.hpp"
-#include "train/digits.hpp"
-#include "train/flags.hpp"
-#include "train/idx.hpp"
-#include "train/plot.hpp"
+#include "plot/plot.hpp"
 #include "train/trainer.hpp"
 
 using namespace lz;
@@ -134,8 +134,8 @@ int main(int argc, char** argv) {
                        {"test_size", test.size()},
                        {"train_seconds", r.train_seconds},
                        {"checkpoint", "checkpoint.safetensors"}});
-    // A picture that fails to draw must not fail a finished run: warn and go on.
-    try {
+    // A picture that fails to draw must not fail a finished run: warn and go on. Under MPI rank 0 draws.
+    if (run.writer()) try {
       PlotOptions po;
       po.title = "classify " + data + ": training loss";
       plot_metrics(run.file("metrics.jsonl"), {"loss", "test_loss"}, run.file("loss.png"), po);

@@ -8,7 +8,7 @@
 //                          independent parameter sets: Adam is per-parameter, so this is exactly two
 //                          separate trainings), and the two are compared on the negative conditional
 //                          log-likelihood of the missing pixels, paired image by image.
-//   --condition actions    c = an observation (start, goal, obstacles: train/actions.hpp); x = the
+//   --condition actions    c = an observation (start, goal, obstacles: datasets/actions.hpp); x = the
 //                          next H 2-D waypoints, demonstrated passing each obstacle left or right.
 //                          The unimodal Gaussian regression and the mixture-density network train
 //                          beside the CVAE (the same one-module arrangement), and all three are
@@ -21,18 +21,19 @@
 #include <cmath>
 #include <cstdio>
 
+#include "cli/flags.hpp"
+#include "cli/sizes.hpp"
+#include "datasets/actions.hpp"
+#include "datasets/batch.hpp"
+#include "datasets/image_data.hpp"
 #include "models/evaluate.hpp"
 #include "models/iwae.hpp"
 #include "models/mdn.hpp"
 #include "models/vae.hpp"
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"
-#include "train/batch.hpp"
-#include "train/cvae_grids.hpp"
-#include "train/actions.hpp"
-#include "train/flags.hpp"
-#include "train/image_data.hpp"
-#include "train/sizes.hpp"
+#include "plot/action_chunks.hpp"
+#include "plot/cvae_grids.hpp"
 #include "train/noise.hpp"
 #include "train/trainer.hpp"
 
@@ -199,12 +200,13 @@ int run_actions(ChunkRun& a, Flags& flags) {
               "unimodal and MDN means, the CVAE at z = the prior's mean)\n",
               static_cast<long long>(N), static_cast<long long>(S));
   // The first held-out observation, every model's samples around its obstacles.
-  plot_chunk_predictions(a.task, test, 0,
-                         {{"unimodal Gaussian regression", rows[0].samples},
-                          {"mixture-density network (M = " + std::to_string(a.components) + ")", rows[1].samples},
-                          {"CVAE, z ~ p(z|c)", rows[2].samples},
-                          {"CVAE, z = prior mean (ACT's action)", rows[2].deterministic}},
-                         run.file("trajectories.png"), "sampled action chunks on a held-out observation");
+  if (run.writer())  // under MPI rank 0 draws
+    plot_chunk_predictions(a.task, test, 0,
+                           {{"unimodal Gaussian regression", rows[0].samples},
+                            {"mixture-density network (M = " + std::to_string(a.components) + ")", rows[1].samples},
+                            {"CVAE, z ~ p(z|c)", rows[2].samples},
+                            {"CVAE, z = prior mean (ACT's action)", rows[2].deterministic}},
+                           run.file("trajectories.png"), "sampled action chunks on a held-out observation");
   run.write_summary(summary);
   std::printf("%s\n", run.path().c_str());
   return 0;
@@ -350,7 +352,7 @@ int run(int argc, char** argv) {
       per_class.push_back({{"class", cl}, {"log_px_given_c", mean_se_json(lp)}, {"elbo", mean_se_json(el)}});
     }
     summary["per_class"] = per_class;
-    write_class_samples(cvae, train.num_classes, train.image_h, train.image_w, run.file("samples.png"), rng);
+    if (run.writer()) write_class_samples(cvae, train.num_classes, train.image_h, train.image_w, run.file("samples.png"), rng);
   } else {
     NoGrad ng;
     const Tensor<float> bl = model.baseline_log_prob(VarF(x), VarF(c)).value();
@@ -369,7 +371,7 @@ int run(int argc, char** argv) {
     std::printf("missing pixels given %lld quadrant(s): baseline %.2f +- %.2f, CVAE %.2f +- %.2f nats; "
                 "baseline - CVAE %.2f +- %.2f (paired)\n",
                 static_cast<long long>(quadrants), bs.mean, bs.se, cv.mean, cv.se, d.mean, d.se);
-    write_completions(cvae, *model.baseline, task.split, xt, 8, 5, run.file("completions.png"), rng);
+    if (run.writer()) write_completions(cvae, *model.baseline, task.split, xt, 8, 5, run.file("completions.png"), rng);
   }
   run.write_summary(summary);
   const MeanEstimate lp = estimate_mean(e.log_px);

@@ -1,7 +1,7 @@
 // flow: a normalizing flow (RealNVP affine couplings, optional ActNorm and LU linear maps) fitted
 // by exact maximum likelihood on a 2-D toy, a CSV file, or images: Fashion-MNIST or the digits
 // projected on their leading principal components (--pca D), or all 784 pixels dequantised and
-// logit-transformed, reported in bits per dimension (train/flow_data.hpp).
+// logit-transformed, reported in bits per dimension (datasets/flow_data.hpp).
 //
 //   flow --data two_moons --couplings 8 --hidden 128,128 --epochs 20 --batch 256 --lr 1e-3
 //   flow --data csv --csv points.csv --no-actnorm --lu
@@ -20,20 +20,20 @@
 #include <numeric>
 #include <optional>
 
+#include "cli/flags.hpp"
+#include "cli/sizes.hpp"
+#include "datasets/csv.hpp"
+#include "datasets/flow_data.hpp"
+#include "datasets/image_data.hpp"
+#include "datasets/toy.hpp"
 #include "models/evaluate.hpp"
 #include "models/flow.hpp"
 #include "nn/optim.hpp"
-#include "train/csv.hpp"
-#include "train/flow_data.hpp"
-#include "train/image_data.hpp"
+#include "plot/caption.hpp"
+#include "plot/plot.hpp"
+#include "plot/plot2d.hpp"
+#include "plot/png.hpp"
 #include "train/noise.hpp"
-#include "train/caption.hpp"
-#include "train/png.hpp"
-#include "train/flags.hpp"
-#include "train/plot.hpp"
-#include "train/plot2d.hpp"
-#include "train/sizes.hpp"
-#include "train/toy.hpp"
 #include "train/trainer.hpp"
 
 using namespace lz;
@@ -250,8 +250,8 @@ int main(int argc, char** argv) {
       headline = line;
     }
     run.write_summary(summary);
-    // A picture that fails to draw must not fail a finished run: warn and go on.
-    try {
+    // A picture that fails to draw must not fail a finished run: warn and go on. Under MPI rank 0 draws.
+    if (run.writer()) try {
       PlotOptions po;
       po.title = "flow on " + data + ": negative log-likelihood (nats)";
       plot_metrics(run.file("metrics.jsonl"), {"loss"}, run.file("loss.png"), po);

@@ -13,18 +13,18 @@
 #include <iostream>
 #include <limits>
 
+#include "cli/flags.hpp"
+#include "cli/sizes.hpp"
+#include "datasets/csv.hpp"
+#include "datasets/idx.hpp"
+#include "datasets/toy.hpp"
 #include "models/gmm.hpp"
 #include "models/gmm_sgd.hpp"
 #include "models/pca.hpp"
-#include "train/csv.hpp"
+#include "plot/plot.hpp"
+#include "plot/plot2d.hpp"
 #include "train/distributed.hpp"
-#include "train/flags.hpp"
-#include "train/idx.hpp"
-#include "train/plot.hpp"
-#include "train/plot2d.hpp"
 #include "train/run.hpp"
-#include "train/sizes.hpp"
-#include "train/toy.hpp"
 
 using namespace lz;
 using json = nlohmann::json;
@@ -83,7 +83,7 @@ std::array<double, 4> cov2(const GmmParams& p, int64_t k) {
 }
 
 // Points coloured by their most likely component, each component's 1- and 2-σ ellipses in its
-// black (thick and thin) over them, its mean as a cross; axes and a legend (train/plot2d, gnuplot).
+// black (thick and thin) over them, its mean as a cross; axes and a legend (plot/plot2d, gnuplot).
 void draw_clusters(const TensorD& X, const GaussianMixture& gm, const std::string& path) {
   const GmmParams& p = gm.params();
   std::vector<std::string> names;
@@ -229,6 +229,7 @@ int main(int argc, char** argv) {
     run.write_json("params.json", out);
     run.write_summary({{"k", f.k}, {"mean_log_likelihood", f.ll}, {"bic", f.bic}});
 
+    if (!run.writer()) return 0;  // the pictures below: under MPI rank 0 draws
     const std::string metrics = run.file("metrics.jsonl");
     if (o.method != "sgd") {
       PlotOptions po;

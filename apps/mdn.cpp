@@ -20,16 +20,16 @@
 #include <cmath>
 #include <cstdio>
 
+#include "cli/flags.hpp"
+#include "cli/sizes.hpp"
+#include "datasets/batch.hpp"
+#include "datasets/toy.hpp"
 #include "models/evaluate.hpp"
 #include "models/mdn.hpp"
 #include "nn/optim.hpp"
 #include "nn/schedule.hpp"
-#include "train/batch.hpp"
-#include "train/flags.hpp"
-#include "train/plot.hpp"
-#include "train/plot2d.hpp"
-#include "train/sizes.hpp"
-#include "train/toy.hpp"
+#include "plot/plot.hpp"
+#include "plot/plot2d.hpp"
 #include "train/trainer.hpp"
 
 using namespace lz;
@@ -197,8 +197,8 @@ int main(int argc, char** argv) {
                        {"test_size", test.size()},
                        {"train_seconds", r.train_seconds},
                        {"checkpoint", "checkpoint.safetensors"}});
-    // A picture that fails to draw must not fail a finished run: warn and go on.
-    try {
+    // A picture that fails to draw must not fail a finished run: warn and go on. Under MPI rank 0 draws.
+    if (run.writer()) try {
       PlotOptions po;
       po.x_key = "epoch";
       po.title = "inverted sine: test negative log-likelihood of y given x (nats per example)";

@@ -7,21 +7,21 @@
 #include <cmath>
 #include <cstdio>
 
+#include "cli/flags.hpp"
+#include "cli/sizes.hpp"
+#include "datasets/batch.hpp"
+#include "datasets/idx.hpp"
+#include "datasets/image_data.hpp"
 #include "models/evaluate.hpp"
 #include "models/iwae.hpp"
 #include "models/vae.hpp"
 #include "nn/optim.hpp"
+#include "plot/caption.hpp"
+#include "plot/plot.hpp"
+#include "plot/plot2d.hpp"
+#include "plot/png.hpp"
 #include "tensor/math.hpp"
-#include "train/batch.hpp"
-#include "train/flags.hpp"
-#include "train/idx.hpp"
-#include "train/image_data.hpp"
 #include "train/noise.hpp"
-#include "train/plot.hpp"
-#include "train/plot2d.hpp"
-#include "train/caption.hpp"
-#include "train/png.hpp"
-#include "train/sizes.hpp"
 #include "train/trainer.hpp"
 
 using namespace lz;
@@ -131,9 +131,10 @@ json naive_table(VAE<float>& m, const TensorF& x, const std::vector<double>& is_
     is_line.y.push_back(is.mean);
     rows.push_back({{"K", K}, {"mean_log_px", mean}, {"sd_over_repeats", sd}, {"gap_to_is", mean - is.mean}});
   }
-  plot_series({naive, is_line}, run.file("naive.png"),
-              {.title = "naive prior-sampling estimator vs importance sampling from q(z|x)",
-               .x_label = "log10 K (prior samples)", .y_label = "mean test log p(x) estimate (nats)"});
+  if (run.writer())
+    plot_series({naive, is_line}, run.file("naive.png"),
+                {.title = "naive prior-sampling estimator vs importance sampling from q(z|x)",
+                 .x_label = "log10 K (prior samples)", .y_label = "mean test log p(x) estimate (nats)"});
   return {{"points", n}, {"repeats", repeats}, {"is_mean", is.mean}, {"is_se", is.se}, {"rows", rows}};
 }
 
@@ -223,6 +224,7 @@ int run(int argc, char** argv) {
       });
   if (tr.interrupted()) return tr.exit_code;
   for (const char* key : {"loss", "test_elbo"}) {
+    if (!run.writer()) break;  // under MPI rank 0 draws
     try {  // a missing curve (too few steps to log, no gnuplot) must not lose the run's evaluation
       plot_metrics(run.file("metrics.jsonl"), {key}, run.file(std::string(key) + ".png"), {.title = key});
     } catch (const std::exception& ex) {
@@ -231,7 +233,7 @@ int run(int argc, char** argv) {
   }
 
   // ---- evaluation --------------------------------------------------------------------------
-  write_pictures(model, test, xtest, run, rng, (o.k == 1 ? std::string("VAE") : "IWAE-" + std::to_string(o.k)) + " on " + o.data);
+  if (run.writer()) write_pictures(model, test, xtest, run, rng, (o.k == 1 ? std::string("VAE") : "IWAE-" + std::to_string(o.k)) + " on " + o.data);
   const int64_t n_eval = o.eval_n == 0 ? xtest.size(0) : std::min(o.eval_n, xtest.size(0));
   std::vector<int64_t> ks;
   for (int64_t kk : {1, 5, 50, 5000})

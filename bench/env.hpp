@@ -9,10 +9,10 @@
 
 #include <cblas.h>  // OpenBLAS's: openblas_get_config, openblas_get_corename
 
+#include "cli/sizes.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/parallel.hpp"
 #include "tensor/storage.hpp"
-#include "train/sizes.hpp"
 
 namespace lz::bench {
 
@@ -42,7 +42,7 @@ inline void print_env() {
   std::fflush(stdout);
 }
 
-// --threads "1,2" -> {1, 2}: thread counts in 1..64 (train/sizes.hpp checks them, naming the flag).
+// --threads "1,2" -> {1, 2}: thread counts in 1..64 (cli/sizes.hpp checks them, naming the flag).
 inline std::vector<int> parse_threads(const std::string& s) {
   const std::vector<int64_t> v = parse_size_list("--threads", s, 64);
   return {v.begin(), v.end()};

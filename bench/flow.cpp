@@ -25,10 +25,10 @@
 
 #include "bench/env.hpp"
 #include "bench/profile_report.hpp"
+#include "datasets/batch.hpp"
+#include "datasets/toy.hpp"
 #include "models/flow.hpp"
 #include "nn/optim.hpp"
-#include "train/batch.hpp"
-#include "train/toy.hpp"
 #include "train/trainer.hpp"
 
 using namespace lz;

@@ -23,10 +23,10 @@
 #include <string>
 
 #include "bench/env.hpp"
+#include "datasets/idx.hpp"
 #include "models/gmm.hpp"
 #include "models/pca.hpp"
 #include "tensor/ops.hpp"
-#include "train/idx.hpp"
 #include "train/run.hpp"
 
 using namespace lz;

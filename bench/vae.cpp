@@ -26,11 +26,11 @@
 
 #include "bench/env.hpp"
 #include "bench/profile_report.hpp"
+#include "datasets/batch.hpp"
+#include "datasets/idx.hpp"
 #include "models/iwae.hpp"
 #include "models/vae.hpp"
 #include "nn/optim.hpp"
-#include "train/batch.hpp"
-#include "train/idx.hpp"
 #include "train/trainer.hpp"
 
 using namespace lz;

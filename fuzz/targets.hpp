@@ -1,5 +1,5 @@
 // The fuzz targets' bodies, shared by the libFuzzer executables (fuzz_*.cpp) and the regression
-// test that replays kept inputs (tests/train/test_fuzz_regressions.cpp).
+// test that replays kept inputs (tests/fuzz/test_regressions.cpp).
 // Each returns false when a parser ACCEPTED an input but broke an invariant of its result; an
 // std::exception is a clean rejection (true); a crash or sanitizer report is a bug by itself.
 #pragma once
@@ -14,11 +14,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/flags.hpp"
+#include "datasets/csv.hpp"
+#include "datasets/digits.hpp"
+#include "datasets/idx.hpp"
 #include "nn/safetensors.hpp"
-#include "train/csv.hpp"
-#include "train/digits.hpp"
-#include "train/flags.hpp"
-#include "train/idx.hpp"
 
 namespace lz::fuzz {
 

@@ -3,8 +3,8 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     default 60 s each; targets: idx csv digits safetensors config
 # Builds with clang in $LZ_FUZZ_BUILD (default <repo>/build-fuzz). Seeds come from fuzz/corpus/<t>;
 # the growing corpus lives in fuzz/corpus-work/<t> (not committed); crash inputs are written to
-# <build>/fuzz/crashes/<t>/ — fix the bug, then keep the input in tests/train/fuzz-regressions/<t>/
-# (tests/train/test_fuzz_regressions.cpp replays every file there).
+# <build>/fuzz/crashes/<t>/ — fix the bug, then keep the input in tests/fuzz/regressions/<t>/
+# (tests/fuzz/test_regressions.cpp replays every file there).
 # Ends with one line per target: FUZZ <target> execs=<n> crashes=<k> seconds=<s>
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -9,7 +9,7 @@
 //
 // Ranks other than 0 are quiet: their stdout and stderr go to /dev/null (set LZ_RANK_OUTPUT=all to
 // keep them), except report_error(), which writes to the original stderr with the rank named.
-// They also write no files (train/run.cpp and train/plot.cpp check is_root()): rank 0 alone
+// They also write no files (train/run.cpp and plot/plot.cpp check is_root()): rank 0 alone
 // writes checkpoints, metrics, pictures and the summary.
 #pragma once
 

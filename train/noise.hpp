@@ -11,7 +11,7 @@
 // Rng(mix(key, i, purpose)): each rank draws exactly its own rows' noise, streams of different
 // examples, steps and purposes are unrelated (splitmix64 mixing, then xoshiro256**), and
 // 1 rank × batch B sees the same ε per example as N ranks × B/N, so they train the same model
-// up to rounding (tests/train/test_mpi.cpp holds them to 1e-10 in double).
+// up to rounding (tests/apps/test_mpi.cpp holds them to 1e-10 in double).
 #pragma once
 
 #include <algorithm>

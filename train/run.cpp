@@ -26,6 +26,8 @@ void atomic_write(const std::string& path, std::string_view bytes) {
   if (dist::is_root()) write_file_atomic(path, bytes);
 }
 
+bool RunDir::writer() const { return dist::is_root(); }
+
 void make_dirs(const std::string& path) {
   if (!dist::is_root()) return;
   std::error_code ec;

@@ -50,6 +50,10 @@ class RunDir {
   RunDir& operator=(const RunDir&) = delete;
 
   const std::string& path() const { return path_; }
+  // Whether this process writes the run's files: MPI rank 0 (always, in one process). The folder
+  // writes below check it themselves; a driver asks it before drawing a picture (plot/ knows
+  // nothing of ranks: who draws is the caller's decision).
+  bool writer() const;
   std::string file(const std::string& name) const { return path_ + "/" + name; }
 
   void write_config(const nlohmann::json& config) { write_json("config.json", config); }

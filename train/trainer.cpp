@@ -9,9 +9,9 @@
 #include <stdexcept>
 
 #include "autodiff/var.hpp"
+#include "datasets/batch.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/safetensors.hpp"
-#include "train/batch.hpp"
 #include "train/distributed.hpp"
 #include "train/progress.hpp"
 #include "train/stop_signal.hpp"

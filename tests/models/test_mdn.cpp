@@ -55,7 +55,7 @@ GradcheckResult gradcheck_parameters(Module<double>& m, const std::function<VarD
   return r;
 }
 
-// Bishop's inverted sine, as train/toy.hpp's inverted_sine draws it (not linked here: tests/models
+// Bishop's inverted sine, as datasets/toy.hpp's inverted_sine draws it (not linked here: tests/models
 // sees models/ and below): y ~ U(0, 1), x = y + 0.3 sin 2πy + U(−0.1, 0.1).
 void inverted_sine(int64_t n, Rng& rng, TensorF& x, TensorF& y) {
   x = TensorF({n, 1}), y = TensorF({n, 1});

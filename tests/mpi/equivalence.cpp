@@ -1,6 +1,6 @@
 // lz_mpi_equivalence: train a small VAE, IWAE or MLP classifier for a fixed number of steps through
 // the trainer, in float or double, and (rank 0) write the final flat parameter buffer as raw
-// numbers to --params. tests/train/test_mpi.cpp runs it as one process and under mpirun -np 2 and
+// numbers to --params. tests/apps/test_mpi.cpp runs it as one process and under mpirun -np 2 and
 // compares the buffers: the data-parallel loop must train the model one process trains.
 //
 //   lz_mpi_equivalence --model vae|iwae|mlp --dtype float|double --batch B --steps S --params FILE
@@ -13,12 +13,12 @@
 #include <string>
 
 #include "autodiff/ops.hpp"
+#include "cli/flags.hpp"
 #include "models/iwae.hpp"
 #include "models/vae.hpp"
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"
 #include "train/distributed.hpp"
-#include "train/flags.hpp"
 #include "train/noise.hpp"
 #include "train/trainer.hpp"
 

@@ -8,8 +8,8 @@
 
 #include "autodiff/ops.hpp"
 #include "nn/safetensors.hpp"
+#include "tests/helpers.hpp"
 #include "tests/thrown.hpp"
-#include "tests/train/helpers.hpp"
 #include "train/trainer.hpp"
 
 using namespace lz;

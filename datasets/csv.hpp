@@ -1,0 +1,32 @@
+// CSV data: numeric columns, an optional header, an optional label column.
+//
+// The header is detected when not told: a first row with any field that is not a number is a header.
+// Every cell must be a finite number that fits a float (NaN, inf, empty, text, or a number beyond a
+// double's range, "out of range", are rejected), every row must have as many fields as the first;
+// errors name file:line and the column (by index and header name).
+// A UTF-8 byte-order mark at the start is ignored. Blank lines (empty or only spaces, tabs and \r)
+// are skipped wherever they are, before the header or between rows; line numbers in messages still
+// count them. Fields may be wrapped in double quotes; a quoted comma is not supported.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "datasets/dataset.hpp"
+
+namespace lz {
+
+struct CsvOptions {
+  enum class Header { Auto, Yes, No };
+  Header header = Header::Auto;
+  // The label column: "" for none, a header name, or a 0-based index ("4"; "-1" = the last column).
+  // Labels must be non-negative integers, or else text: distinct texts become classes 0.. in sorted order.
+  std::string label;
+  char delimiter = ',';
+};
+
+// In-memory entry point (also the fuzz target's). `where` is the file name used in messages.
+Dataset parse_csv(std::string_view text, const std::string& where, const CsvOptions& opt = {});
+Dataset load_csv(const std::string& path, const CsvOptions& opt = {});
+
+}  // namespace lz

@@ -1,0 +1,2 @@
+// Must not compile: the readers sit below the pictures.
+#include "plot/png.hpp"

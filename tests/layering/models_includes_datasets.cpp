@@ -1,0 +1,2 @@
+// Must not compile: a model knows nothing of files.
+#include "datasets/csv.hpp"

@@ -1,0 +1,2 @@
+// Must not compile: pictures sit below the training loop (CMakeLists.txt, lz_include_root).
+#include "train/run.hpp"
