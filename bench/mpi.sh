@@ -3,7 +3,7 @@
 # (the pytorch/examples VAE, 784-400-20-400-784 ReLU, Bernoulli, Adam, global batch 128, on
 # Fashion-MNIST) at 1 rank x 1 thread, 1 rank x 2 threads and 2 ranks x 1 thread; then the
 # gradient all-reduce alone (bench_mpi_allreduce, a buffer of the model's parameter count) and
-# its share of a 2-rank step; then the ring all-reduce projection the README's table comes from.
+# its share of a 2-rank step; then the ring all-reduce projection docs/training.md's table comes from.
 #   bench/mpi.sh [SECONDS_PER_RUN=10] [ROUNDS=3]   builds vae and bench_mpi_allreduce in build/ (LZ_BUILD_DIR)
 # The three settings run in turn in each round, and each figure is the median over the rounds, so
 # that a change in the machine's load falls on all three alike rather than on one of them.

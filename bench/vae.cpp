@@ -12,7 +12,7 @@
 // background load on a shared machine; each figure is its best window (the one least disturbed by
 // other processes; vae_torch.py uses the same rule). The two kinds of window are equally long: the
 // best of shorter windows is a higher draw from the same noise, so GEMM-only windows a third as
-// long (as before 2026-12-04) biased the bound up and our share of it down (README).
+// long (as before 2026-12-04) biased the bound up and our share of it down (docs/benchmarks.md).
 // Prints "images_per_s=<x> gemm_images_per_s=<g> peak_rss_mb=<y> cache_hits=.. cache_misses=.." (bench/vae.sh
 // parses it; the cache counts are the timed windows' large-buffer requests, tensor/storage.hpp).
 #include <sys/resource.h>

@@ -18,7 +18,7 @@
 # Ours runs N threads as the engine's own (tensor/parallel.hpp); each round also runs our 2-thread
 # step the way it was before them (--thread-mode blas: OpenBLAS's threads), for the INFO line that
 # states the before and after in one run. RESULT vae_thread_scaling is our 2-thread over 1-thread.
-# RESULT lines follow DESIGN.md: ratio = ours/peer for speed, peer/ours for memory (>1: we are better).
+# RESULT lines follow docs/benchmarks.md: ratio = ours/peer for speed, peer/ours for memory (>1: better).
 set -eu
 export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
 SECS=${1:-15}

@@ -1,4 +1,5 @@
-// The E and M steps, written as the equations, on blocks of points (columns of Xc) so that each
+// The E and M steps made fast (their equations, written out, are gmm_reference.cpp's, which
+// tests/models/test_gmm_reference.cpp holds these to), on blocks of points (columns of Xc) so that each
 // block and its per-component copy stay in cache while BLAS-3 calls (trsm, syrk, gemm) do the
 // heavy work and every other pass is a SIMD loop over points. With full covariances the E-step
 // first screens out the (point, component) pairs too improbable to matter (gmm_screen.cpp).

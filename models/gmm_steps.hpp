@@ -1,6 +1,7 @@
 // The E and M steps of the Gaussian mixture, shared by GaussianMixture (EM) and the gradient
 // ascent variant. Internal to models/: a reader looking for the equations finds them in
-// gmm_steps.cpp.
+// gmm_reference.cpp (gmm::reference::e_step, m_step), which tests/models/test_gmm_reference.cpp
+// holds these fast steps (gmm_steps.cpp) to.
 //
 // Layout: points are columns. The data are held transposed, Xc:[D,N], and responsibilities
 // component-major, R:[K,N]. Then each per-component triangular solve is a left-side trsm over

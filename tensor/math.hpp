@@ -67,14 +67,14 @@ T logsumexp(int64_t n, const T* x) {
   return m + std::log(s);
 }
 
-// Down the columns of a row-major [n, cols] block (each column a row of stride `cols`), SIMD
-// across columns: out[k] = log Σ_j exp(x[j*cols + k]). `sums` [cols] receives Σ_j exp(x - m_k);
-// with `exps` [n, cols] (may be x itself) the shifted exponentials are kept too, so that a
-// caller normalising them (responsibilities, softmax) does not compute them twice.
 // log (1/n) Σ_i exp(a_i) on plain numbers (the autodiff op of the same name is for Vars): the
 // importance-sampled estimates of models/evaluate. n must be at least 1.
 double log_mean_exp(const double* a, int64_t n);  // tensor/math.cpp
 
+// Down the columns of a row-major [n, cols] block (each column a row of stride `cols`), SIMD
+// across columns: out[k] = log Σ_j exp(x[j*cols + k]). `sums` [cols] receives Σ_j exp(x - m_k);
+// with `exps` [n, cols] (may be x itself) the shifted exponentials are kept too, so that a
+// caller normalising them (responsibilities, softmax) does not compute them twice.
 template <typename T>
 void logsumexp_cols(int64_t n, int64_t cols, const T* x, T* out, T* sums, T* exps = nullptr) {
   std::copy(x, x + cols, out);  // out holds the running maximum first; NaN propagates

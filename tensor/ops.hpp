@@ -211,7 +211,7 @@ Tensor<T> broadcast_to(const Tensor<T>& a, const Shape& shape);
 template <typename T>
 Tensor<T> index_select(const Tensor<T>& a, const std::vector<int64_t>& rows);
 
-// Threads used by OpenBLAS (DESIGN.md: set deliberately; 1 is usually best on 2 cores).
+// Threads used by OpenBLAS (docs/design.md: set deliberately; 1 is usually best on 2 cores).
 void set_blas_threads(int n);
 int blas_threads();
 

@@ -1,7 +1,7 @@
 // Where a step's time goes: an opt-in profiler charging wall time to categories.
 //
 // Off by default, and then each instrumented place costs one load of a global flag and a branch
-// (measured with bench/engine.sh before/after: README "Benchmarks"). Switched on, the calling
+// (measured with bench/engine.sh before/after: docs/benchmarks.md). Switched on, the calling
 // thread's time is always charged to exactly one category, the innermost open Scope's: a Scope
 // switches the category at its start and switches back at its end, so nested work (a GEMM inside
 // a VJP, an allocation inside a kernel) is charged to itself and not twice. Time outside every

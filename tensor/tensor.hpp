@@ -2,7 +2,7 @@
 //
 // Copies are cheap (they share the buffer); `reshape` and `view` (a contiguous range of the
 // buffer) are views onto the same buffer; every other op in tensor/ops.hpp makes a new tensor. There are no strides: every tensor
-// is contiguous, which keeps every kernel a flat loop (DESIGN.md: strides only on a measured need).
+// is contiguous, which keeps every kernel a flat loop (docs/design.md: strides only on a measured need).
 // Instantiated for float (training) and double (gradient checks, EM).
 #pragma once
 

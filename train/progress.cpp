@@ -24,7 +24,8 @@ Progress::Progress(std::string label, int64_t total_steps, int64_t items_per_ste
       out_(out),
       tty_(isatty(fileno(out)) != 0),
       start_(std::chrono::steady_clock::now()),
-      last_print_(start_) {}
+      last_print_(start_),
+      last_summary_(start_) {}
 
 Progress::~Progress() { finish(); }
 
@@ -45,7 +46,9 @@ std::string Progress::line(int64_t epoch, int64_t step) const {
   }
   std::snprintf(buf, sizeof buf, " %.0f items/s elapsed %s ETA %s", rate, format_duration(el).c_str(),
                 format_duration(eta).c_str());
-  return s + buf;
+  s += buf;
+  if (!summary_.empty()) s += " | " + summary_;
+  return s;
 }
 
 void Progress::update(int64_t epoch, int64_t step, double loss) {
@@ -54,7 +57,7 @@ void Progress::update(int64_t epoch, int64_t step, double loss) {
     loss_avg_ = have_loss_ ? 0.95 * loss_avg_ + 0.05 * loss : loss;
     have_loss_ = true;
   }
-  last_step_ = step;
+  last_step_ = step, last_epoch_ = epoch;
   const auto now = std::chrono::steady_clock::now();
   const double since = std::chrono::duration<double>(now - last_print_).count();
   const bool last = step >= total_;
@@ -75,6 +78,25 @@ void Progress::note(const std::string& message) {
   open_line_ = false;
   std::fprintf(out_, "%s\n", message.c_str());
   std::fflush(out_);
+}
+
+void Progress::summary(const std::string& message, bool last) {
+  if (last) {
+    summary_.clear();
+    note(message);
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (tty_) {
+    summary_ = message;
+    std::fprintf(out_, "\r%s\033[K", line(last_epoch_, last_step_).c_str());
+    open_line_ = true;
+  } else {
+    if (std::chrono::duration<double>(now - last_summary_).count() < interval_) return;
+    std::fprintf(out_, "%s\n", message.c_str());
+  }
+  std::fflush(out_);
+  last_summary_ = now;
 }
 
 void Progress::finish() {

@@ -21,8 +21,12 @@ class Progress {
 
   // Call once per step (step counts from 1). `loss` may be NaN to omit it.
   void update(int64_t epoch, int64_t step, double loss);
-  // A message on its own line (ends the \r line first), e.g. an epoch summary.
+  // A message on its own line (ends the \r line first).
   void note(const std::string& message);
+  // An epoch's summary. On a terminal it rides on the line rewritten in place (one line for the
+  // whole run, not one per epoch); otherwise it is printed at most every `plain_interval` seconds.
+  // `last`: the run's final summary, always printed on its own line.
+  void summary(const std::string& message, bool last);
   void finish();
 
   double elapsed_seconds() const;
@@ -36,10 +40,11 @@ class Progress {
   std::FILE* out_;
   bool tty_;
   bool open_line_ = false;
+  std::string summary_;  // the last epoch's summary, shown after the step counters on a terminal
   double loss_avg_ = 0;
   bool have_loss_ = false;
-  int64_t last_step_ = 0;
-  std::chrono::steady_clock::time_point start_, last_print_;
+  int64_t last_step_ = 0, last_epoch_ = 0;
+  std::chrono::steady_clock::time_point start_, last_print_, last_summary_;
 };
 
 // "1h02m", "3m05s", "12s"

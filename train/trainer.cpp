@@ -363,7 +363,7 @@ TrainResult Trainer<T>::fit(int64_t train_size, const LossFn& loss_fn, const Eva
         std::snprintf(buf, sizeof buf, " %s %.4f", k.c_str(), static_cast<double>(v));
         note += buf;
       }
-    progress.note(note);
+    progress.summary(note, epoch == o_.epochs);
     save();
     fault.at(step_);
     stopped = epoch < o_.epochs && stop_here();

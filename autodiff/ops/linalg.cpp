@@ -93,7 +93,7 @@ void affine_vjp(const Tensor<T>& g, const Tensor<T>& xv, const Tensor<T>& wv, Gr
 // the same pass: rows cut into one piece per thread (when large enough to pay), each piece
 // masking its rows and summing them into its own partial while they are in its cache; the
 // partials are added in piece order, so the bits depend only on the thread count. (Splitting the
-// column sums alone over the threads measured slower than the serial sum: README, threads note.)
+// column sums alone over the threads measured slower than the serial sum: docs/design.md, threads note.)
 template <typename T>
 Tensor<T> relu_vjp(const Tensor<T>& g, const Tensor<T>& out, Tensor<T>* bias) {
   const int64_t rows = g.size(0), cols = g.size(1);

@@ -1,6 +1,6 @@
-// The full-covariance E-step's screening (models/gmm_steps.cpp): against the same E-step with
-// every solve done, it may only zero responsibilities below e^-50 and must leave log p(x) and
-// every other responsibility as they were.
+// The full-covariance E-step's screening (models/gmm_screen.cpp, called block by block by
+// models/gmm_steps.cpp's e_step): against the same E-step with every solve done, it may only zero
+// responsibilities below e^-50 and must leave log p(x) and every other responsibility as they were.
 #define BOOST_TEST_MODULE gmm_screen
 #include <boost/test/unit_test.hpp>
 

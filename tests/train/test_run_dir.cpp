@@ -75,6 +75,21 @@ BOOST_AUTO_TEST_CASE(check_finite_names_step_batch_and_checkpoint) {
   }
 }
 
+// Epoch summaries do not flood a log: at most one per interval, and the run's last one always.
+BOOST_AUTO_TEST_CASE(progress_epoch_summaries_are_throttled) {
+  std::FILE* f = std::tmpfile();
+  {
+    Progress p("train", 100, 1, 3600.0, f);
+    for (int e = 1; e <= 10; ++e) p.summary("epoch " + std::to_string(e) + ": loss 1", e == 10);
+  }
+  std::rewind(f);
+  char buf[4096] = {};
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  const std::string s(buf, n);
+  BOOST_TEST(s == "epoch 10: loss 1\n");
+}
+
 BOOST_AUTO_TEST_CASE(progress_plain_lines_when_not_a_terminal) {
   std::FILE* f = std::tmpfile();
   {
