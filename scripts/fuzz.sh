@@ -5,7 +5,8 @@
 # the growing corpus lives in fuzz/corpus-work/<t> (not committed); crash inputs are written to
 # <build>/fuzz/crashes/<t>/ — fix the bug, then keep the input in tests/fuzz/regressions/<t>/
 # (tests/fuzz/test_regressions.cpp replays every file there).
-# Ends with one line per target: FUZZ <target> execs=<n> crashes=<k> seconds=<s>
+# Ends with one line per target: FUZZ <target> execs=<n> crashes=<k> seconds=<s>; exits 1 if a
+# target crashed or ran nothing (scripts/test.sh --sanitize runs every target for 3 s this way).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
@@ -20,6 +21,7 @@ cmake --build "$build" -j2 --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/n
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 summary=()
+failed=0
 for t in "${targets[@]}"; do
   work="$repo/fuzz/corpus-work/$t"
   crashes="$build/fuzz/crashes/$t"
@@ -41,6 +43,11 @@ for t in "${targets[@]}"; do
   execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
   [ -n "$execs" ] || execs=$(grep -oE 'number_of_executed_units: [0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
   after=$(find "$crashes" -type f | wc -l)
+  if [ $((after - before)) -gt 0 ] || [ "${execs:-0}" -eq 0 ]; then failed=1; fi
   summary+=("FUZZ $t execs=${execs:-0} crashes=$((after - before)) seconds=$((end - start)) exit=$rc log=$log")
 done
 printf '%s\n' "${summary[@]}"
+if [ "$failed" = 1 ]; then
+  echo "fuzz.sh: a target crashed or executed nothing (see the lines above and their logs)" >&2
+  exit 1
+fi

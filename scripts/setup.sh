@@ -31,6 +31,8 @@ pkgs=(cmake g++ make pkg-config libopenblas-dev liblapacke-dev libxsimd-dev libb
 command -v npm >/dev/null || pkgs+=(npm)
 source "$repo/scripts/peers.sh"
 if [ "$peers" = 1 ]; then pkgs+=("${LZ_PEERS[@]}"); fi
+# The sanitizer run also builds and briefly runs the libFuzzer targets (clang, libFuzzer).
+if [ "$sanitize" = 1 ]; then pkgs+=(clang libclang-rt-14-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

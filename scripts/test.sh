@@ -21,3 +21,7 @@ fi
 echo "test: LZ_REQUIRE_PEERS=${LZ_REQUIRE_PEERS:-} (1: a missing peer is a failure, else a skip)"
 cd "$build"
 ctest --output-on-failure -j2 --timeout 600
+if [ "${1:-}" = "--sanitize" ]; then
+  # Every fuzz target must still build, and survive a few seconds on its seeds (fails on a crash).
+  "$repo/scripts/fuzz.sh" 3
+fi
