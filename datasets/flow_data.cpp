@@ -8,6 +8,7 @@
 
 #include "autodiff/var.hpp"
 #include "models/evaluate.hpp"
+#include "tensor/math.hpp"
 
 namespace lz {
 
@@ -96,13 +97,11 @@ std::vector<double> PcaProjection::gaussian_log_prob(const TensorF& z) const {
   if (z.dim() != 2 || z.size(1) != d)
     throw std::invalid_argument("PcaProjection::gaussian_log_prob: expected [N," + std::to_string(d) + "], got " +
                                 shape_str(z.shape()));
-  double norm = 0;
-  for (int64_t j = 0; j < d; ++j) norm += -0.5 * std::log(2 * std::numbers::pi * var[j]);
   std::vector<double> out(static_cast<size_t>(z.size(0)));
   for (int64_t i = 0; i < z.size(0); ++i) {
-    double q = 0;
-    for (int64_t j = 0; j < d; ++j) q += double(z[i * d + j]) * z[i * d + j] / var[j];
-    out[static_cast<size_t>(i)] = norm - 0.5 * q;
+    double lp = 0;  // Σ_j log N(z_j; 0, var_j)
+    for (int64_t j = 0; j < d; ++j) lp += math::gaussian_log_density(double(z[i * d + j]), std::log(var[j]));
+    out[static_cast<size_t>(i)] = lp;
   }
   return out;
 }

@@ -49,6 +49,16 @@ B bce_with_logits(B x, B t) {
   return max(x, B(0)) - x * t + log1p(exp(-abs(x)));
 }
 
+// log N(x; μ, σ²) of one coordinate, from d = x − μ and logvar = log σ²:
+// −½ (log 2π + log σ² + d² / σ²). The Gaussian likelihood op, the diagonal Gaussians and the PCA
+// baseline's density all call this one.
+template <typename B>
+B gaussian_log_density(B d, B logvar) {
+  using std::exp;
+  using xsimd::exp;
+  return B(-0.5) * (B(kLog2Pi) + logvar + d * d * exp(-logvar));
+}
+
 // The shift that makes Σ exp(x - shift) safe: the maximum when finite, else 0.
 template <typename T>
 T finite_or_zero(T m) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "autodiff/ops.hpp"
+#include "tensor/math.hpp"
 #include "tensor/parallel.hpp"
 
 namespace lz {
@@ -25,12 +26,7 @@ Var<T> bernoulli_log_prob(const Var<T>& logits, const Var<T>& x) {
   if (x.requires_grad() || !repeats || ls.empty()) return -sum(bce_with_logits(logits, x), -1);
   const int64_t D = ls.back(), rows = lv.numel() / D, xrows = xv.numel() / D;
   Tensor<T> out = Tensor<T>::empty(Shape(ls.begin(), ls.end() - 1));
-  auto nll = [](auto l, auto t) {  // −log Bernoulli(t | σ(l)) = max(l, 0) − l t + log(1 + e^{−|l|})
-    using B = decltype(l);
-    using std::abs, std::exp, std::log1p, std::max;
-    using xsimd::abs, xsimd::exp, xsimd::log1p, xsimd::max;
-    return max(l, B(0)) - l * t + log1p(exp(-abs(l)));
-  };
+  auto nll = [](auto l, auto t) { return math::bce_with_logits(l, t); };  // −log Bernoulli(t | σ(l))
   // Rows are independent: split them over the engine's threads as a pointwise kernel would be.
   const int64_t min_rows = std::max<int64_t>(1, vec::kSplitMin / D);
   parallel::for_ranges(rows, 1, min_rows, [&](int64_t r0, int64_t r1) {

@@ -37,12 +37,8 @@ Var<T> gaussian_log_density(const Var<T>& x, const Var<T>& mean, const Var<T>& l
   LZ_PROFILE_OP;
   const Tensor<T> d = lz::sub(x.value(), mean.value());
   const Tensor<T> lv = logvar.value();
-  Tensor<T> out = lz::zip(d, lv, [](auto di, auto l) {
-    using B = decltype(di);
-    using std::exp;
-    using xsimd::exp;
-    return B(-0.5) * (B(static_cast<T>(math::kLog2Pi)) + l + di * di * exp(-l));
-  }, "gaussian_log_density");
+  Tensor<T> out = lz::zip(d, lv, [](auto di, auto l) { return math::gaussian_log_density(di, l); },
+                          "gaussian_log_density");
   return Var<T>::record(std::move(out), {x, mean, logvar}, "gaussian_log_density",
                         [d, lv](const Tensor<T>& g, GradSink<T>& s) {
                           const Tensor<T> w = lz::zip(d, lv, [](auto di, auto l) {

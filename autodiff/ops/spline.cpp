@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "autodiff/ops.hpp"
+#include "tensor/math.hpp"
 #include "tensor/profile.hpp"
 
 namespace lz {
@@ -47,9 +48,6 @@ struct Cache {
   std::vector<double> local;       // [E, 6]: X_k, w, Y_k, h, d0, d1
   std::vector<double> sw, sh, sd;  // softmax of the raw widths, heights [E, K]; sigmoid of the raw derivatives [E, K−1]
 };
-
-double softplus(double v) { return v > 0 ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v)); }
-double sigmoid(double v) { return v >= 0 ? 1 / (1 + std::exp(-v)) : std::exp(v) / (1 + std::exp(v)); }
 
 // softmax of raw[0..K) into sm, then the knots: knots[0] = −B, knots[K] = B.
 template <typename T>
@@ -228,8 +226,8 @@ WithLogDet<T> run(const Var<T>& xin, const Var<T>& w, const Var<T>& h, const Var
     D[0] = D[K] = 1;
     for (int64_t j = 1; j < K; ++j) {
       const double r = static_cast<double>(dv[(K - 1) * e + j - 1]);
-      D[j] = o.min_derivative + softplus(r);
-      C->sd[(K - 1) * e + j - 1] = sigmoid(r);
+      D[j] = o.min_derivative + math::softplus(r);
+      C->sd[(K - 1) * e + j - 1] = math::sigmoid(r);
     }
     const int32_t k = bin_of(v, inverse ? Y.data() : X.data(), K);
     const double bw = X[k + 1] - X[k], bh = Y[k + 1] - Y[k], d0 = D[k], d1 = D[k + 1];
