@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "models/iwae.hpp"
 #include "tensor/math.hpp"
 
 namespace lz {
@@ -64,8 +65,9 @@ BoundEstimates estimate_bounds(LatentModel<T>& model, const Tensor<T>& x, int64_
     for (int64_t i0 = 0; i0 < k; i0 += kc) {
       const int64_t m = std::min(kc, k - i0);
       const Var<T> z = q.rsample(standard_normal<T>({m, b, Z}, rng));  // [m, b, Z]
-      const Tensor<T> ll = model.log_likelihood(xb, z, cb).value();     // [m, b]
-      const Tensor<T> lw = add(ll, sub(model.prior_log_prob(z, cb).value(), q.log_prob(z).value()));
+      const Var<T> llv = model.log_likelihood(xb, z, cb);                 // [m, b]
+      const Tensor<T> ll = llv.value();
+      const Tensor<T> lw = log_importance_weights(model, q, xb, z, cb, llv).value();
       for (int64_t i = 0; i < m; ++i)
         for (int64_t n = 0; n < b; ++n) {
           logw[n * k + i0 + i] = lw[i * b + n];

@@ -14,6 +14,13 @@
 
 namespace lz {
 
+// The importance weights, written once: log w = log p(x|z, c) + log p(z|c) − log q(z|x, c) for z
+// drawn from q = encode(x, c). `log_lik`, when given, is log p(x|z, c) computed already (the
+// evaluator also reports it as the reconstruction term).
+template <typename T>
+Var<T> log_importance_weights(LatentModel<T>& model, const DiagGaussian<T>& q, const Var<T>& x, const Var<T>& z,
+                              const Var<T>& c = {}, const Var<T>& log_lik = {});
+
 // log w:[k, B] for eps:[k, B, Z]. At k = 1 its mean is the ELBO estimated entirely by sampling
 // (unbiased, noisier than the analytic KL of models/latent.hpp's elbo).
 template <typename T>
