@@ -122,7 +122,8 @@ std::vector<double> naive_log_px(LatentModel<T>& model, const Tensor<T>& x, int6
     }
   }
   std::vector<double> r(N);
-  for (int64_t n = 0; n < N; ++n) r[n] = acc[n].m + std::log(acc[n].s / static_cast<double>(K));
+  // log (1/K) Σ_k p(x_n|z_k) = logsumexp_k log p(x_n|z_k) − log K
+  for (int64_t n = 0; n < N; ++n) r[n] = acc[n].value() - std::log(static_cast<double>(K));
   return r;
 }
 
