@@ -21,11 +21,13 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "bench/env.hpp"
 #include "datasets/idx.hpp"
 #include "models/gmm.hpp"
 #include "models/pca.hpp"
+#include "nn/atomic_file.hpp"
 #include "tensor/ops.hpp"
 #include "train/run.hpp"
 
@@ -105,12 +107,9 @@ int main(int argc, char** argv) {
       X = data == "synth" ? synth(rng) : fashion50();
     }
     const int64_t N = X.size(0), D = X.size(1), K = data == "synth" ? 8 : 10;
-    {
-      std::ofstream f(dir + "/" + data + ".bin.tmp", std::ios::binary);
-      f.write(reinterpret_cast<const char*>(X.data()), static_cast<std::streamsize>(sizeof(double) * N * D));
-      if (!f) throw std::runtime_error("cannot write " + dir + "/" + data + ".bin.tmp");
-    }
-    std::rename((dir + "/" + data + ".bin.tmp").c_str(), (dir + "/" + data + ".bin").c_str());
+    // The data for the peer script, written atomically (a killed bench leaves no half file).
+    write_file_atomic(dir + "/" + data + ".bin",
+                      std::string_view(reinterpret_cast<const char*>(X.data()), sizeof(double) * N * D));
 
     // The common start: K random data points as means, equal weights, the data covariance.
     GmmParams init;
