@@ -4,6 +4,7 @@
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <csignal>
@@ -18,6 +19,7 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include "datasets/digits.hpp"
 #include "nn/safetensors.hpp"
 #include "tensor/rng.hpp"
 #include "tests/helpers.hpp"
@@ -103,6 +105,37 @@ inline std::string kill_and_resume(const std::string& driver, const std::string&
     }
   }
   return ref;
+}
+
+// The first `per_class` images of each of the real digit files, in the npm package's layout,
+// cut from the text (no JSON parse: the real files take ~40 s to parse under ASan). "" if the
+// digits are not there. Built in a temporary folder and renamed into place, so tests running
+// at once never read a half-written copy.
+inline std::string real_digits_subset(int per_class) {
+  namespace fs = std::filesystem;
+  const std::string src = default_digits_dir() + "/src/digits/";
+  if (!fs::exists(src + "9.json")) return "";
+  const std::string dir = std::string(LZ_BINARY_DIR) + "/tests-tmp/digits-subset-" + std::to_string(per_class);
+  if (fs::exists(dir + "/src/digits/9.json")) return dir;
+  const std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
+  fs::create_directories(tmp + "/src/digits");
+  for (int d = 0; d < 10; ++d) {
+    const std::string text = read_text(src + std::to_string(d) + ".json");
+    size_t pos = text.find('[');
+    BOOST_REQUIRE(pos != std::string::npos);
+    const size_t begin = pos + 1;
+    for (int64_t commas = 0; commas < int64_t(per_class) * 784; ++pos) {
+      BOOST_REQUIRE_MESSAGE(pos < text.size(), src << d << ".json has fewer than " << per_class << " images");
+      commas += text[pos] == ',';
+    }
+    write_bytes(tmp + "/src/digits/" + std::to_string(d) + ".json",
+                "{\"data\": [" + text.substr(begin, pos - 1 - begin) + "]}");
+  }
+  std::error_code ec;
+  fs::rename(tmp, dir, ec);  // fails when another test got there first: its copy is the same
+  if (ec) fs::remove_all(tmp);
+  BOOST_REQUIRE_MESSAGE(fs::exists(dir + "/src/digits/9.json"), "cannot make " << dir << ": " << ec.message());
+  return dir;
 }
 
 // 30 random "digits" per class in the npm package's layout: every run here takes well under a second.

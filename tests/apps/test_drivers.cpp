@@ -29,30 +29,6 @@ constexpr double kPi = 3.14159265358979323846;
 
 json read_json(const std::string& path) { return json::parse(read_text(path)); }
 
-// The first `per_class` images of each of the real digit files, in the npm package's layout,
-// cut from the text (no JSON parse: the real files take ~40 s to parse under ASan). "" if the
-// digits are not there.
-std::string real_digits_subset(int per_class) {
-  const std::string src = default_digits_dir() + "/src/digits/";
-  if (!fs::exists(src + "9.json")) return "";
-  const std::string dir = std::string(LZ_BINARY_DIR) + "/tests-tmp/digits-subset-" + std::to_string(per_class);
-  if (fs::exists(dir + "/src/digits/9.json")) return dir;
-  fs::create_directories(dir + "/src/digits");
-  for (int d = 0; d < 10; ++d) {
-    const std::string text = read_text(src + std::to_string(d) + ".json");
-    size_t pos = text.find('[');
-    BOOST_REQUIRE(pos != std::string::npos);
-    const size_t begin = pos + 1;
-    for (int64_t commas = 0; commas < int64_t(per_class) * 784; ++pos) {
-      BOOST_REQUIRE_MESSAGE(pos < text.size(), src << d << ".json has fewer than " << per_class << " images");
-      commas += text[pos] == ',';
-    }
-    write_bytes(dir + "/src/digits/" + std::to_string(d) + ".json",
-                "{\"data\": [" + text.substr(begin, pos - 1 - begin) + "]}");
-  }
-  return dir;
-}
-
 // Every number in a within `rel` (relative to max(1, |number|)) of b's; everything else equal.
 bool near(const json& a, const json& b, double rel, std::string& where, const std::string& path = "") {
   if (a.is_number() && b.is_number()) {
