@@ -5,7 +5,8 @@
 //   - a checkpoint of a 2-rank run resumes on 2 ranks bit for bit, and on 1 rank to 1e-5;
 //   - a rank killed mid-run, or data that fails to load on one rank, ends the whole job with a
 //     message naming the rank (each run sits under `timeout`, so a hang fails instead of hanging).
-// Every case skips (exit 77) when the build has no MPI or mpirun is missing.
+// Every case skips (exit 77) when the build has no MPI or mpirun is missing, and fails instead
+// under LZ_REQUIRE_PEERS (as every peer does: tests/skip.hpp).
 #define BOOST_TEST_MODULE mpi
 #include <boost/test/unit_test.hpp>
 
@@ -34,9 +35,9 @@ namespace {
 bool no_mpi() {
 #if defined(LZ_TEST_MPI)
   if (fs::exists(LZ_MPIEXEC)) return false;
-  lz::test::skip(std::string("mpirun (") + LZ_MPIEXEC + ") is missing; scripts/setup.sh installs openmpi-bin");
+  lz::test::missing("openmpi-bin", std::string("no mpirun at ") + LZ_MPIEXEC);
 #else
-  lz::test::skip("built without MPI (CMake found no MPI C library; scripts/setup.sh installs libopenmpi-dev)");
+  lz::test::missing("libopenmpi-dev", "built without MPI: CMake found no MPI C library, or -DLZ_MPI=OFF");
 #endif
   return true;
 }
