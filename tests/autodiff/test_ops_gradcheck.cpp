@@ -1,13 +1,19 @@
 // Every differentiable op of autodiff/ops.hpp against central differences, in double,
-// with broadcast cases and edge values. The last case checks that no declared op was left out
-// and prints how many the suite covers.
+// with broadcast cases and edge values. The last two cases check that nothing was left out: every
+// op of the hand-kept list of autodiff/ops.hpp's functions, and every kind of graph node the ops'
+// sources can record (the op names they pass to Var::record, read from autodiff/ops/*.cpp) must
+// appear in the graph of some gradchecked function here, so a new op without a gradcheck fails.
 #define BOOST_TEST_MODULE ops_gradcheck
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
+#include <regex>
 #include <set>
+#include <sstream>
 
 #include "autodiff/gradcheck.hpp"
 #include "autodiff/ops.hpp"
@@ -21,11 +27,57 @@ std::set<std::string>& covered() {
   return s;
 }
 
+// The op names of the nodes in the graphs of gradchecked functions.
+std::set<std::string>& recorded() {
+  static std::set<std::string> s;
+  return s;
+}
+
+void collect_ops(const Node<double>* n, std::set<const Node<double>*>& seen) {
+  if (n == nullptr || !seen.insert(n).second) return;
+  recorded().insert(n->op);
+  for (const auto& in : n->inputs) collect_ops(in.get(), seen);
+}
+
 void check(const std::string& op, const GradcheckFn& f, const std::vector<TensorD>& in, GradcheckOptions opt = {}) {
   const GradcheckResult r = gradcheck(f, in, op, opt);
   BOOST_TEST(r.ok, op << ": " << r.message);
   BOOST_TEST(r.checks > 0, op << ": nothing was compared");
   covered().insert(op);
+  // The same function once more, to see which nodes its graph holds.
+  std::vector<VarD> vars;
+  for (const TensorD& t : in) vars.emplace_back(t, true);
+  std::set<const Node<double>*> seen;
+  collect_ops(f(vars).node(), seen);
+}
+
+// The op names the ops' sources pass to Var<T>::record / record_range: the string literals in the
+// arguments before the VJP lambda; where the name is a variable, the literals a `const char* op`
+// is assigned, and the literals passed to a function taking `const char* op` (logsumexp_like).
+std::set<std::string> op_names_in_sources() {
+  std::set<std::string> names;
+  const std::regex literal("\"([a-z_0-9]+)\""), takes_op("(\\w+)\\([^()]*const char\\* op\\)");
+  auto literals = [&](const std::string& text) {
+    for (std::sregex_iterator it(text.begin(), text.end(), literal), end; it != end; ++it) names.insert((*it)[1]);
+  };
+  for (const auto& e : std::filesystem::directory_iterator(std::string(LZ_SOURCE_DIR) + "/autodiff/ops")) {
+    if (e.path().extension() != ".cpp") continue;
+    std::stringstream buf;
+    buf << std::ifstream(e.path()).rdbuf();
+    const std::string src = buf.str();
+    for (const char* call : {"::record(", "::record_range("})
+      for (size_t at = src.find(call); at != std::string::npos; at = src.find(call, at + 1))
+        literals(src.substr(at, src.find('[', at) - at));
+    for (size_t at = src.find("const char* op ="); at != std::string::npos; at = src.find("const char* op =", at + 1))
+      literals(src.substr(at, src.find(';', at) - at));
+    for (std::sregex_iterator it(src.begin(), src.end(), takes_op), end; it != end; ++it) {
+      const std::string callee = std::string((*it)[1]) + "(";
+      for (size_t at = src.find(callee); at != std::string::npos; at = src.find(callee, at + 1))
+        if (at > 0 && src[at - 1] != '_' && !std::isalnum(static_cast<unsigned char>(src[at - 1])))
+          literals(src.substr(at, src.find(';', at) - at));
+    }
+  }
+  return names;
 }
 
 TensorD randn(Shape s, Rng& rng) { return TensorD::normal(std::move(s), 0.0, 1.0, rng); }
@@ -392,4 +444,15 @@ BOOST_AUTO_TEST_CASE(every_declared_op_is_covered) {
   for (const auto& op : declared) BOOST_TEST(covered().count(op) == 1u, "op not gradchecked: " << op);
   BOOST_TEST(covered().size() == declared.size());
   BOOST_TEST_MESSAGE(covered().size() << " ops in the suite (every op of autodiff/ops.hpp gradchecked in double)");
+}
+
+// Runs last too: every kind of node the ops' sources record was in a gradchecked graph above.
+BOOST_AUTO_TEST_CASE(every_recorded_node_is_gradchecked) {
+  const std::set<std::string> in_sources = op_names_in_sources();
+  BOOST_TEST(in_sources.size() > 40u, "found only " << in_sources.size() << " op names in autodiff/ops/*.cpp");
+  for (const char* known : {"tanh", "affine_coupling_inverse", "rq_spline", "logsumexp"})
+    BOOST_TEST(in_sources.count(known) == 1u, "the source scan missed " << known);
+  for (const auto& op : in_sources)
+    BOOST_TEST(recorded().count(op) == 1u, "op '" << op << "' is recorded by autodiff/ops but no gradcheck here builds it");
+  BOOST_TEST_MESSAGE(in_sources.size() << " node kinds in autodiff/ops, each in a gradchecked graph");
 }
