@@ -1,5 +1,6 @@
 // Every differentiable op of autodiff/ops.hpp against central differences, in double,
-// with broadcast cases and edge values. The last two cases check that nothing was left out: every
+// with broadcast cases and edge values, and each case's function once more in float against
+// double (the same inputs, output and gradients within 1e-4 of the largest). The last two cases check that nothing was left out: every
 // op of the hand-kept list of autodiff/ops.hpp's functions, and every kind of graph node the ops'
 // sources can record (the op names they pass to Var::record, read from autodiff/ops/*.cpp) must
 // appear in the graph of some gradchecked function here, so a new op without a gradcheck fails.
@@ -39,8 +40,77 @@ void collect_ops(const Node<double>* n, std::set<const Node<double>*>& seen) {
   for (const auto& in : n->inputs) collect_ops(in.get(), seen);
 }
 
-void check(const std::string& op, const GradcheckFn& f, const std::vector<TensorD>& in, GradcheckOptions opt = {}) {
-  const GradcheckResult r = gradcheck(f, in, op, opt);
+// The scalar type of a generic check's inputs: double in the gradcheck, float in the comparison.
+template <class VV>
+using T_of = typename std::decay_t<VV>::value_type::value_type;
+
+template <class T>
+Tensor<T> as(const TensorD& t) {
+  Tensor<T> out = Tensor<T>::empty(t.shape());
+  for (int64_t i = 0; i < t.numel(); ++i) out[i] = static_cast<T>(t[i]);
+  return out;
+}
+template <class T>
+TensorD as_double(const Tensor<T>& t) {
+  TensorD out = TensorD::empty(t.shape());
+  for (int64_t i = 0; i < t.numel(); ++i) out[i] = static_cast<double>(t[i]);
+  return out;
+}
+
+// The ops compared in float against double.
+std::set<std::string>& float_covered() {
+  static std::set<std::string> s;
+  return s;
+}
+
+// |a − b| ≤ tol · max(1, max |b|) elementwise (equal infinities and NaNs agree).
+void near_in_float(const std::string& what, const TensorD& a, const TensorD& b, double tol) {
+  BOOST_REQUIRE(a.shape() == b.shape());
+  double scale = 1;
+  for (int64_t i = 0; i < b.numel(); ++i)
+    if (std::isfinite(b[i])) scale = std::max(scale, std::abs(b[i]));
+  for (int64_t i = 0; i < b.numel(); ++i) {
+    if (!std::isfinite(b[i])) {
+      BOOST_TEST((a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i]))), what << " element " << i << ": float " << a[i] << " vs double " << b[i]);
+      continue;
+    }
+    BOOST_TEST(std::abs(a[i] - b[i]) <= tol * scale, what << " element " << i << ": float " << a[i] << " vs double " << b[i]);
+  }
+}
+
+// The float instantiation (other SIMD width, other kernels) against the double one on the same
+// inputs (rounded to float first, so both see the same numbers): the output, and the gradient of
+// a fixed random projection of it with respect to every input, within 1e-4 of the largest.
+template <class F>
+void float_matches_double(const std::string& op, const F& f, const std::vector<TensorD>& in) {
+  std::vector<VarD> vd;
+  std::vector<VarF> vf;
+  for (const TensorD& t : in) {
+    const TensorF tf = as<float>(t);
+    vf.emplace_back(tf, true);
+    vd.emplace_back(as_double(tf), true);
+  }
+  const VarD yd = f(vd);
+  const VarF yf = f(vf);
+  near_in_float(op + " output", as_double(yf.value()), yd.value(), 1e-4);
+  Rng rng(17);
+  TensorD r = TensorD::normal(yd.value().shape(), 0, 1, rng);
+  for (int64_t i = 0; i < r.numel(); ++i)
+    if (!std::isfinite(yd.value()[i])) r[i] = 0;  // an infinite output contributes no gradient
+  const TensorF rf = as<float>(r);
+  sum(yd * VarD(as_double(rf))).backward();
+  sum(yf * VarF(rf)).backward();
+  for (size_t k = 0; k < in.size(); ++k) {
+    BOOST_REQUIRE(vd[k].grad().defined() == vf[k].grad().defined());
+    if (vd[k].grad().defined())
+      near_in_float(op + " gradient of input " + std::to_string(k), as_double(vf[k].grad()), vd[k].grad(), 1e-4);
+  }
+  float_covered().insert(op);
+}
+
+template <class F>
+void check(const std::string& op, const F& f, const std::vector<TensorD>& in, GradcheckOptions opt = {}) {
+  const GradcheckResult r = gradcheck(GradcheckFn(f), in, op, opt);
   BOOST_TEST(r.ok, op << ": " << r.message);
   BOOST_TEST(r.checks > 0, op << ": nothing was compared");
   covered().insert(op);
@@ -49,6 +119,7 @@ void check(const std::string& op, const GradcheckFn& f, const std::vector<Tensor
   for (const TensorD& t : in) vars.emplace_back(t, true);
   std::set<const Node<double>*> seen;
   collect_ops(f(vars).node(), seen);
+  if constexpr (std::is_invocable_v<const F&, const std::vector<VarF>&>) float_matches_double(op, f, in);
 }
 
 // The op names the ops' sources pass to Var<T>::record / record_range: the string literals in the
@@ -100,10 +171,10 @@ BOOST_AUTO_TEST_CASE(binary_elementwise_all_broadcast_cases) {
   Rng rng(1);
   for (const auto& [sa, sb] : kPairs) {
     BOOST_TEST_CONTEXT("shapes " << shape_str(sa) << " and " << shape_str(sb)) {
-      check("add", [](const V& v) { return add(v[0], v[1]); }, {randn(sa, rng), randn(sb, rng)});
-      check("sub", [](const V& v) { return sub(v[0], v[1]); }, {randn(sa, rng), randn(sb, rng)});
-      check("mul", [](const V& v) { return mul(v[0], v[1]); }, {randn(sa, rng), randn(sb, rng)});
-      check("div", [](const V& v) { return div(v[0], v[1]); }, {randn(sa, rng), away_from_zero(sb, rng)});
+      check("add", [](const auto& v) { return add(v[0], v[1]); }, {randn(sa, rng), randn(sb, rng)});
+      check("sub", [](const auto& v) { return sub(v[0], v[1]); }, {randn(sa, rng), randn(sb, rng)});
+      check("mul", [](const auto& v) { return mul(v[0], v[1]); }, {randn(sa, rng), randn(sb, rng)});
+      check("div", [](const auto& v) { return div(v[0], v[1]); }, {randn(sa, rng), away_from_zero(sb, rng)});
     }
   }
 }
@@ -111,36 +182,36 @@ BOOST_AUTO_TEST_CASE(binary_elementwise_all_broadcast_cases) {
 BOOST_AUTO_TEST_CASE(unary_elementwise) {
   Rng rng(2);
   const Shape s{3, 5};  // 15 elements: two SIMD batches and a scalar tail in float, more in double
-  check("add_scalar", [](const V& v) { return v[0] + 0.7; }, {randn(s, rng)});
-  check("mul_scalar", [](const V& v) { return v[0] * -1.3; }, {randn(s, rng)});
-  check("scalar_sub", [](const V& v) { return 2.0 - v[0]; }, {randn(s, rng)});
-  check("neg", [](const V& v) { return -v[0]; }, {randn(s, rng)});
-  check("pow", [](const V& v) { return pow(v[0], 2.5); }, {positive(s, rng)});
-  check("pow", [](const V& v) { return pow(v[0], -1.5); }, {positive(s, rng)});
-  check("exp", [](const V& v) { return exp(v[0]); }, {randn(s, rng)});
-  check("log", [](const V& v) { return log(v[0]); }, {positive(s, rng)});
-  check("sqrt", [](const V& v) { return sqrt(v[0]); }, {positive(s, rng)});
-  check("abs", [](const V& v) { return abs(v[0]); }, {away_from_zero(s, rng)});
-  check("square", [](const V& v) { return square(v[0]); }, {randn(s, rng)});
+  check("add_scalar", [](const auto& v) { return v[0] + 0.7; }, {randn(s, rng)});
+  check("mul_scalar", [](const auto& v) { return v[0] * -1.3; }, {randn(s, rng)});
+  check("scalar_sub", [](const auto& v) { return 2.0 - v[0]; }, {randn(s, rng)});
+  check("neg", [](const auto& v) { return -v[0]; }, {randn(s, rng)});
+  check("pow", [](const auto& v) { return pow(v[0], T_of<decltype(v)>(2.5)); }, {positive(s, rng)});
+  check("pow", [](const auto& v) { return pow(v[0], T_of<decltype(v)>(-1.5)); }, {positive(s, rng)});
+  check("exp", [](const auto& v) { return exp(v[0]); }, {randn(s, rng)});
+  check("log", [](const auto& v) { return log(v[0]); }, {positive(s, rng)});
+  check("sqrt", [](const auto& v) { return sqrt(v[0]); }, {positive(s, rng)});
+  check("abs", [](const auto& v) { return abs(v[0]); }, {away_from_zero(s, rng)});
+  check("square", [](const auto& v) { return square(v[0]); }, {randn(s, rng)});
 }
 
 BOOST_AUTO_TEST_CASE(activations) {
   Rng rng(3);
   const Shape s{4, 5};
-  check("tanh", [](const V& v) { return tanh(v[0]); }, {randn(s, rng)});
-  check("sigmoid", [](const V& v) { return sigmoid(v[0]); }, {randn(s, rng)});
-  check("relu", [](const V& v) { return relu(v[0]); }, {away_from_zero(s, rng)});
-  check("leaky_relu", [](const V& v) { return leaky_relu(v[0], 0.2); }, {away_from_zero(s, rng)});
-  check("softplus", [](const V& v) { return softplus(v[0]); }, {randn(s, rng)});
-  check("log_sigmoid", [](const V& v) { return log_sigmoid(v[0]); }, {randn(s, rng)});
-  check("clamp", [](const V& v) { return clamp(v[0], -0.05, 0.05); }, {away_from_zero(s, rng)});
-  check("clamp", [](const V& v) { return clamp(v[0], -1.0, 1.0); },
+  check("tanh", [](const auto& v) { return tanh(v[0]); }, {randn(s, rng)});
+  check("sigmoid", [](const auto& v) { return sigmoid(v[0]); }, {randn(s, rng)});
+  check("relu", [](const auto& v) { return relu(v[0]); }, {away_from_zero(s, rng)});
+  check("leaky_relu", [](const auto& v) { return leaky_relu(v[0], T_of<decltype(v)>(0.2)); }, {away_from_zero(s, rng)});
+  check("softplus", [](const auto& v) { return softplus(v[0]); }, {randn(s, rng)});
+  check("log_sigmoid", [](const auto& v) { return log_sigmoid(v[0]); }, {randn(s, rng)});
+  check("clamp", [](const auto& v) { return clamp(v[0], T_of<decltype(v)>(-0.05), T_of<decltype(v)>(0.05)); }, {away_from_zero(s, rng)});
+  check("clamp", [](const auto& v) { return clamp(v[0], T_of<decltype(v)>(-1.0), T_of<decltype(v)>(1.0)); },
         {TensorD::from({-1.5, -0.5, 0.3, 0.9, 1.2, 3.0, -0.99, 0.0})});
   // Edge values: far tails of softplus and log_sigmoid.
   const TensorD tails = TensorD::from({-100.0, -50.0, -20.0, 0.0, 20.0, 50.0, 100.0});
-  check("softplus", [](const V& v) { return softplus(v[0]); }, {tails});
-  check("log_sigmoid", [](const V& v) { return log_sigmoid(v[0]); }, {tails});
-  check("sigmoid", [](const V& v) { return sigmoid(v[0]); }, {tails});
+  check("softplus", [](const auto& v) { return softplus(v[0]); }, {tails});
+  check("log_sigmoid", [](const auto& v) { return log_sigmoid(v[0]); }, {tails});
+  check("sigmoid", [](const auto& v) { return sigmoid(v[0]); }, {tails});
 }
 
 BOOST_AUTO_TEST_CASE(where_broadcast) {
@@ -148,7 +219,7 @@ BOOST_AUTO_TEST_CASE(where_broadcast) {
   TensorD mask({3, 4});
   for (int64_t i = 0; i < mask.numel(); ++i) mask[i] = (i * 7) % 3 == 0 ? 1.0 : 0.0;
   for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{{{3, 4}, {3, 4}}, {{4}, {}}, {{3, 1}, {1, 4}}})
-    check("where", [mask](const V& v) { return where(mask, v[0], v[1]); }, {randn(sa, rng), randn(sb, rng)});
+    check("where", [mask](const auto& v) { return where(as<T_of<decltype(v)>>(mask), v[0], v[1]); }, {randn(sa, rng), randn(sb, rng)});
 }
 
 BOOST_AUTO_TEST_CASE(activation_closed_forms_in_the_tails) {
@@ -169,21 +240,21 @@ BOOST_AUTO_TEST_CASE(activation_closed_forms_in_the_tails) {
 BOOST_AUTO_TEST_CASE(reductions) {
   Rng rng(5);
   const TensorD x = randn({3, 4, 5}, rng);
-  check("sum", [](const V& v) { return sum(v[0]); }, {x});
-  check("mean", [](const V& v) { return mean(v[0]); }, {x});
+  check("sum", [](const auto& v) { return sum(v[0]); }, {x});
+  check("mean", [](const auto& v) { return mean(v[0]); }, {x});
   for (int64_t axis : {0, 1, 2, -1})
     for (bool keep : {false, true}) {
       BOOST_TEST_CONTEXT("axis " << axis << " keepdim " << keep) {
-        check("sum_axis", [=](const V& v) { return sum(v[0], axis, keep); }, {x});
-        check("mean_axis", [=](const V& v) { return mean(v[0], axis, keep); }, {x});
-        check("max", [=](const V& v) { return max(v[0], axis, keep); }, {x});
-        check("logsumexp", [=](const V& v) { return logsumexp(v[0], axis, keep); }, {x});
-        check("log_mean_exp", [=](const V& v) { return log_mean_exp(v[0], axis, keep); }, {x});
+        check("sum_axis", [=](const auto& v) { return sum(v[0], axis, keep); }, {x});
+        check("mean_axis", [=](const auto& v) { return mean(v[0], axis, keep); }, {x});
+        check("max", [=](const auto& v) { return max(v[0], axis, keep); }, {x});
+        check("logsumexp", [=](const auto& v) { return logsumexp(v[0], axis, keep); }, {x});
+        check("log_mean_exp", [=](const auto& v) { return log_mean_exp(v[0], axis, keep); }, {x});
       }
     }
   for (int64_t axis : {0, 1, 2}) {
-    check("log_softmax", [=](const V& v) { return log_softmax(v[0], axis); }, {x});
-    check("softmax", [=](const V& v) { return softmax(v[0], axis); }, {x});
+    check("log_softmax", [=](const auto& v) { return log_softmax(v[0], axis); }, {x});
+    check("softmax", [=](const auto& v) { return softmax(v[0], axis); }, {x});
   }
 }
 
@@ -191,10 +262,10 @@ BOOST_AUTO_TEST_CASE(logsumexp_with_minus_infinity) {
   const double ninf = -std::numeric_limits<double>::infinity();
   // Rows with some -inf entries are differentiable; finite differences see a constant there.
   const TensorD x = TensorD::from({0.5, ninf, -1.0, 2.0, ninf, ninf, 0.1, ninf, ninf, 3.0, -2.0, 1.0}, {3, 4});
-  check("logsumexp", [](const V& v) { return logsumexp(v[0], 1); }, {x});
-  check("log_mean_exp", [](const V& v) { return log_mean_exp(v[0], 1); }, {x});
-  check("softmax", [](const V& v) { return softmax(v[0], 1); }, {x});  // (log_softmax is -inf there)
-  check("logsumexp", [](const V& v) { return logsumexp(v[0], 0); }, {x});
+  check("logsumexp", [](const auto& v) { return logsumexp(v[0], 1); }, {x});
+  check("log_mean_exp", [](const auto& v) { return log_mean_exp(v[0], 1); }, {x});
+  check("softmax", [](const auto& v) { return softmax(v[0], 1); }, {x});  // (log_softmax is -inf there)
+  check("logsumexp", [](const auto& v) { return logsumexp(v[0], 0); }, {x});
 
   // A slice of only -inf: value -inf, gradient exactly 0, no NaN anywhere; other slices unaffected.
   for (int64_t axis : {1, 0}) {
@@ -231,18 +302,18 @@ BOOST_AUTO_TEST_CASE(logsumexp_with_huge_entries) {
     const std::vector<double> want{1 / z, 2 / z, std::exp(-3.0) / z, 1 / 3.0, 1 / 3.0, 1 / 3.0};
     for (int64_t i = 0; i < 6; ++i) BOOST_TEST(v.grad()[i] == want[i], boost::test_tools::tolerance(1e-12));
     // Finite differences still work at this magnitude (x ± 1e-6 is representable to ~1e-12).
-    check("logsumexp", [](const V& w) { return logsumexp(w[0], 1); }, {x});
-    check("softmax", [](const V& w) { return softmax(w[0], 1); }, {x});
+    check("logsumexp", [](const auto& w) { return logsumexp(w[0], 1); }, {x});
+    check("softmax", [](const auto& w) { return softmax(w[0], 1); }, {x});
   }
 }
 
 BOOST_AUTO_TEST_CASE(linear_algebra) {
   Rng rng(6);
-  check("matmul", [](const V& v) { return matmul(v[0], v[1]); }, {randn({3, 4}, rng), randn({4, 5}, rng)});
-  check("matmul", [](const V& v) { return matmul(v[0], v[1]); }, {randn({2, 3, 4}, rng), randn({2, 4, 5}, rng)});
-  check("matmul", [](const V& v) { return matmul(v[0], v[1]); }, {randn({2, 3, 4}, rng), randn({4, 5}, rng)});
-  check("matmul", [](const V& v) { return matmul(v[0], v[1]); }, {randn({3, 4}, rng), randn({2, 4, 5}, rng)});
-  check("linear", [](const V& v) { return linear(v[0], v[1], v[2]); },
+  check("matmul", [](const auto& v) { return matmul(v[0], v[1]); }, {randn({3, 4}, rng), randn({4, 5}, rng)});
+  check("matmul", [](const auto& v) { return matmul(v[0], v[1]); }, {randn({2, 3, 4}, rng), randn({2, 4, 5}, rng)});
+  check("matmul", [](const auto& v) { return matmul(v[0], v[1]); }, {randn({2, 3, 4}, rng), randn({4, 5}, rng)});
+  check("matmul", [](const auto& v) { return matmul(v[0], v[1]); }, {randn({3, 4}, rng), randn({2, 4, 5}, rng)});
+  check("linear", [](const auto& v) { return linear(v[0], v[1], v[2]); },
         {randn({6, 4}, rng), randn({3, 4}, rng), randn({3}, rng)});
   // Inputs away from zero keep every pre-activation off relu's kink (|x w^T + b| >= 0.1 checked below).
   {
@@ -251,10 +322,10 @@ BOOST_AUTO_TEST_CASE(linear_algebra) {
     double closest = 1e9;
     for (int64_t i = 0; i < pre.numel(); ++i) closest = std::min(closest, std::abs(pre[i]));
     BOOST_TEST(closest > 1e-3);  // central differences with eps 1e-6 never cross the kink
-    check("linear_relu", [](const V& v) { return linear_relu(v[0], v[1], v[2]); }, {x, w, b});
+    check("linear_relu", [](const auto& v) { return linear_relu(v[0], v[1], v[2]); }, {x, w, b});
   }
-  check("transpose", [](const V& v) { return transpose(v[0]); }, {randn({3, 4}, rng)});
-  check("transpose", [](const V& v) { return transpose(v[0]); }, {randn({2, 3, 4}, rng)});
+  check("transpose", [](const auto& v) { return transpose(v[0]); }, {randn({3, 4}, rng)});
+  check("transpose", [](const auto& v) { return transpose(v[0]); }, {randn({2, 3, 4}, rng)});
 }
 
 BOOST_AUTO_TEST_CASE(triangular_solve) {
@@ -272,7 +343,7 @@ BOOST_AUTO_TEST_CASE(triangular_solve) {
         for (int64_t j = 0; j <= i; ++j) s += L[(k * 3 + i) * 3 + j] * Z.value()[(k * 4 + n) * 3 + j];
         BOOST_TEST(s == Y[(k * 4 + n) * 3 + i], boost::test_tools::tolerance(1e-12));
       }
-  check("tri_solve_rows", [](const V& v) { return tri_solve_rows(v[0], v[1]); }, {L, Y});
+  check("tri_solve_rows", [](const auto& v) { return tri_solve_rows(v[0], v[1]); }, {L, Y});
   // the strict upper triangle is never read, so its gradient is exactly zero
   VarD Lv(L, true), Yv(Y, true);
   sum(tri_solve_rows(Lv, Yv)).backward();
@@ -283,70 +354,70 @@ BOOST_AUTO_TEST_CASE(triangular_solve) {
 BOOST_AUTO_TEST_CASE(shape_ops) {
   Rng rng(7);
   const TensorD x = randn({4, 6}, rng);
-  check("reshape", [](const V& v) { return reshape(v[0], {3, -1}); }, {x});
-  check("narrow", [](const V& v) { return narrow(v[0], 1, 2, 3); }, {x});
-  check("narrow", [](const V& v) { return narrow(v[0], 0, 1, 2); }, {x});
-  check("concat", [](const V& v) { return concat<double>({v[0], v[1], v[0]}, 1); },
+  check("reshape", [](const auto& v) { return reshape(v[0], {3, -1}); }, {x});
+  check("narrow", [](const auto& v) { return narrow(v[0], 1, 2, 3); }, {x});
+  check("narrow", [](const auto& v) { return narrow(v[0], 0, 1, 2); }, {x});
+  check("concat", [](const auto& v) { return concat<T_of<decltype(v)>>({v[0], v[1], v[0]}, 1); },
         {randn({3, 2}, rng), randn({3, 4}, rng)});
-  check("concat", [](const V& v) { return concat<double>({v[0], v[1]}, 0); }, {randn({2, 3}, rng), randn({1, 3}, rng)});
+  check("concat", [](const auto& v) { return concat<T_of<decltype(v)>>({v[0], v[1]}, 0); }, {randn({2, 3}, rng), randn({1, 3}, rng)});
   // Parts reordered and weighted, so a VJP that sends a part's gradient to the wrong slice fails.
-  check("split", [](const V& v) {
+  check("split", [](const auto& v) {
     auto p = split(v[0], {1, 3, 2}, 1);
-    return concat<double>({p[2] * 3.0, p[0], p[1] * p[1]}, 1);
+    return concat<T_of<decltype(v)>>({p[2] * 3.0, p[0], p[1] * p[1]}, 1);
   }, {x});
-  check("chunk", [](const V& v) {
+  check("chunk", [](const auto& v) {
     auto p = chunk(v[0], 3, 0);  // 4 rows -> sizes 2, 2
     BOOST_TEST(p.size() == 2u);
-    return concat<double>({p[1] * 2.0, p[0]}, 1);
+    return concat<T_of<decltype(v)>>({p[1] * 2.0, p[0]}, 1);
   }, {x});
-  check("index_select", [](const V& v) { return index_select(v[0], {3, 0, 3, 1}); }, {x});
-  check("gather", [](const V& v) { return gather(v[0], 1, {5, 0, 0, 2, 1, 1, 4, 3}, {4, 2}); }, {x});
-  check("gather", [](const V& v) { return gather(v[0], 0, {3, 0, 1, 1, 2, 0}, {2, 3}); }, {x});
-  check("gather", [](const V& v) { return gather(v[0], 1, {0, 2, 1, 1, 0, 0, 2, 2}, {2, 2, 2}); },
+  check("index_select", [](const auto& v) { return index_select(v[0], {3, 0, 3, 1}); }, {x});
+  check("gather", [](const auto& v) { return gather(v[0], 1, {5, 0, 0, 2, 1, 1, 4, 3}, {4, 2}); }, {x});
+  check("gather", [](const auto& v) { return gather(v[0], 0, {3, 0, 1, 1, 2, 0}, {2, 3}); }, {x});
+  check("gather", [](const auto& v) { return gather(v[0], 1, {0, 2, 1, 1, 0, 0, 2, 2}, {2, 2, 2}); },
         {randn({2, 3, 2}, rng)});
-  check("expand", [](const V& v) { return expand(v[0], {2, 3, 4}); }, {randn({3, 1}, rng)});
-  check("expand", [](const V& v) { return expand(v[0], {5, 4}); }, {randn({4}, rng)});
+  check("expand", [](const auto& v) { return expand(v[0], {2, 3, 4}); }, {randn({3, 1}, rng)});
+  check("expand", [](const auto& v) { return expand(v[0], {5, 4}); }, {randn({4}, rng)});
 }
 
 BOOST_AUTO_TEST_CASE(losses) {
   Rng rng(8);
   // bce: targets in [0,1] with the same shape, then one target row broadcast over the batch.
-  check("bce_with_logits", [](const V& v) { return bce_with_logits(v[0], v[1]); },
+  check("bce_with_logits", [](const auto& v) { return bce_with_logits(v[0], v[1]); },
         {scale(randn({4, 3}, rng), 3.0), TensorD::uniform({4, 3}, 0, 1, rng)});
-  check("bce_with_logits", [](const V& v) { return bce_with_logits(v[0], v[1]); },
+  check("bce_with_logits", [](const auto& v) { return bce_with_logits(v[0], v[1]); },
         {randn({4, 3}, rng), TensorD::uniform({3}, 0, 1, rng)});
-  check("bce_with_logits", [](const V& v) { return bce_with_logits(v[0], v[1]); },
+  check("bce_with_logits", [](const auto& v) { return bce_with_logits(v[0], v[1]); },
         {TensorD::from({-60.0, -30.0, 0.0, 30.0, 60.0}), TensorD::from({0.0, 1.0, 0.5, 0.0, 1.0})});
   const Shape s{5, 3};
-  check("gaussian_log_density", [](const V& v) { return gaussian_log_density(v[0], v[1], v[2]); },
+  check("gaussian_log_density", [](const auto& v) { return gaussian_log_density(v[0], v[1], v[2]); },
         {randn(s, rng), randn(s, rng), randn(s, rng)});
-  check("gaussian_log_density", [](const V& v) { return gaussian_log_density(v[0], v[1], v[2]); },
+  check("gaussian_log_density", [](const auto& v) { return gaussian_log_density(v[0], v[1], v[2]); },
         {randn(s, rng), randn({}, rng), randn({3}, rng)});  // scalar mean, row of log-variances
-  check("gaussian_log_density", [](const V& v) { return gaussian_log_density(v[0], v[1], v[2]); },
+  check("gaussian_log_density", [](const auto& v) { return gaussian_log_density(v[0], v[1], v[2]); },
         {randn(s, rng), randn({5, 1}, rng), randn(s, rng)});
-  check("kl_std_normal", [](const V& v) { return kl_std_normal(v[0], v[1]); }, {randn(s, rng), randn(s, rng)});
-  check("kl_std_normal", [](const V& v) { return kl_std_normal(v[0], v[1]); }, {randn(s, rng), randn({3}, rng)});
-  check("kl_diag_gaussians", [](const V& v) { return kl_diag_gaussians(v[0], v[1], v[2], v[3]); },
+  check("kl_std_normal", [](const auto& v) { return kl_std_normal(v[0], v[1]); }, {randn(s, rng), randn(s, rng)});
+  check("kl_std_normal", [](const auto& v) { return kl_std_normal(v[0], v[1]); }, {randn(s, rng), randn({3}, rng)});
+  check("kl_diag_gaussians", [](const auto& v) { return kl_diag_gaussians(v[0], v[1], v[2], v[3]); },
         {randn(s, rng), randn(s, rng), randn(s, rng), randn(s, rng)});
-  check("mse", [](const V& v) { return mse(v[0], v[1]); }, {randn(s, rng), randn(s, rng)});
-  check("mse", [](const V& v) { return mse(v[0], v[1]); }, {randn(s, rng), randn({3}, rng)});
-  check("nll", [](const V& v) { return nll(v[0], {2, 0, 1, 1, 2}); }, {randn(s, rng)});
-  check("nll", [](const V& v) { return nll(log_softmax(v[0], 1), {2, 0, 1, 1, 2}); }, {randn(s, rng)});
+  check("mse", [](const auto& v) { return mse(v[0], v[1]); }, {randn(s, rng), randn(s, rng)});
+  check("mse", [](const auto& v) { return mse(v[0], v[1]); }, {randn(s, rng), randn({3}, rng)});
+  check("nll", [](const auto& v) { return nll(v[0], {2, 0, 1, 1, 2}); }, {randn(s, rng)});
+  check("nll", [](const auto& v) { return nll(log_softmax(v[0], 1), {2, 0, 1, 1, 2}); }, {randn(s, rng)});
 }
 
 BOOST_AUTO_TEST_CASE(likelihoods) {
   Rng rng(9);
   const TensorD x = TensorD::uniform({3, 4}, 0, 1, rng);
   // x a constant (data): the fused node, for logits of x's shape and for k = 2 samples sharing x.
-  const auto fused = [x](const V& v) { return bernoulli_log_prob(v[0], VarD(x)); };
-  BOOST_TEST(std::string(fused({VarD(randn({2, 3, 4}, rng), true)}).op()) == "bernoulli_log_prob");
+  const auto fused = [x](const auto& v) { return bernoulli_log_prob(v[0], Var<T_of<decltype(v)>>(as<T_of<decltype(v)>>(x))); };
+  BOOST_TEST(std::string(fused(V{VarD(randn({2, 3, 4}, rng), true)}).op()) == "bernoulli_log_prob");
   check("bernoulli_log_prob", fused, {scale(randn({3, 4}, rng), 3.0)});
   check("bernoulli_log_prob", fused, {randn({2, 3, 4}, rng)});
   const TensorD t = TensorD::from({0.0, 1.0, 0.5, 1.0, 0.0, 1.0, 0.0, 0.3}, {2, 4});  // far tails of both signs
-  check("bernoulli_log_prob", [t](const V& v) { return bernoulli_log_prob(v[0], VarD(t)); },
+  check("bernoulli_log_prob", [t](const auto& v) { return bernoulli_log_prob(v[0], Var<T_of<decltype(v)>>(as<T_of<decltype(v)>>(t))); },
         {TensorD::from({-60.0, -30.0, -1.0, 0.0, 1.0, 30.0, 60.0, 2.0}, {2, 4})});
   // x differentiable as well: the composed path, gradients to both.
-  check("bernoulli_log_prob", [](const V& v) { return bernoulli_log_prob(v[0], v[1]); },
+  check("bernoulli_log_prob", [](const auto& v) { return bernoulli_log_prob(v[0], v[1]); },
         {randn({2, 3, 4}, rng), TensorD::uniform({3, 4}, 0, 1, rng)});
 }
 
@@ -358,20 +429,20 @@ BOOST_AUTO_TEST_CASE(rational_quadratic_spline) {
   const int64_t K = 5;
   TensorD x = TensorD::uniform({3, 4}, -2.8, 2.8, rng);
   x[1] = -4.0, x[6] = 3.5, x[11] = 7.0;
-  const auto both = [](const WithLogDet<double>& r) {
-    return concat<double>({reshape(r.out, {-1, 1}), reshape(r.log_abs_det, {-1, 1})}, 1);
+  const auto both = []<typename T>(const WithLogDet<T>& r) {
+    return concat<T>({reshape(r.out, {-1, 1}), reshape(r.log_abs_det, {-1, 1})}, 1);
   };
   const RqSplineOptions o{.tail_bound = 3.0};
   for (double spread : {1.0, 3.0}) {
     const TensorD w = scale(randn({3, 4, K}, rng), spread), h = scale(randn({3, 4, K}, rng), spread),
                   d = scale(randn({3, 4, K - 1}, rng), spread);
-    check("rq_spline", [&](const V& v) { return both(rq_spline(v[0], v[1], v[2], v[3], o)); }, {x, w, h, d});
-    check("rq_spline_inverse", [&](const V& v) { return both(rq_spline_inverse(v[0], v[1], v[2], v[3], o)); },
+    check("rq_spline", [&](const auto& v) { return both(rq_spline(v[0], v[1], v[2], v[3], o)); }, {x, w, h, d});
+    check("rq_spline_inverse", [&](const auto& v) { return both(rq_spline_inverse(v[0], v[1], v[2], v[3], o)); },
           {x, w, h, d});
   }
   // One bin (K = 1: no interior knot, no raw derivative) and another bound.
   const TensorD x1 = TensorD::from({-0.9, 0.2, 0.7, 1.4}, {2, 2});
-  check("rq_spline", [&](const V& v) { return both(rq_spline(v[0], v[1], v[2], v[3], {.tail_bound = 1.0})); },
+  check("rq_spline", [&](const auto& v) { return both(rq_spline(v[0], v[1], v[2], v[3], {.tail_bound = 1.0})); },
         {x1, randn({2, 2, 1}, rng), randn({2, 2, 1}, rng), TensorD::zeros({2, 2, 0})});
 }
 
@@ -380,13 +451,13 @@ BOOST_AUTO_TEST_CASE(affine_coupling_fused) {
   // large enough that tanh is far from linear, a negative scale, a passed coordinate (keep 0).
   Rng rng(11);
   const TensorD keep = TensorD::from({1.0, 0.0, 1.0}, {3});
-  const auto both = [](const WithLogDet<double>& r) {
-    return concat<double>({r.out, reshape(r.log_abs_det, {-1, 1})}, 1);
+  const auto both = []<typename T>(const WithLogDet<T>& r) {
+    return concat<T>({r.out, reshape(r.log_abs_det, {-1, 1})}, 1);
   };
   const std::vector<TensorD> in{randn({4, 3}, rng), scale(randn({4, 6}, rng), 1.5),
                                 TensorD::from({0.8, 1.3, -0.6}, {3})};
-  check("affine_coupling", [&](const V& v) { return both(affine_coupling(v[0], v[1], v[2], keep)); }, in);
-  check("affine_coupling_inverse", [&](const V& v) { return both(affine_coupling_inverse(v[0], v[1], v[2], keep)); },
+  check("affine_coupling", [&](const auto& v) { return both(affine_coupling(v[0], v[1], v[2], as<T_of<decltype(v)>>(keep))); }, in);
+  check("affine_coupling_inverse", [&](const auto& v) { return both(affine_coupling_inverse(v[0], v[1], v[2], as<T_of<decltype(v)>>(keep))); },
         in);
 }
 
@@ -442,6 +513,7 @@ BOOST_AUTO_TEST_CASE(every_declared_op_is_covered) {
       "bernoulli_log_prob",                                                                     // likelihood
       "rq_spline", "rq_spline_inverse", "affine_coupling", "affine_coupling_inverse"};         // flow ops
   for (const auto& op : declared) BOOST_TEST(covered().count(op) == 1u, "op not gradchecked: " << op);
+  for (const auto& op : declared) BOOST_TEST(float_covered().count(op) == 1u, "op not compared in float against double: " << op);
   BOOST_TEST(covered().size() == declared.size());
   BOOST_TEST_MESSAGE(covered().size() << " ops in the suite (every op of autodiff/ops.hpp gradchecked in double)");
 }
