@@ -210,6 +210,15 @@ BOOST_AUTO_TEST_CASE(log_det_equals_log_abs_det_of_the_autodiff_jacobian) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(log_dets_equal_those_of_finite_difference_jacobians_both_ways) {
+  for (const auto& tc : registry())
+    for (bool inverse : {false, true}) {
+      auto d = instantiate<double>(tc, 14);
+      const auto r = check_log_det_by_differences(*d.t, d.x, d.c, inverse);
+      BOOST_TEST(r.ok, tc.name << (inverse ? " (inverse): " : " (forward): ") << r.message);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(gradcheck_wrt_input_condition_and_every_parameter) {
   for (const auto& tc : registry())
     for (bool inverse : {false, true}) {
@@ -244,6 +253,11 @@ BOOST_AUTO_TEST_CASE(harness_rejects_a_wrong_log_det) {
   const auto r = check_log_det_jacobian(t, x, TensorD());
   BOOST_TEST(!r.ok);
   BOOST_TEST(r.message.find("log|det J| of the autodiff Jacobian") != std::string::npos, r.message);
+  for (bool inverse : {false, true}) {
+    const auto fd = check_log_det_by_differences(t, x, TensorD(), inverse);
+    BOOST_TEST(!fd.ok);
+    BOOST_TEST(fd.message.find("finite-difference Jacobian") != std::string::npos, fd.message);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(harness_rejects_a_wrong_inverse_and_log_dets_that_do_not_cancel) {

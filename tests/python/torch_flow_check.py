@@ -5,7 +5,9 @@ Reads a flow's layers, weights and input (a JSON file), recomputes log p(x [| c]
 formulas with torch autograd (RealNVP's affine coupling with a tanh-bounded log-scale, Glow's
 ActNorm and LU-parameterised linear map, and Durkan et al.'s rational-quadratic spline with
 identity tails; nflows is not imported), and writes the per-row log-likelihoods and the gradients
-of their negated mean with respect to every parameter and to x:
+of their negated mean with respect to every parameter and to x; and, given base noise z, the
+samples x = f^{-1}(z [; c]) by each layer's inverse written from the same papers (the spline's by
+the root of its quadratic, Durkan et al. eqs. 6-8), layers taken in reverse order:
     torch_flow_check.py IN.json OUT.json [IN2.json OUT2.json ...]
 """
 import json
@@ -115,6 +117,66 @@ def lu(layer, params, x):
     return x @ (P @ L @ U).T, params[p + ".log_diag"].sum().expand(x.shape[0])
 
 
+def rq_spline_inverse(y, uw, uh, ud, bound):
+    """The inverse of rq_spline: in y's bin, θ is the root in [0, 1] of a θ² + b θ + c = 0
+    (Durkan et al. 2019, eqs. 6-8, in the numerically stable form 2c / (−b − √(b² − 4ac)))."""
+    inside = (y >= -bound) & (y <= bound)
+    yin = torch.where(inside, y, torch.zeros_like(y))
+    K = uw.shape[-1]
+    cw, widths = knots(uw, bound, MIN_BIN_WIDTH)
+    ch, heights = knots(uh, bound, MIN_BIN_HEIGHT)
+    one = torch.ones(ud.shape[:-1] + (1,), dtype=ud.dtype)
+    deriv = torch.cat([one, MIN_DERIVATIVE + F.softplus(ud), one], dim=-1)
+    k = (yin[..., None] >= ch[..., 1:K]).sum(dim=-1, keepdim=True)
+
+    def at(t, idx):
+        return t.gather(-1, idx)[..., 0]
+
+    xk, w, yk, h = at(cw, k), at(widths, k), at(ch, k), at(heights, k)
+    d0, d1 = at(deriv, k), at(deriv, k + 1)
+    s = h / w
+    dy = yin - yk
+    a = h * (s - d0) + dy * (d0 + d1 - 2 * s)
+    b = h * d0 - dy * (d0 + d1 - 2 * s)
+    c = -s * dy
+    theta = 2 * c / (-b - torch.sqrt(b * b - 4 * a * c))
+    x = xk + theta * w
+    return torch.where(inside, x, y)
+
+
+def invert(layers, params, z, c):
+    """x = f^{-1}(z; c): every layer's inverse, last layer first."""
+    h = z
+    for layer in reversed(layers):
+        act = {"tanh": torch.tanh, "relu": torch.relu}.get(layer.get("activation"))
+        p, D = layer["prefix"], h.shape[1]
+        if layer["type"] == "affine":
+            m, inp = coupling_input(h, c, layer["parity"])  # the kept coordinates are unchanged
+            out = mlp(params, p + ".net", inp, act)
+            s = (1 - m) * params[p + ".scale"] * torch.tanh(out[:, :D])
+            t = (1 - m) * out[:, D:]
+            h = (h - t) * torch.exp(-s)
+        elif layer["type"] == "spline":
+            K, B, N = layer["bins"], layer["tail_bound"], h.shape[0]
+            _, inp = coupling_input(h, c, layer["parity"])
+            cols = [j for j in range(D) if j % 2 != layer["parity"]]
+            raw = mlp(params, p + ".net", inp, act).reshape(N, len(cols), 3 * K - 1)
+            xt = rq_spline_inverse(h[:, cols], raw[..., :K], raw[..., K:2 * K], raw[..., 2 * K:], B)
+            h = torch.stack([xt[:, cols.index(j)] if j in cols else h[:, j] for j in range(D)], dim=1)
+        elif layer["type"] == "actnorm":
+            h = (h - params[p + ".bias"]) * torch.exp(-params[p + ".log_scale"])
+        elif layer["type"] == "lu":
+            P = torch.zeros(D, D, dtype=DT)
+            for i, j in enumerate(layer["perm"]):
+                P[i, j] = 1
+            L = torch.tril(params[p + ".lower"], -1) + torch.eye(D, dtype=DT)
+            U = torch.triu(params[p + ".upper"], 1) + torch.diag(torch.exp(params[p + ".log_diag"]))
+            h = torch.linalg.solve(P @ L @ U, h.T).T  # y = x Wᵀ  ⇔  x = (W⁻¹ yᵀ)ᵀ
+        else:
+            sys.exit(f"torch_flow_check.py: unknown layer type {layer['type']}")
+    return h
+
+
 def main(inp_path, out_path):
     inp = json.load(open(inp_path))
     params = {n: tensor(v).requires_grad_() for n, v in inp["params"].items()}
@@ -138,8 +200,12 @@ def main(inp_path, out_path):
     log_prob = -0.5 * D * math.log(2 * math.pi) - 0.5 * (h ** 2).sum(1) + total
     loss = -log_prob.mean()
     grads = torch.autograd.grad(loss, [x] + list(params.values()))
-    json.dump({"log_prob": log_prob.tolist(), "mean_log_prob": -loss.item(), "grad_x": grads[0].reshape(-1).tolist(),
-               "grads": {n: g.reshape(-1).tolist() for n, g in zip(params, grads[1:])}}, open(out_path, "w"))
+    out = {"log_prob": log_prob.tolist(), "mean_log_prob": -loss.item(), "grad_x": grads[0].reshape(-1).tolist(),
+           "grads": {n: g.reshape(-1).tolist() for n, g in zip(params, grads[1:])}}
+    if "z" in inp:
+        with torch.no_grad():
+            out["samples"] = invert(inp["layers"], params, tensor(inp["z"]), c).reshape(-1).tolist()
+    json.dump(out, open(out_path, "w"))
 
 
 if __name__ == "__main__":
