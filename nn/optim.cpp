@@ -15,49 +15,6 @@ namespace lz {
 
 namespace {
 
-// Fused in-place loop over up to four arrays: f(p, g, a, b) gets batches (then scalars for the
-// tail) by reference and writes p, a and b back. One pass over memory instead of one per op.
-template <typename T, typename F>
-void update_with_two_states_serial(int64_t n, T* p, const T* g, T* a, T* b, F f) {
-  using B = xsimd::batch<T>;
-  constexpr int64_t W = vec::width<T>;
-  int64_t i = 0;
-  for (; i + W <= n; i += W) {
-    B pv = B::load_unaligned(p + i), av = B::load_unaligned(a + i), bv = B::load_unaligned(b + i);
-    f(pv, B::load_unaligned(g + i), av, bv);
-    pv.store_unaligned(p + i);
-    av.store_unaligned(a + i);
-    bv.store_unaligned(b + i);
-  }
-  for (; i < n; ++i) f(p[i], g[i], a[i], b[i]);
-}
-
-// The same with one state array: f(p, g, a).
-template <typename T, typename F>
-void update_with_state_serial(int64_t n, T* p, const T* g, T* a, F f) {
-  using B = xsimd::batch<T>;
-  constexpr int64_t W = vec::width<T>;
-  int64_t i = 0;
-  for (; i + W <= n; i += W) {
-    B pv = B::load_unaligned(p + i), av = B::load_unaligned(a + i);
-    f(pv, B::load_unaligned(g + i), av);
-    pv.store_unaligned(p + i);
-    av.store_unaligned(a + i);
-  }
-  for (; i < n; ++i) f(p[i], g[i], a[i]);
-}
-
-// Both split over the engine's threads as the pointwise kernels are (vec::split), each piece a
-// serial loop with its own copies of the pointers and of f.
-template <typename T, typename F>
-void update_with_two_states(int64_t n, T* p, const T* g, T* a, T* b, F f) {
-  vec::split(n, [&](int64_t i, int64_t e) { update_with_two_states_serial(e - i, p + i, g + i, a + i, b + i, f); });
-}
-template <typename T, typename F>
-void update_with_state(int64_t n, T* p, const T* g, T* a, F f) {
-  vec::split(n, [&](int64_t i, int64_t e) { update_with_state_serial(e - i, p + i, g + i, a + i, f); });
-}
-
 // Keeps an optimizer's running averages out of the subnormal range. Where a gradient is 0 step
 // after step (a dead ReLU unit's weights, an input pixel that is 0 in every image), Adam's m decays
 // by beta1 and v by beta2 per step; v (beta2 = 0.999) takes some 16,000 steps to cross float's
@@ -81,7 +38,7 @@ V flush_tiny(V x, T tiny) {
   if constexpr (std::is_arithmetic_v<V>)
     return std::abs(x) < tiny ? V(0) : x;
   else
-    return xsimd::select(xsimd::abs(x) < V(tiny), V(0), x);
+    return vec::select(xsimd::abs(x) < V(tiny), V(0), x);
 }
 
 template <typename T>
@@ -289,7 +246,7 @@ void SGD<T>::update(size_t first, size_t last) {
     for (size_t i = first; i < last; ++i) state[i].push_back(this->slot_view(0, i));
   // One fused pass: d = g + wd p; buf = d or mom buf + (1-damp) d; d = d + mom buf or buf; p -= lr d.
   const T tiny_state = kTinyState<T>, tiny_grad = kTinyGrad<T>;  // see flush_tiny
-  update_with_state(n, p, g, state[first][0].data(), [=](auto& pv, auto d, auto& buf) {
+  vec::update_in_place(n, p, g, state[first][0].data(), [=](auto& pv, auto d, auto& buf) {
     if (decay) d = d + wd * pv;
     d = flush_tiny(d, tiny_grad);
     buf = first_step ? d : flush_tiny(buf, tiny_state) * mom + damp1 * d;
@@ -363,7 +320,7 @@ void Adam<T>::update(size_t first, size_t last) {
   // The scalars are captured by value, as SGD's are: captured by reference, they are locals whose
   // addresses the loop's float stores might alias, so the compiler reloaded and re-broadcast each
   // one and re-tested `shrink` and `l2` on every vector (bench_optim, Adam, 1 thread: 0.51 -> 0.38-0.42 ms).
-  update_with_two_states(n, p, g, state[first][0].data(), state[first][1].data(), [=](auto& pv, auto gv, auto& m, auto& v) {
+  vec::update_in_place(n, p, g, state[first][0].data(), state[first][1].data(), [=](auto& pv, auto gv, auto& m, auto& v) {
     using std::sqrt;
     using xsimd::sqrt;
     if (shrink) pv = pv * decay;

@@ -1,5 +1,5 @@
 // Optimizers with PyTorch's exact update rules and defaults (torch.optim's single-tensor path),
-// updating parameters in place under NoGrad with fused xsimd loops.
+// updating parameters in place under NoGrad with the fused passes of tensor/vec.hpp (update_in_place).
 //
 // State follows PyTorch: it is created lazily at a parameter's first update, and Adam keeps a step
 // count per parameter, so a parameter whose gradient is undefined (unused in this step's graph) is

@@ -119,6 +119,34 @@ inline void axpy(int64_t n, T alpha, const T* x, T* y) {
   for (; i < n; ++i) y[i] += alpha * x[i];
 }
 
+// In-place fused updates over up to four arrays (the optimizers' steps): f(p, g, a[, b]) gets
+// batches (then scalars for the tail) of p, a and b by reference and of g by value, and what it
+// writes to p, a and b is stored back. One pass over memory instead of one per operation.
+template <typename T, typename F>
+inline void update_in_place(int64_t n, T* p, const T* g, T* a, F f) {
+  int64_t i = 0;
+  for (; i + width<T> <= n; i += width<T>) {
+    batch<T> pv = batch<T>::load_unaligned(p + i), av = batch<T>::load_unaligned(a + i);
+    f(pv, batch<T>::load_unaligned(g + i), av);
+    pv.store_unaligned(p + i);
+    av.store_unaligned(a + i);
+  }
+  for (; i < n; ++i) f(p[i], g[i], a[i]);
+}
+template <typename T, typename F>
+inline void update_in_place(int64_t n, T* p, const T* g, T* a, T* b, F f) {
+  int64_t i = 0;
+  for (; i + width<T> <= n; i += width<T>) {
+    batch<T> pv = batch<T>::load_unaligned(p + i), av = batch<T>::load_unaligned(a + i),
+             bv = batch<T>::load_unaligned(b + i);
+    f(pv, batch<T>::load_unaligned(g + i), av, bv);
+    pv.store_unaligned(p + i);
+    av.store_unaligned(a + i);
+    bv.store_unaligned(b + i);
+  }
+  for (; i < n; ++i) f(p[i], g[i], a[i], b[i]);
+}
+
 }  // namespace serial
 
 // The pointwise kernels split [0, n) over the engine's threads (tensor/parallel.hpp) when n is at
@@ -164,6 +192,15 @@ inline void gather_zip(int64_t n, const T* a, const int64_t* idx, const T* b, T*
 template <typename T>
 inline void axpy(int64_t n, T alpha, const T* x, T* y) {
   split(n, [&](int64_t i, int64_t e) { serial::axpy(e - i, alpha, x + i, y + i); });
+}
+
+template <typename T, typename F>
+inline void update_in_place(int64_t n, T* p, const T* g, T* a, F f) {
+  split(n, [&](int64_t i, int64_t e) { serial::update_in_place(e - i, p + i, g + i, a + i, f); });
+}
+template <typename T, typename F>
+inline void update_in_place(int64_t n, T* p, const T* g, T* a, T* b, F f) {
+  split(n, [&](int64_t i, int64_t e) { serial::update_in_place(e - i, p + i, g + i, a + i, b + i, f); });
 }
 
 // y[i] += x[i]

@@ -62,6 +62,44 @@ void check_all(double tol) {
 BOOST_AUTO_TEST_CASE(primitives_match_naive_loops_float) { check_all<float>(1e-5); }
 BOOST_AUTO_TEST_CASE(primitives_match_naive_loops_double) { check_all<double>(1e-13); }
 
+BOOST_AUTO_TEST_CASE(in_place_updates_write_every_array_back_and_nothing_past_it) {
+  // The optimizers' fused passes: p, a, b updated in place from g, at every length of kLengths and
+  // at one long enough to be split over threads; the scalar loop's results (to rounding: the
+  // compiler may contract the scalar a * b + c into an FMA, which the batch body does not).
+  Rng rng(3);
+  for (int64_t n : {int64_t(0), int64_t(1), int64_t(7), int64_t(9), int64_t(33), int64_t(100), 2 * vec::kSplitMin + 5}) {
+    BOOST_TEST_CONTEXT("n = " << n) {
+      const TensorF g = TensorF::normal({n}, 0, 1, rng);
+      std::vector<float> p(n + 1, 1.5f), a(n + 1, 0.5f), b(n + 1, 2.0f);
+      auto step = [](auto& pv, auto gv, auto& av, auto& bv) {
+        av = av * 0.9f + gv;
+        bv = bv * 0.5f + gv * gv;
+        pv = pv - av / bv;
+      };
+      vec::update_in_place(n, p.data(), g.data(), a.data(), b.data(), step);
+      std::vector<float> q(n + 1, 1.5f), c(n + 1, 0.5f);
+      vec::update_in_place(n, q.data(), g.data(), c.data(), [](auto& pv, auto gv, auto& av) {
+        av = av + gv;
+        pv = pv * av;
+      });
+      for (int64_t i = 0; i < n; ++i) {
+        float pp = 1.5f, aa = 0.5f, bb = 2.0f, qq = 1.5f, cc = 0.5f;
+        step(pp, g[i], aa, bb);
+        cc = cc + g[i];
+        qq = qq * cc;
+        BOOST_REQUIRE(std::abs(p[i] - pp) <= 1e-5f * (1 + std::abs(pp)));
+        BOOST_REQUIRE(std::abs(a[i] - aa) <= 1e-5f * (1 + std::abs(aa)));
+        BOOST_REQUIRE(std::abs(b[i] - bb) <= 1e-5f * (1 + std::abs(bb)));
+        BOOST_REQUIRE(std::abs(q[i] - qq) <= 1e-5f * (1 + std::abs(qq)));
+        BOOST_REQUIRE(std::abs(c[i] - cc) <= 1e-5f * (1 + std::abs(cc)));
+      }
+      BOOST_TEST(p[n] == 1.5f);  // the guard element past the end is untouched
+      BOOST_TEST(a[n] == 0.5f);
+      BOOST_TEST(b[n] == 2.0f);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(max_propagates_nan_from_any_lane) {
   for (int64_t pos : {0, 3, 8, 18}) {
     std::vector<float> v(19, 1.0f);
