@@ -25,7 +25,9 @@ void Flags::enable_resume(std::vector<std::string> may_change) {
   may_change_ = std::move(may_change);
   app_->add_option("--resume", resume,
                   "continue the run in RUN_DIR (or from this checkpoint file) exactly where it stopped; flags not "
-                  "given take the run's values");
+                  "given take the run's values")
+      ->check(CLI::Validator(
+          [](std::string& s) -> std::string { return s.empty() ? "expected a value, found an empty string" : ""; }, ""));
 }
 
 nlohmann::json Flags::run_config() const {
@@ -74,6 +76,8 @@ void Flags::apply_resume() {
   }
   nlohmann::json fill = stored;
   for (const char* k : {"out", "config", "resume"}) fill.erase(k);
+  // An empty string is a text flag the run left unset (a given one must not be empty): leave it so.
+  for (auto it = fill.begin(); it != fill.end();) it = it->is_string() && it->get<std::string>().empty() ? fill.erase(it) : std::next(it);
   apply_config(fill, resume_checkpoint);
 }
 
