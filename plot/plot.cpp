@@ -124,7 +124,10 @@ bool plot_metrics(const std::string& metrics_jsonl, const std::vector<std::strin
   return draw_with_gnuplot(
       png_path, opt.width, opt.height,
       [&](std::ofstream& d) {
+        // Only keys with points get a block: gnuplot numbers its index blocks by what it finds,
+        // and a key without records (a short run's "loss") would shift the others' numbers.
         for (const auto& k : keys) {
+          if (series[k].empty()) continue;
           d << "# " << k << "\n";
           for (auto [x, y] : series[k]) d << x << " " << y << "\n";
           d << "\n\n";  // gnuplot: two blank lines separate index blocks
@@ -137,9 +140,9 @@ bool plot_metrics(const std::string& metrics_jsonl, const std::vector<std::strin
         if (xhi == xlo) s << "set xrange [" << xlo - 1 << ":" << xhi + 1 << "]\n";
         s << "plot ";
         bool first = true;
-        for (size_t i = 0; i < keys.size(); ++i) {
+        for (size_t i = 0, block = 0; i < keys.size(); ++i) {
           if (series[keys[i]].empty()) continue;
-          s << (first ? "" : ", ") << data << " index " << i
+          s << (first ? "" : ", ") << data << " index " << block++
             << (series[keys[i]].size() < 30 ? " with linespoints pt 7 ps 0.6 lw 2 title " : " with lines lw 2 title ")
             << gq(keys[i]);
           first = false;

@@ -204,6 +204,11 @@ LZ_SKIPPABLE_CASE(gnuplot_curve_is_a_png) {
   BOOST_TEST(img.h == 320);
   BOOST_TEST(temp_leftovers(dir).empty());
   BOOST_CHECK_THROW(plot_metrics(dir + "/metrics.jsonl", {"nothing"}, dir + "/x.png"), NothingToPlot);
+  // a key with no record beside one with records (a short run: test_loss per epoch, no loss yet)
+  // draws the one: its empty block used to shift gnuplot's index numbers ("no valid points")
+  write_bytes(dir + "/short.jsonl", "{\"step\":3,\"test_loss\":0.5}\n{\"step\":6,\"test_loss\":0.4}\n");
+  BOOST_TEST(plot_metrics(dir + "/short.jsonl", {"loss", "test_loss"}, dir + "/short.png"));
+  BOOST_TEST(read_png(dir + "/short.png").w == 900);
 }
 
 
