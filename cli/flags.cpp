@@ -227,6 +227,9 @@ void Flags::apply_config(const nlohmann::json& j, const std::string& where) {
       throw std::runtime_error(where + ": key '" + key + "': a negated flag; write \"" + o->get_lnames().at(0) +
                                "\": false instead");
     if (o->count() > 0) continue;  // the command line wins
+    // "" for a text flag whose default is "" is how config.json (values()) records a flag left
+    // unset (--data-dir, gmm's --csv): replayed, it stays unset. Any other "" is refused.
+    if (v.is_string() && v.get<std::string>().empty() && o->get_default_str().empty()) continue;
     check_config_type(o->get_lnames().at(0), key, v, where);
     try {
       if (v.is_array())

@@ -130,7 +130,8 @@ class Flags {
 
   // Apply a JSON object of {flag name without dashes: value} (what --config does); throws
   // std::runtime_error naming `where` and the key on an unknown key or a bad value.
-  // Keys already given on the command line are left alone.
+  // Keys already given on the command line are left alone, and so is "" for a text flag whose
+  // default is "" (how config.json records a flag left unset).
   void apply_config(const nlohmann::json& j, const std::string& where);
 
   // Gradient-trained drivers call this before parse(): it adds --resume RUN_DIR|CHECKPOINT. With

@@ -76,9 +76,7 @@ void Flags::apply_resume() {
   }
   nlohmann::json fill = stored;
   for (const char* k : {"out", "config", "resume"}) fill.erase(k);
-  // An empty string is a text flag the run left unset (a given one must not be empty): leave it so.
-  for (auto it = fill.begin(); it != fill.end();) it = it->is_string() && it->get<std::string>().empty() ? fill.erase(it) : std::next(it);
-  apply_config(fill, resume_checkpoint);
+  apply_config(fill, resume_checkpoint);  // a text flag the run left unset ("") stays unset
 }
 
 }  // namespace lz
