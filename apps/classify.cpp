@@ -12,11 +12,13 @@
 
 #include "autodiff/ops.hpp"
 #include "cli/flags.hpp"
+#include "cli/memory.hpp"
 #include "datasets/batch.hpp"
 #include "datasets/digits.hpp"
 #include "datasets/idx.hpp"
 #include "nn/mlp.hpp"
 #include "nn/optim.hpp"
+#include "plot/pictures.hpp"
 #include "plot/plot.hpp"
 #include "train/trainer.hpp"
 
@@ -67,7 +69,7 @@ int main(int argc, char** argv) {
   flags.add("--hidden", hidden, "hidden units of the 784-H-10 ReLU MLP").check(Range(int64_t(1), int64_t(65536)));
   flags.add("--epochs", to.epochs, "passes over the training set").check(Range(int64_t(1), int64_t(100000)));
   flags.add("--batch", batch, "minibatch size").check(Range(int64_t(1), int64_t(1) << 20));
-  flags.add("--lr", lr, "Adam learning rate").check(Range(1e-12, 10.0));
+  flags.add("--lr", lr, "Adam learning rate").check(LearningRateRange());
   flags.add("--log-every", to.log_every, "steps between metrics.jsonl records").check(Range(int64_t(1), int64_t(1) << 30));
   flags.add("--checkpoint-every", to.checkpoint_every, "steps between checkpoints inside an epoch (0: epoch ends only)")
       .check(Range(int64_t(0), int64_t(1) << 40));
@@ -83,6 +85,7 @@ int main(int argc, char** argv) {
     // Both data sets are 28x28 images in 10 classes, so the model (and a --resume checkpoint,
     // checked against it) comes first: a bad checkpoint fails before a minute of data loading.
     constexpr int64_t kInputs = 784, kClasses = 10;
+    check_fits_in_memory("--hidden", std::to_string(hidden), mlp_size({kInputs, hidden, kClasses}), batch);
     Rng rng(flags.seed);
     MLP<float> model({kInputs, hidden, kClasses}, Activation::ReLU, rng);
     Adam<float> opt(model, AdamOptions{.lr = lr});
@@ -134,19 +137,24 @@ int main(int argc, char** argv) {
                        {"test_size", test.size()},
                        {"train_seconds", r.train_seconds},
                        {"checkpoint", "checkpoint.safetensors"}});
-    // A picture that fails to draw must not fail a finished run: warn and go on. Under MPI rank 0 draws.
-    if (run.writer()) try {
-      PlotOptions po;
-      po.title = "classify " + data + ": training loss";
-      plot_metrics(run.file("metrics.jsonl"), {"loss", "test_loss"}, run.file("loss.png"), po);
-      po.title = "classify " + data + ": test accuracy";
-      po.x_key = "epoch";
-      plot_metrics(run.file("metrics.jsonl"), {"test_accuracy"}, run.file("accuracy.png"), po);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "warning: no curves: %s\n", e.what());
+    // Each picture on its own: one that fails stops none of the others, and makes the exit code 1
+    // once the rest is written (plot/pictures.hpp). Under MPI rank 0 draws.
+    Pictures pictures;
+    if (run.writer()) {
+      pictures.draw("loss.png", [&] {
+        PlotOptions po;
+        po.title = "classify " + data + ": training loss";
+        plot_metrics(run.file("metrics.jsonl"), {"loss", "test_loss"}, run.file("loss.png"), po);
+      });
+      pictures.draw("accuracy.png", [&] {
+        PlotOptions po;
+        po.title = "classify " + data + ": test accuracy";
+        po.x_key = "epoch";
+        plot_metrics(run.file("metrics.jsonl"), {"test_accuracy"}, run.file("accuracy.png"), po);
+      });
     }
     std::printf("test accuracy %.4f (%s, %ld epochs, %.1f s)\n", ev.accuracy, data.c_str(), long(r.epochs_done),
                 r.train_seconds);
-    return 0;
+    return pictures.exit_code();
   });
 }

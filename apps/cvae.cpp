@@ -22,6 +22,7 @@
 #include <cstdio>
 
 #include "cli/flags.hpp"
+#include "cli/memory.hpp"
 #include "cli/sizes.hpp"
 #include "datasets/actions.hpp"
 #include "datasets/batch.hpp"
@@ -248,7 +249,7 @@ int run(int argc, char** argv) {
   flags.add("--k", k, "importance samples per example in training (1 = ELBO, >1 = IWAE bound)").check(Range(1, 100000));
   flags.add("--epochs", to.epochs, "passes over the training set").check(Range(int64_t(1), int64_t(100000)));
   flags.add("--batch", batch, "minibatch size").check(Range(1, 100000));
-  flags.add("--lr", lr, "Adam learning rate").check(Range(1e-8, 10.0));
+  flags.add("--lr", lr, "Adam learning rate").check(LearningRateRange());
   flags.add("--beta", beta, "KL weight").check(Range(0.0, 1e6));
   flags.add("--warmup", warmup, "KL warm-up steps (beta ramps from 0)").check(Range(0, 100000000));
   flags.add("--eval-k", eval_k, "importance samples for test log p(x|c)").check(Range(1, 1000000));
@@ -263,6 +264,12 @@ int run(int argc, char** argv) {
   VaeConfig cfg;
   cfg.hidden = parse_size_list("--arch", arch, kMaxLayerSize);
   cfg.prior_hidden = parse_size_list("--prior-arch", prior_arch, kMaxLayerSize);
+  {  // encoder, decoder and prior network, before anything is loaded (an overestimate for every condition: x and c 784 wide)
+    NetworkSize nets = mlp_size(2 * 784, cfg.hidden, 2 * latent);
+    nets += mlp_size(latent + 784, std::vector<int64_t>(cfg.hidden.rbegin(), cfg.hidden.rend()), 2 * 784);
+    nets += mlp_size(784, cfg.prior_hidden, 2 * latent);
+    check_fits_in_memory("--arch", arch + " --prior-arch " + prior_arch, nets, int64_t(batch) * k);
+  }
   cfg.z_dim = latent;
   cfg.activation = act;
   cfg.learned_prior = prior == "learned";

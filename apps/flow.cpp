@@ -21,6 +21,7 @@
 #include <optional>
 
 #include "cli/flags.hpp"
+#include "cli/memory.hpp"
 #include "cli/sizes.hpp"
 #include "datasets/csv.hpp"
 #include "datasets/flow_data.hpp"
@@ -30,6 +31,7 @@
 #include "models/flow.hpp"
 #include "nn/optim.hpp"
 #include "plot/caption.hpp"
+#include "plot/pictures.hpp"
 #include "plot/plot.hpp"
 #include "plot/plot2d.hpp"
 #include "plot/png.hpp"
@@ -49,17 +51,23 @@ TensorF rows_of(const TensorF& x, const std::vector<int64_t>& rows) {
 }
 
 void draw_pictures(Flow<float>& flow, const Dataset& train, const Dataset& test, const std::string& name,
-                   const RunDir& run, uint64_t seed) {
+                   const RunDir& run, uint64_t seed, Pictures& pictures) {
   const Box2 box = bounding_box(train.x, 0.15);
-  TensorF density = log_prob_grid(flow, box.xmin, box.xmax, box.ymin, box.ymax, 200, 200);
-  for (int64_t i = 0; i < density.numel(); ++i) density[i] = std::exp(density[i]);
-  plot_density_beside_points(density, box, test.x, run.file("density.png"), "flow on " + name,
-                             "learned density p(x)", "test data");
-  Rng rng(seed ^ 0x5a5a5a5aULL);
-  plot_points(flow.sample(2000, rng), box, run.file("samples.png"), "flow on " + name + ": samples x = f^-1(z)",
-              "2000 samples");
-  plot_points(flow.push_forward(test.x), Box2{-4, 4, -4, 4}, run.file("z.png"),
-              "flow on " + name + ": test data pushed into z-space, z = f(x)", "f(test data), ideally N(0, I)");
+  pictures.draw("density.png", [&] {
+    TensorF density = log_prob_grid(flow, box.xmin, box.xmax, box.ymin, box.ymax, 200, 200);
+    for (int64_t i = 0; i < density.numel(); ++i) density[i] = std::exp(density[i]);
+    plot_density_beside_points(density, box, test.x, run.file("density.png"), "flow on " + name,
+                               "learned density p(x)", "test data");
+  });
+  pictures.draw("samples.png", [&] {
+    Rng rng(seed ^ 0x5a5a5a5aULL);
+    plot_points(flow.sample(2000, rng), box, run.file("samples.png"), "flow on " + name + ": samples x = f^-1(z)",
+                "2000 samples");
+  });
+  pictures.draw("z.png", [&] {
+    plot_points(flow.push_forward(test.x), Box2{-4, 4, -4, 4}, run.file("z.png"),
+                "flow on " + name + ": test data pushed into z-space, z = f(x)", "f(test data), ideally N(0, I)");
+  });
 }
 
 }  // namespace
@@ -85,7 +93,7 @@ int main(int argc, char** argv) {
       .check(Range(int64_t(0), int64_t(784)));
   flags.add("--lambda", lambda, "pixels: the logit transform's squeeze, logit(lambda + (1 - 2 lambda) u)")
       .check(Range(0.0, 0.4999));
-  flags.add("--csv", csv_path, "with --data csv: the file (numeric columns; a header row is detected)");
+  flags.add("--csv", csv_path, "with --data csv: the file (numeric columns; a header row is detected)").check(ExistingFile);
   flags.add("--n", n, "toy training points").check(Range(int64_t(2), int64_t(1) << 26));
   flags.add("--n-test", n_test, "toy test points (for csv: a fifth of the rows)").check(Range(int64_t(1), int64_t(1) << 26));
   flags.add("--noise", noise, "toy noise (negative: the toy's default)");
@@ -105,7 +113,7 @@ int main(int argc, char** argv) {
   flags.flag("--lu", lu, "an LU-parameterised invertible linear map before each coupling");
   flags.add("--epochs", to.epochs, "passes over the training set").check(Range(int64_t(1), int64_t(1000000)));
   flags.add("--batch", batch, "minibatch size").check(Range(int64_t(1), int64_t(1) << 20));
-  flags.add("--lr", lr, "Adam learning rate").check(Range(1e-12, 10.0));
+  flags.add("--lr", lr, "Adam learning rate").check(LearningRateRange());
   flags.add("--log-every", to.log_every, "steps between metrics.jsonl records").check(Range(int64_t(1), int64_t(1) << 30));
   flags.add("--checkpoint-every", to.checkpoint_every, "steps between checkpoints inside an epoch (0: epoch ends only)")
       .check(Range(int64_t(0), int64_t(1) << 40));
@@ -122,10 +130,10 @@ int main(int argc, char** argv) {
     Rng data_rng(data_seed);
     const bool images = data == "digits" || data == "fashion";
     if (!images && (pca > 0 || !data_dir.empty()))
-      throw std::invalid_argument(std::string(pca > 0 ? "--pca" : "--data-dir") + " is for --data digits|fashion, not --data " + data);
-    if (data != "csv" && !csv_path.empty()) throw std::invalid_argument("--csv is for --data csv, not --data " + data);
+      throw FlagError(std::string(pca > 0 ? "--pca" : "--data-dir") + " is for --data digits|fashion, not --data " + data);
+    if (data != "csv" && !csv_path.empty()) throw FlagError("--csv is for --data csv, not --data " + data);
     if (data == "csv") {
-      if (csv_path.empty()) throw std::invalid_argument("--data csv needs --csv PATH");
+      if (csv_path.empty()) throw FlagError("--data csv needs --csv PATH");
       const Dataset all = load_csv(csv_path);
       if (all.size() < 10) throw std::invalid_argument(csv_path + ": needs at least 10 rows, found " + std::to_string(all.size()));
       std::tie(train, test) = train_test_split(all, all.size() / 5, data_rng);
@@ -153,6 +161,11 @@ int main(int argc, char** argv) {
     const int64_t D = train.dim();
     if (D < 2) throw std::invalid_argument(data + ": a coupling flow needs at least 2 columns, found " + std::to_string(D));
 
+    {  // each coupling's network, before any is allocated (an overestimate: input D, output 2D or D(3K - 1))
+      NetworkSize nets;
+      for (int64_t i = 0; i < couplings; ++i) nets += mlp_size(D, hidden, coupling == "spline" ? D * (3 * bins - 1) : 2 * D);
+      check_fits_in_memory("--hidden", hidden_text, nets, batch, std::max<int64_t>(test.size(), D == 2 ? 200 * 200 : 64));
+    }
     Rng rng(flags.seed);
     auto flow = Flow<float>::build({.dim = D, .couplings = couplings, .hidden = hidden, .actnorm = actnorm, .lu = lu,
                                     .coupling = coupling == "spline" ? CouplingKind::Spline : CouplingKind::Affine,
@@ -250,24 +263,26 @@ int main(int argc, char** argv) {
       headline = line;
     }
     run.write_summary(summary);
-    // A picture that fails to draw must not fail a finished run: warn and go on. Under MPI rank 0 draws.
-    if (run.writer()) try {
-      PlotOptions po;
-      po.title = "flow on " + data + ": negative log-likelihood (nats)";
-      plot_metrics(run.file("metrics.jsonl"), {"loss"}, run.file("loss.png"), po);
-      if (D == 2 && !images) draw_pictures(*flow, train, test, data, run, flags.seed);
-      if (images) {
+    // Each picture on its own: one that fails stops none of the others, and makes the exit code 1
+    // once the rest is written (plot/pictures.hpp). Under MPI rank 0 draws.
+    Pictures pictures;
+    if (run.writer()) {
+      pictures.draw("loss.png", [&] {
+        PlotOptions po;
+        po.title = "flow on " + data + ": negative log-likelihood (nats)";
+        plot_metrics(run.file("metrics.jsonl"), {"loss"}, run.file("loss.png"), po);
+      });
+      if (D == 2 && !images) draw_pictures(*flow, train, test, data, run, flags.seed, pictures);
+      if (images) pictures.draw("samples.png", [&] {
         Rng rng_s(flags.seed ^ 0x5a5a5a5aULL);
         const TensorF z = flow->sample(64, rng_s);
         write_png(run.file("samples.png"),
                   with_caption(image_grid(pixels ? pixels->to_images(z) : proj->reconstruct(z), image_h, image_w, 8, 2, 2),
                                "flow on " + data + (pixels ? "" : " (" + std::to_string(pca) + " principal components)") +
                                    ": 64 exact samples, x = f⁻¹(z) for z ~ N(0, I)"));
-      }
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "warning: pictures: %s\n", e.what());
+      });
     }
     std::printf("%s (%s, %ld epochs, %.1f s)\n", headline.c_str(), data.c_str(), long(r.epochs_done), r.train_seconds);
-    return 0;
+    return pictures.exit_code();
   });
 }

@@ -21,6 +21,7 @@
 #include "models/gmm.hpp"
 #include "models/gmm_sgd.hpp"
 #include "models/pca.hpp"
+#include "plot/pictures.hpp"
 #include "plot/plot.hpp"
 #include "plot/plot2d.hpp"
 #include "train/distributed.hpp"
@@ -43,10 +44,10 @@ constexpr int64_t kMaxComponents = 100000;
 TensorD load_data(const Options& o, Rng& rng, std::string& name) {
   const int sources = !o.csv.empty() + !o.toy.empty() + (o.fashion_pca > 0);
   if (sources != 1)
-    throw std::invalid_argument("give exactly one data source: --csv FILE, --toy NAME or --fashion-pca D (found " +
+    throw FlagError("give exactly one data source: --csv FILE, --toy NAME or --fashion-pca D (found " +
                                 std::to_string(sources) + ")");
   if (!o.data_dir.empty() && o.fashion_pca == 0)
-    throw std::invalid_argument("--data-dir " + o.data_dir + ": only --fashion-pca reads a data folder");
+    throw FlagError("--data-dir " + o.data_dir + ": only --fashion-pca reads a data folder");
   if (!o.csv.empty()) {
     name = o.csv;
     return tensor_cast<double>(load_csv(o.csv).x);
@@ -128,7 +129,8 @@ int main(int argc, char** argv) {
     Options o;
     Flags flags("gmm: Gaussian mixture by EM and by gradient ascent, K chosen by BIC", "gmm");
     flags.add("--csv", o.csv, "data: a CSV file of numeric columns (header optional)").check(ExistingFile);
-    flags.add("--toy", o.toy, "data: a 2-D toy (two_moons circles eight_gaussians pinwheel checkerboard two_spirals)");
+    flags.add("--toy", o.toy, "data: a 2-D toy (two_moons circles eight_gaussians pinwheel checkerboard two_spirals)")
+        .check(OneOf(toy_names()));
     flags.add("--n", o.n, "points drawn for --toy").check(Range(int64_t(1), int64_t(10000000)));
     flags.add("--fashion-pca", o.fashion_pca, "data: Fashion-MNIST train images on their first D principal components")
         .check(Range(int64_t(0), int64_t(784)));
@@ -143,12 +145,12 @@ int main(int argc, char** argv) {
     flags.add("--tol", o.tol, "EM stops when the mean log-likelihood changes by less").check(Range(0.0, 1e9));
     flags.add("--reg-covar", o.reg_covar, "added to every variance").check(Range(0.0, 1e9));
     flags.add("--sgd-steps", o.sgd_steps, "Adam steps of gradient ascent").check(Range(int64_t(1), int64_t(1000000)));
-    flags.add("--lr", o.lr, "Adam learning rate for gradient ascent").check(Range(1e-9, 10.0));
+    flags.add("--lr", o.lr, "Adam learning rate for gradient ascent").check(LearningRateRange());
     if (auto rc = flags.parse(argc, argv)) return *rc;
     const IntRange k_range = parse_int_range("--k", o.k, kMaxComponents);
     const CovarianceType type = parse_covariance_type(o.cov, "--cov");
     if (o.method != "em" && type != CovarianceType::full && type != CovarianceType::diag)
-      throw std::invalid_argument("--method " + o.method + ": gradient ascent supports --cov full or diag, found " + o.cov);
+      throw FlagError("--method " + o.method + ": gradient ascent supports --cov full or diag, found " + o.cov);
 
     Rng rng(flags.seed);
     std::string name;
@@ -188,13 +190,18 @@ int main(int argc, char** argv) {
       double best = -std::numeric_limits<double>::infinity();
       for (int64_t r = 0; r < o.n_init; ++r) {
         GaussianMixture g(go);
-        const GmmParams start = g.initialize(X, rng);
-        if (o.method != "sgd") g.fit_from(share, start);
+        GmmParams start;
+        try {  // what the data cannot support (fewer distinct points than K) names the data
+          start = g.initialize(X, rng);
+          if (o.method != "sgd") g.fit_from(share, start);
+        } catch (const std::exception& e) {
+          throw std::runtime_error(name + ": " + e.what());
+        }
         const double ll = o.method != "sgd" ? g.report().final_log_likelihood : 0.0;
         if (r == 0 || ll > best) best = ll, f.gm = g, f.start = start;
       }
       if (o.method == "sgd") run_sgd(X, o, type, f);
-      for (const auto& w : f.gm.report().warnings) std::cerr << "warning: K=" << K << ": " << w << "\n";
+      for (const auto& w : f.gm.report().warnings) std::cerr << "warning: " << name << ": K=" << K << ": " << w << "\n";
       f.ll = f.gm.score(X);
       f.bic = f.gm.bic(X);
       f.aic = f.gm.aic(X);
@@ -231,29 +238,34 @@ int main(int argc, char** argv) {
 
     if (!run.writer()) return 0;  // the pictures below: under MPI rank 0 draws
     const std::string metrics = run.file("metrics.jsonl");
-    if (o.method != "sgd") {
+    // Each picture on its own: one that fails stops none of the others, and makes the exit code 1
+    // once the rest is written (plot/pictures.hpp).
+    Pictures pictures;
+    if (o.method != "sgd") pictures.draw("em_curve.png", [&] {
       PlotOptions po;
       po.x_key = "iteration";
       po.title = "EM: mean log-likelihood per iteration (K=" + std::to_string(f.k) + ")";
       plot_metrics(metrics, {"em"}, run.file("em_curve.png"), po);
-    }
-    if (o.method != "em") {
+    });
+    if (o.method != "em") pictures.draw("sgd_curve.png", [&] {
       PlotOptions po;
       po.x_key = "step";
       po.title = "gradient ascent (Adam): mean log-likelihood per step";
       plot_metrics(metrics, {"sgd"}, run.file("sgd_curve.png"), po);
-    }
+    });
     if (o.method == "both") {
-      PlotOptions po;
-      po.x_key = "seconds";
-      po.title = "mean log-likelihood against wall time, same start (K=" + std::to_string(f.k) + ")";
-      plot_metrics(metrics, {"em", "sgd"}, run.file("time.png"), po);
+      pictures.draw("time.png", [&] {
+        PlotOptions po;
+        po.x_key = "seconds";
+        po.title = "mean log-likelihood against wall time, same start (K=" + std::to_string(f.k) + ")";
+        plot_metrics(metrics, {"em", "sgd"}, run.file("time.png"), po);
+      });
       std::printf("EM: %.6f after %d iterations in %.3f s; gradient ascent: %.6f after %d steps in %.3f s\n",
                   f.gm.report().final_log_likelihood, f.gm.report().n_iter, f.gm.report().seconds.back(),
                   f.sgd.final_log_likelihood, f.sgd.steps, f.sgd.seconds.back());
     }
-    if (D == 2) draw_clusters(X, f.gm, run.file("clusters.png"));
+    if (D == 2) pictures.draw("clusters.png", [&] { draw_clusters(X, f.gm, run.file("clusters.png")); });
     std::cout << "wrote " << run.path() << "/params.json" << (D == 2 ? ", clusters.png" : "") << "\n";
-    return 0;
+    return pictures.exit_code();
   });
 }

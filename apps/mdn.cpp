@@ -21,6 +21,7 @@
 #include <cstdio>
 
 #include "cli/flags.hpp"
+#include "cli/memory.hpp"
 #include "cli/sizes.hpp"
 #include "datasets/batch.hpp"
 #include "datasets/toy.hpp"
@@ -28,6 +29,7 @@
 #include "models/mdn.hpp"
 #include "nn/optim.hpp"
 #include "nn/schedule.hpp"
+#include "plot/pictures.hpp"
 #include "plot/plot.hpp"
 #include "plot/plot2d.hpp"
 #include "train/trainer.hpp"
@@ -103,7 +105,8 @@ int main(int argc, char** argv) {
   flags.add("--components", components, "mixture components M of the MDN (1: the unimodal regression itself)")
       .check(Range(int64_t(1), int64_t(1000)));
   flags.add("--hidden", hidden_text, "hidden widths of both networks' MLPs, comma-separated");
-  flags.add("--act", act, "activation between the layers (tanh, relu, ...)");
+  flags.add("--act", act, "activation between the layers")
+      .check(OneOf({"tanh", "relu", "sigmoid", "softplus", "leaky_relu", "identity"}));
   flags.add("--min-scale", min_scale, "the scale floor of every component, in y's units").check(Range(0.0, 1.0));
   flags.add("--n-train", n_train, "training points").check(Range(int64_t(2), int64_t(1) << 26));
   flags.add("--n-test", n_test, "test points").check(Range(int64_t(2), int64_t(1) << 26));
@@ -111,7 +114,7 @@ int main(int argc, char** argv) {
   flags.add("--data-seed", data_seed, "seed of the data (fixed, so test sets are comparable across runs)");
   flags.add("--epochs", to.epochs, "passes over the training set").check(Range(int64_t(1), int64_t(1000000)));
   flags.add("--batch", batch, "minibatch size").check(Range(int64_t(1), int64_t(1) << 20));
-  flags.add("--lr", lr, "Adam learning rate").check(Range(1e-12, 10.0));
+  flags.add("--lr", lr, "Adam learning rate").check(LearningRateRange());
   flags.flag("--cosine", cosine, "anneal the learning rate to 0 over the run by a half cosine (else constant)");
   flags.add("--log-every", to.log_every, "steps between metrics.jsonl records").check(Range(int64_t(1), int64_t(1) << 30));
   flags.add("--checkpoint-every", to.checkpoint_every, "steps between checkpoints inside an epoch (0: epoch ends only)")
@@ -133,6 +136,11 @@ int main(int argc, char** argv) {
                   .hidden = parse_size_list("--hidden", hidden_text, 1 << 16),
                   .activation = act,
                   .min_scale = min_scale};
+    // Both networks (M components, and the unimodal M = 1), before either is allocated; the test
+    // set is scored in one pass.
+    NetworkSize nets = mlp_size(1, cfg.hidden, 3 * components);
+    nets += mlp_size(1, cfg.hidden, 3);
+    check_fits_in_memory("--hidden", hidden_text, nets, batch, std::max<int64_t>(n_test, 300));
     Rng data_rng(data_seed);
     const Dataset train = inverted_sine(n_train, data_rng, noise), test = inverted_sine(n_test, data_rng, noise);
     const std::vector<int64_t> test_rows = all_rows(test.size());
@@ -197,19 +205,21 @@ int main(int argc, char** argv) {
                        {"test_size", test.size()},
                        {"train_seconds", r.train_seconds},
                        {"checkpoint", "checkpoint.safetensors"}});
-    // A picture that fails to draw must not fail a finished run: warn and go on. Under MPI rank 0 draws.
-    if (run.writer()) try {
-      PlotOptions po;
-      po.x_key = "epoch";
-      po.title = "inverted sine: test negative log-likelihood of y given x (nats per example)";
-      plot_metrics(run.file("metrics.jsonl"), {"test_nll_mdn", "test_nll_unimodal"}, run.file("test_nll.png"), po);
-      draw_density(*mdn, *unimodal, train, run);
-    } catch (const std::exception& ex) {
-      std::fprintf(stderr, "warning: pictures: %s\n", ex.what());
+    // Each picture on its own: one that fails stops none of the others, and makes the exit code 1
+    // once the rest is written (plot/pictures.hpp). Under MPI rank 0 draws.
+    Pictures pictures;
+    if (run.writer()) {
+      pictures.draw("test_nll.png", [&] {
+        PlotOptions po;
+        po.x_key = "epoch";
+        po.title = "inverted sine: test negative log-likelihood of y given x (nats per example)";
+        plot_metrics(run.file("metrics.jsonl"), {"test_nll_mdn", "test_nll_unimodal"}, run.file("test_nll.png"), po);
+      });
+      pictures.draw("density.png", [&] { draw_density(*mdn, *unimodal, train, run); });
     }
     std::printf("test NLL: MDN (M = %ld) %.4f ± %.4f, unimodal %.4f ± %.4f nats; unimodal − MDN %.4f ± %.4f (%ld epochs, %.1f s)\n",
                 long(components), e.mdn.mean, e.mdn.se, e.unimodal.mean, e.unimodal.se, e.difference.mean, e.difference.se,
                 long(r.epochs_done), r.train_seconds);
-    return 0;
+    return pictures.exit_code();
   });
 }

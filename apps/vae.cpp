@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "cli/flags.hpp"
+#include "cli/memory.hpp"
 #include "cli/sizes.hpp"
 #include "datasets/batch.hpp"
 #include "datasets/idx.hpp"
@@ -17,6 +18,7 @@
 #include "models/vae.hpp"
 #include "nn/optim.hpp"
 #include "plot/caption.hpp"
+#include "plot/pictures.hpp"
 #include "plot/plot.hpp"
 #include "plot/plot2d.hpp"
 #include "plot/png.hpp"
@@ -159,7 +161,7 @@ int run(int argc, char** argv) {
   flags.add("--time-budget", o.time_budget, "stop training after this many minutes, with a checkpoint (0 = no limit)")
       .check(Range(0.0, 1e6));
   flags.add("--batch", o.batch, "minibatch size").check(Range(1, 100000));
-  flags.add("--lr", o.lr, "Adam learning rate").check(Range(1e-8, 10.0));
+  flags.add("--lr", o.lr, "Adam learning rate").check(LearningRateRange());
   flags.add("--beta", o.beta, "KL weight of the VAE loss").check(Range(0.0, 1e6));
   flags.add("--warmup", o.warmup, "KL warm-up steps (beta ramps from 0), VAE only").check(Range(0, 100000000));
   flags.add("--eval-k", o.eval_k, "importance samples for test log p(x)").check(Range(1, 1000000));
@@ -179,6 +181,11 @@ int run(int argc, char** argv) {
 
   VaeConfig cfg;
   cfg.hidden = parse_size_list("--arch", o.arch, kMaxLayerSize);
+  {  // encoder and decoder on 28x28 images (both data sets), before the data or the model is loaded
+    NetworkSize nets = mlp_size(784, cfg.hidden, 2 * o.latent);
+    nets += mlp_size(o.latent, std::vector<int64_t>(cfg.hidden.rbegin(), cfg.hidden.rend()), 2 * 784);
+    check_fits_in_memory("--arch", o.arch, nets, int64_t(o.batch) * o.k);
+  }
   cfg.z_dim = o.latent;
   cfg.activation = o.act;
   const bool binary = o.binarize == "dynamic";
@@ -223,17 +230,20 @@ int run(int argc, char** argv) {
         return json{{"test_elbo", lz::mean(t.elbo).item()}};
       });
   if (tr.interrupted()) return tr.exit_code;
-  for (const char* key : {"loss", "test_elbo"}) {
-    if (!run.writer()) break;  // under MPI rank 0 draws
-    try {  // a missing curve (too few steps to log, no gnuplot) must not lose the run's evaluation
-      plot_metrics(run.file("metrics.jsonl"), {key}, run.file(std::string(key) + ".png"), {.title = key});
-    } catch (const std::exception& ex) {
-      std::fprintf(stderr, "warning: %s curve not drawn: %s\n", key, ex.what());
-    }
-  }
+  // Each curve on its own: one that fails stops neither the other nor the evaluation, and makes
+  // the exit code 1 at the end (plot/pictures.hpp). Under MPI rank 0 draws.
+  Pictures pictures;
+  for (const char* key : {"loss", "test_elbo"})
+    if (run.writer())
+      pictures.draw(std::string(key) + ".png", [&] {
+        plot_metrics(run.file("metrics.jsonl"), {key}, run.file(std::string(key) + ".png"), {.title = key});
+      });
 
   // ---- evaluation --------------------------------------------------------------------------
-  if (run.writer()) write_pictures(model, test, xtest, run, rng, (o.k == 1 ? std::string("VAE") : "IWAE-" + std::to_string(o.k)) + " on " + o.data);
+  if (run.writer())
+    pictures.draw("reconstructions.png, samples.png, latent.png", [&] {
+      write_pictures(model, test, xtest, run, rng, (o.k == 1 ? std::string("VAE") : "IWAE-" + std::to_string(o.k)) + " on " + o.data);
+    });
   const int64_t n_eval = o.eval_n == 0 ? xtest.size(0) : std::min(o.eval_n, xtest.size(0));
   std::vector<int64_t> ks;
   for (int64_t kk : {1, 5, 50, 5000})
@@ -264,7 +274,7 @@ int run(int argc, char** argv) {
   std::printf("test log p(x) (k=%lld, %lld points): %.2f +- %.2f nats; ELBO %.2f; active units %lld/%lld; %s\n",
               static_cast<long long>(o.eval_k), static_cast<long long>(n_eval), lp.mean, lp.se, el.mean,
               static_cast<long long>(au.count), static_cast<long long>(o.latent), run.path().c_str());
-  return 0;
+  return pictures.exit_code();
 }
 
 }  // namespace

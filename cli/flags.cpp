@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -12,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/flag_error.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/parallel.hpp"
 #include "train/distributed.hpp"
@@ -54,6 +57,32 @@ const CLI::Validator SeedRange(
     },
     "");
 
+// A value that is not the empty string: `--out ""` or `--resume ""` would otherwise quietly mean the
+// default (a new run folder, a fresh start).
+const CLI::Validator NonEmpty(
+    [](std::string& s) -> std::string { return s.empty() ? "expected a value, found an empty string" : ""; }, "");
+
+// A real number as written: the shortest text that reads back to the same double ("1e-12", "0.5",
+// "10"), where CLI::Range's std::to_string rounds 1e-12 to "0.000000".
+std::string shortest(double v) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+// lo <= value <= hi for a real-valued flag, in CLI::Range's words but with the bounds as given.
+CLI::Validator real_range(double lo, double hi) {
+  const std::string range = shortest(lo) + " to " + shortest(hi);
+  return CLI::Validator(
+      [lo, hi, range](std::string& s) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(s, v)) return "expected a real number, found '" + s + "'";
+        if (!(v >= lo && v <= hi)) return "Value " + s + " not in range " + range;
+        return "";
+      },
+      "FLOAT in [" + shortest(lo) + " - " + shortest(hi) + "]");
+}
+
 // CLI11's own ExistingFile says "File is actually a directory: X"; a driver may still use it.
 std::string reword(std::string m) {
   const std::string dir = "File is actually a directory: ";
@@ -77,7 +106,7 @@ Flag& Flag::check(const Check& c) {
       else o_->check(CLI::Range(c.int_lo, c.int_hi));
       break;
     case Check::Kind::RealRange:
-      o_->check(CLI::Range(c.real_lo, c.real_hi));
+      o_->check(real_range(c.real_lo, c.real_hi));
       break;
     case Check::Kind::OneOf:
       o_->check(CLI::IsMember(c.members));
@@ -97,7 +126,8 @@ Flags::Flags(const std::string& description, const std::string& run_prefix)
   dist::rank();  // under mpirun, MPI starts here, before a driver prints anything (ranks > 0 are quiet)
   app_->option_defaults()->always_capture_default();
   app_->add_option("--out", out, "run folder for config, metrics, checkpoints and pictures (default: runs/" +
-                                    run_prefix + "-<UTC time>)");
+                                    run_prefix + "-<UTC time>)")
+      ->check(NonEmpty);
   app_->add_option("--seed", seed, "random seed (every random draw follows from it), 0 to 2^64-1")
       ->capture_default_str()
       ->check(SeedRange);
@@ -116,6 +146,7 @@ template <typename T>
 Flag Flags::add_option(const std::string& name, T& var, const std::string& help) {
   CLI::Option* o = app_->add_option(name, var, help)->capture_default_str();
   if constexpr (std::is_floating_point_v<T>) o->check(FiniteNumber);
+  if constexpr (std::is_same_v<T, std::string>) o->check(NonEmpty);
   kinds_[o->get_lnames().at(0)] = kind_of<T>();
   return Flag(o);
 }
@@ -196,6 +227,9 @@ void Flags::apply_config(const nlohmann::json& j, const std::string& where) {
       throw std::runtime_error(where + ": key '" + key + "': a negated flag; write \"" + o->get_lnames().at(0) +
                                "\": false instead");
     if (o->count() > 0) continue;  // the command line wins
+    // "" for a text flag whose default is "" is how config.json (values()) records a flag left
+    // unset (--data-dir, gmm's --csv): replayed, it stays unset. Any other "" is refused.
+    if (v.is_string() && v.get<std::string>().empty() && o->get_default_str().empty()) continue;
     check_config_type(o->get_lnames().at(0), key, v, where);
     try {
       if (v.is_array())
@@ -279,19 +313,21 @@ nlohmann::json Flags::values() const {
 }
 
 int guarded_main(const std::function<int()>& body) {
-  auto fail = [](const std::string& message) {
+  auto fail = [](const std::string& message, int code = 1) {
     // Under MPI one rank's failure (its data did not load, a file it could not read) must end the
     // whole job, not leave the other ranks waiting in a collective forever: the message names the
     // rank, then MPI_Abort stops every rank.
     if (dist::size() > 1) {
       dist::report_error(message);
-      dist::abort(1);
+      dist::abort(code);
     }
     std::cerr << "error: " << message << "\n";
-    return 1;
+    return code;
   };
   try {
     return body();
+  } catch (const FlagError& e) {
+    return fail(std::string(e.what()) + "\nRun with --help for the flags and their accepted values.", 2);
   } catch (const std::bad_alloc&) {
     return fail("out of memory (an allocation failed: a size given in the flags, such as a layer width, "
                 "batch or sample count, may be too large for this machine)");

@@ -12,6 +12,9 @@
 //     config file too;
 //   - a --config value of the wrong JSON type is a type error ("key 'epochs': expected an
 //     integer, found a string"), before any range check;
+//   - a text option refuses the empty string (`--out ""`, `--data-dir ""`, `--resume ""` would
+//     otherwise mean the default), naming the flag;
+//   - a real range's message prints its bounds as given ("not in range 1e-12 to 10");
 //   - lz::ExistingFile says "X is a folder, expected a file" (and so does CLI::ExistingFile, for a
 //     file that adds options through app()).
 // Booleans: flag("--learn-var", v, ...) registers --learn-var (true), --no-learn-var (false) and
@@ -37,6 +40,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "cli/flag_error.hpp"
 
 namespace CLI {
 class App;
@@ -76,6 +81,8 @@ inline Check OneOf(std::vector<std::string> members) {
   c.members = std::move(members);
   return c;
 }
+// Every driver's --lr: one range, so a learning rate one driver takes no other refuses.
+inline Check LearningRateRange() { return Range(1e-12, 10.0); }
 // A number above 0 (CLI::PositiveNumber).
 inline const Check PositiveNumber{Check::Kind::Positive};
 // An existing regular file: a missing path or a folder is refused with a message saying which.
@@ -123,7 +130,8 @@ class Flags {
 
   // Apply a JSON object of {flag name without dashes: value} (what --config does); throws
   // std::runtime_error naming `where` and the key on an unknown key or a bad value.
-  // Keys already given on the command line are left alone.
+  // Keys already given on the command line are left alone, and so is "" for a text flag whose
+  // default is "" (how config.json records a flag left unset).
   void apply_config(const nlohmann::json& j, const std::string& where);
 
   // Gradient-trained drivers call this before parse(): it adds --resume RUN_DIR|CHECKPOINT. With
@@ -171,7 +179,8 @@ class Flags {
 };
 
 // Runs a driver's body; an exception becomes "error: <message>" on stderr and exit code 1
-// (std::bad_alloc: "error: out of memory (...)").
+// (std::bad_alloc: "error: out of memory (...)"), except lz::FlagError (cli/flag_error.hpp: a bad
+// flag value found after parsing), which exits 2 as a bad flag does.
 int guarded_main(const std::function<int()>& body);
 
 }  // namespace lz

@@ -25,7 +25,9 @@ void Flags::enable_resume(std::vector<std::string> may_change) {
   may_change_ = std::move(may_change);
   app_->add_option("--resume", resume,
                   "continue the run in RUN_DIR (or from this checkpoint file) exactly where it stopped; flags not "
-                  "given take the run's values");
+                  "given take the run's values")
+      ->check(CLI::Validator(
+          [](std::string& s) -> std::string { return s.empty() ? "expected a value, found an empty string" : ""; }, ""));
 }
 
 nlohmann::json Flags::run_config() const {
@@ -74,7 +76,7 @@ void Flags::apply_resume() {
   }
   nlohmann::json fill = stored;
   for (const char* k : {"out", "config", "resume"}) fill.erase(k);
-  apply_config(fill, resume_checkpoint);
+  apply_config(fill, resume_checkpoint);  // a text flag the run left unset ("") stays unset
 }
 
 }  // namespace lz

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "cli/flag_error.hpp"
+
 namespace lz {
 
 namespace {
@@ -15,9 +17,9 @@ int64_t parse_positive(const std::string& flag, const std::string& item, const s
   const auto [p, ec] = std::from_chars(item.data(), end, v);
   const bool digits = !item.empty() && item.find_first_not_of("0123456789") == std::string::npos;
   if (ec == std::errc::result_out_of_range || (ec == std::errc() && p == end && v > max))
-    throw std::invalid_argument(flag + ": " + item + " is above the limit " + std::to_string(max) + " (in '" + text + "')");
+    throw FlagError(flag + ": " + item + " is above the limit " + std::to_string(max) + " (in '" + text + "')");
   if (!digits || ec != std::errc() || p != end || v < 1)
-    throw std::invalid_argument(flag + ": expected " + what + ", found '" + item + "'" +
+    throw FlagError(flag + ": expected " + what + ", found '" + item + "'" +
                                 (item == text ? "" : " in '" + text + "'"));
   return v;
 }
@@ -47,7 +49,7 @@ IntRange parse_int_range(const std::string& flag, const std::string& text, int64
   }
   const IntRange r{parse_positive(flag, text.substr(0, colon), text, max, what),
                    parse_positive(flag, text.substr(colon + 1), text, max, what)};
-  if (r.hi < r.lo) throw std::invalid_argument(flag + ": range " + text + " is empty (LO > HI)");
+  if (r.hi < r.lo) throw FlagError(flag + ": range " + text + " is empty (LO > HI)");
   return r;
 }
 

@@ -10,7 +10,7 @@
 namespace lz {
 
 // "200,200" -> {200, 200}: one or more positive integers separated by commas, each <= max_each.
-// Throws std::invalid_argument naming `flag`, the offending item and the limit.
+// Throws lz::FlagError (cli/flag_error.hpp: exit code 2) naming `flag`, the offending item and the limit.
 std::vector<int64_t> parse_size_list(const std::string& flag, const std::string& text, int64_t max_each);
 
 // "3" -> {3, 3}; "1:10" -> {1, 10}: a positive integer or an inclusive range LO:HI with

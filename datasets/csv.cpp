@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <iostream>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -72,6 +73,19 @@ Dataset parse_csv(std::string_view text, const std::string& where, const CsvOpti
     std::string_view line = text.substr(start, p - start);
     if (!trim(line).empty() || line.find(opt.delimiter) != std::string_view::npos) lines.push_back({lineno, line});
     start = p + 1;
+  }
+  // Blank lines between rows are skipped, but a user should know (a lost row, a pasted gap): one
+  // warning per file, naming the first. Blank lines before the first row or after the last are not news.
+  if (!lines.empty()) {
+    int64_t blank = 0, first_blank = 0;
+    for (size_t i = 1; i < lines.size(); ++i)
+      if (const int64_t gap = lines[i].first - lines[i - 1].first - 1; gap > 0) {
+        if (blank == 0) first_blank = lines[i - 1].first + 1;
+        blank += gap;
+      }
+    if (blank > 0)
+      std::cerr << "warning: " << where << ":" << first_blank << ": blank line skipped"
+                << (blank > 1 ? " (" + std::to_string(blank) + " blank lines between rows in all)" : std::string()) << "\n";
   }
   if (lines.empty()) throw std::runtime_error(where + ": empty file (expected rows of numbers separated by '" +
                                               std::string(1, opt.delimiter) + "')");

@@ -6,7 +6,8 @@
 // errors name file:line and the column (by index and header name).
 // A UTF-8 byte-order mark at the start is ignored. Blank lines (empty or only spaces, tabs and \r)
 // are skipped wherever they are, before the header or between rows; line numbers in messages still
-// count them. Fields may be wrapped in double quotes; a quoted comma is not supported.
+// count them, and blank lines between rows get one warning on stderr naming the first
+// ("warning: t.csv:3: blank line skipped"). Fields may be wrapped in double quotes; a quoted comma is not supported.
 #pragma once
 
 #include <string>

@@ -4,7 +4,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <stdexcept>
 
 namespace lz {
@@ -98,16 +100,28 @@ std::vector<uint8_t> gunzip_if_needed(const std::vector<uint8_t>& bytes, const s
 }
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  // A folder opens as a stream and fails only when read, with the C++ library's words and no path
+  // ("basic_filebuf::underflow error reading the file: Is a directory"): say it first.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw std::runtime_error(path + " is a folder, expected a file");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) throw std::runtime_error("error reading " + path);
+  std::vector<uint8_t> bytes;
+  try {
+    bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  } catch (const std::exception& e) {
+    throw std::runtime_error("error reading " + path + ": " + e.what());
+  }
+  if (f.bad()) throw std::runtime_error("error reading " + path + ": " + std::strerror(errno));
   return bytes;
 }
 
 IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
   const std::vector<uint8_t> raw = read_file_bytes(path);
   if (raw.empty()) throw std::runtime_error(path + ": empty file (expected an IDX file, magic " + hex32(expected_magic) + ")");
+  const bool gzip = raw.size() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b;
+  if (!gzip && path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0)
+    std::cerr << "warning: " << path << ": named .gz but not gzip-compressed; reading it as an uncompressed IDX file\n";
   const std::vector<uint8_t> bytes = gunzip_if_needed(raw, path);
   return parse_idx(bytes.data(), bytes.size(), expected_magic, path);
 }

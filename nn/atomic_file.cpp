@@ -14,14 +14,18 @@ void write_atomic_with(const std::string& path, const std::function<bool(std::FI
   if (!f) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
   bool ok = false;
   std::string why;
+  // The reason a write failed is the errno it left (a full disk: "No space left on device").
+  auto reason = [](const char* otherwise) { return errno != 0 ? std::string(std::strerror(errno)) : otherwise; };
   try {
+    errno = 0;
     ok = fill(f);
-    if (!ok) why = "writer failed";
+    if (!ok) why = reason("the writer failed without an OS error");
   } catch (const std::exception& e) {
     why = e.what();
   }
-  if (ok && std::fflush(f) != 0) ok = false, why = std::strerror(errno);
-  if (ok && std::ferror(f)) ok = false, why = "write error";
+  errno = 0;
+  if (ok && std::fflush(f) != 0) ok = false, why = reason("write error");
+  if (ok && std::ferror(f)) ok = false, why = reason("write error");
   if (std::fclose(f) != 0 && ok) ok = false, why = std::strerror(errno);
   if (!ok) {
     std::remove(tmp.c_str());

@@ -13,7 +13,8 @@ namespace lz {
 
 // The content comes from `fill(FILE*)` (for libraries that write to a FILE*, such as libpng);
 // fill returns false or throws on failure. Throws std::runtime_error naming the path and the OS
-// error; the temporary file is removed on failure.
+// error (the errno a failed write left: "No space left on device"); the temporary file is removed
+// on failure.
 void write_atomic_with(const std::string& path, const std::function<bool(std::FILE*)>& fill);
 // The same for a byte string.
 void write_file_atomic(const std::string& path, std::string_view bytes);

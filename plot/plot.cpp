@@ -1,9 +1,12 @@
 #include "plot/plot.hpp"
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +40,26 @@ bool warn_if_no_gnuplot(const std::string& png_path) {
   return true;
 }
 
+namespace {
+// True if the file ends in a PNG's IEND chunk (length 0, "IEND", its CRC).
+bool ends_in_iend(const std::string& path) {
+  static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f || f.tellg() < 12) return false;
+  f.seekg(-12, std::ios::end);
+  unsigned char tail[12];
+  f.read(reinterpret_cast<char*>(tail), 12);
+  return f && std::equal(tail, tail + 12, iend);
+}
+// Why a write into path's folder may have failed when the writer did not say: the disk is full, or unknown.
+std::string folder_full_reason(const std::string& path) {
+  std::string folder = std::filesystem::path(path).parent_path().string();
+  struct statvfs st{};
+  if (::statvfs(folder.empty() ? "." : folder.c_str(), &st) == 0 && st.f_bavail == 0) return std::strerror(ENOSPC);
+  return "the file ends before the PNG's last chunk";
+}
+}  // namespace
+
 void run_gnuplot(const std::string& script, const std::string& png_tmp, const std::string& png_path) {
   const std::string err_path = script + ".err";
   const int rc = std::system(("gnuplot " + gq(script) + " 2>" + gq(err_path)).c_str());
@@ -51,11 +74,18 @@ void run_gnuplot(const std::string& script, const std::string& png_tmp, const st
   std::remove(err_path.c_str());
   if (rc != 0 || !std::filesystem::exists(png_tmp)) {
     std::remove(png_tmp.c_str());
-    throw std::runtime_error("gnuplot failed to draw " + png_path + ": " + err);
+    throw std::runtime_error("gnuplot failed to draw " + png_path + ": " + (err.empty() ? "no message" : err));
+  }
+  // gnuplot (cairo) may exit 0 after a write that failed part-way: a whole PNG ends in its IEND chunk.
+  if (!ends_in_iend(png_tmp)) {
+    std::remove(png_tmp.c_str());
+    throw std::runtime_error("gnuplot wrote an incomplete " + png_tmp + " for " + png_path + ": " + folder_full_reason(png_path) +
+                             (err.empty() ? "" : " (gnuplot: " + err + ")"));
   }
   if (std::rename(png_tmp.c_str(), png_path.c_str()) != 0) {
+    const int e = errno;
     std::remove(png_tmp.c_str());
-    throw std::runtime_error("cannot rename the plot to " + png_path);
+    throw std::runtime_error("cannot rename " + png_tmp + " to " + png_path + ": " + std::strerror(e));
   }
 }
 
@@ -80,49 +110,45 @@ bool plot_metrics(const std::string& metrics_jsonl, const std::vector<std::strin
       if (j.contains(k) && j[k].is_number() && std::isfinite(j[k].get<double>()))
         series[k].push_back({x, j[k].get<double>()});
   }
-  if (series.empty()) throw std::runtime_error(metrics_jsonl + ": no records with '" + opt.x_key + "' and any of the keys to plot");
+  if (series.empty()) {
+    std::string names;
+    for (const auto& k : keys) names += (names.empty() ? "'" : ", '") + k + "'";
+    throw NothingToPlot(metrics_jsonl + ": no records with '" + opt.x_key + "' and " + names +
+                        " yet (a run shorter than --log-every steps has no loss record)");
+  }
 
-  const std::string base = png_path + ".plot-" + std::to_string(::getpid());
-  const std::string data = base + ".dat", script = base + ".gp", png_tmp = base + ".png";
-  {
-    std::ofstream d(data);
-    for (const auto& k : keys) {
-      d << "# " << k << "\n";
-      for (auto [x, y] : series[k]) d << x << " " << y << "\n";
-      d << "\n\n";  // gnuplot: two blank lines separate index blocks
-    }
-  }
-  {
-    std::ofstream s(script);
-    s << "set terminal pngcairo size " << opt.width << "," << opt.height << " noenhanced\n"
-      << "set output " << gq(png_tmp) << "\n"
-      << "set title " << gq(opt.title.empty() ? metrics_jsonl : opt.title) << "\n"
-      << "set xlabel " << gq(opt.x_key) << "\nset grid\nset key outside right\n";
-    if (opt.log_y) s << "set logscale y\n";
-    // gnuplot refuses an empty x range: widen it when every point has the same x.
-    double xlo = INFINITY, xhi = -INFINITY;
-    for (const auto& [k, pts] : series)
-      for (auto [x, y] : pts) xlo = std::min(xlo, x), xhi = std::max(xhi, x);
-    if (xhi == xlo) s << "set xrange [" << xlo - 1 << ":" << xhi + 1 << "]\n";
-    s << "plot ";
-    bool first = true;
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (series[keys[i]].empty()) continue;
-      s << (first ? "" : ", ") << gq(data) << " index " << i
-        << (series[keys[i]].size() < 30 ? " with linespoints pt 7 ps 0.6 lw 2 title " : " with lines lw 2 title ")
-        << gq(keys[i]);
-      first = false;
-    }
-    s << "\n";
-  }
-  try {
-    run_gnuplot(script, png_tmp, png_path);
-  } catch (...) {
-    std::remove(data.c_str());
-    throw;
-  }
-  std::remove(data.c_str());
-  return true;
+  // gnuplot refuses an empty x range: widen it when every point has the same x.
+  double xlo = INFINITY, xhi = -INFINITY;
+  for (const auto& [k, pts] : series)
+    for (auto [x, y] : pts) xlo = std::min(xlo, x), xhi = std::max(xhi, x);
+  return draw_with_gnuplot(
+      png_path, opt.width, opt.height,
+      [&](std::ofstream& d) {
+        // Only keys with points get a block: gnuplot numbers its index blocks by what it finds,
+        // and a key without records (a short run's "loss") would shift the others' numbers.
+        for (const auto& k : keys) {
+          if (series[k].empty()) continue;
+          d << "# " << k << "\n";
+          for (auto [x, y] : series[k]) d << x << " " << y << "\n";
+          d << "\n\n";  // gnuplot: two blank lines separate index blocks
+        }
+      },
+      [&](std::ofstream& s, const std::string& data) {
+        s << "set title " << gq(opt.title.empty() ? metrics_jsonl : opt.title) << "\n"
+          << "set xlabel " << gq(opt.x_key) << "\nset grid\nset key outside right\n";
+        if (opt.log_y) s << "set logscale y\n";
+        if (xhi == xlo) s << "set xrange [" << xlo - 1 << ":" << xhi + 1 << "]\n";
+        s << "plot ";
+        bool first = true;
+        for (size_t i = 0, block = 0; i < keys.size(); ++i) {
+          if (series[keys[i]].empty()) continue;
+          s << (first ? "" : ", ") << data << " index " << block++
+            << (series[keys[i]].size() < 30 ? " with linespoints pt 7 ps 0.6 lw 2 title " : " with lines lw 2 title ")
+            << gq(keys[i]);
+          first = false;
+        }
+        s << "\n";
+      });
 }
 
 bool plot_series(const std::vector<Series>& series, const std::string& png_path, const SeriesPlot& opt) {
@@ -157,17 +183,31 @@ bool draw_with_gnuplot(const std::string& png_path, int w, int h, const std::fun
   if (warn_if_no_gnuplot(png_path)) return false;
   const std::string base = png_path + ".plot-" + std::to_string(::getpid());
   const std::string data = base + ".dat", script = base + ".gp", png_tmp = base + ".png";
-  {
-    std::ofstream d(data);
-    write_data(d);
-    if (!d) throw std::runtime_error("cannot write " + data);
-  }
-  {
-    std::ofstream s(script);
-    s << "set terminal pngcairo size " << w << "," << h << " noenhanced\nset output " << gq(png_tmp) << "\n";
-    write_script(s, gq(data));
-  }
+  // A file of ours, written and closed; on failure (a full disk) it is removed and the error names
+  // it and the reason, the errno's text.
+  auto write_checked = [&](const std::string& path, const std::function<void(std::ofstream&)>& fill) {
+    errno = 0;
+    std::ofstream f(path);
+    try {
+      if (f) fill(f);
+    } catch (...) {
+      f.close();
+      std::remove(path.c_str());
+      throw;
+    }
+    if (f) f.close();
+    if (!f) {
+      const int e = errno;
+      std::remove(path.c_str());
+      throw std::runtime_error("cannot write " + path + ": " + (e ? std::strerror(e) : "write error"));
+    }
+  };
+  write_checked(data, write_data);
   try {
+    write_checked(script, [&](std::ofstream& s) {
+      s << "set terminal pngcairo size " << w << "," << h << " noenhanced\nset output " << gq(png_tmp) << "\n";
+      write_script(s, gq(data));
+    });
     run_gnuplot(script, png_tmp, png_path);
   } catch (...) {
     std::remove(data.c_str());

@@ -6,10 +6,18 @@
 
 #include <fstream>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace lz {
+
+// plot_metrics found no record to draw (a run shorter than --log-every): nothing is wrong, there
+// is only nothing to show yet (plot/pictures.hpp makes it a note).
+class NothingToPlot : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct PlotOptions {
   std::string x_key = "step";  // the x axis: a key of each record
@@ -20,8 +28,9 @@ struct PlotOptions {
 
 // One line per key in `keys`, from the records of `metrics_jsonl` that hold both x_key and the key
 // (as finite numbers). Written atomically to `png_path`. Returns false (with a warning) when gnuplot
-// is missing; throws std::runtime_error naming the file on unreadable metrics, no data, or a
-// gnuplot failure.
+// is missing; throws NothingToPlot when no record holds the keys, std::runtime_error naming the
+// file on unreadable metrics, a failed write (with the errno's text) or a gnuplot failure. No
+// temporary file is left behind.
 bool plot_metrics(const std::string& metrics_jsonl, const std::vector<std::string>& keys, const std::string& png_path,
                   const PlotOptions& opt = {});
 

@@ -3,8 +3,10 @@
 #include <png.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 #include "nn/atomic_file.hpp"
@@ -102,7 +104,12 @@ void write_png(const std::string& path, const uint8_t* rgb, int64_t w, int64_t h
   if (w < 1 || h < 1) throw std::invalid_argument("write_png " + path + ": empty image " + std::to_string(w) + "x" + std::to_string(h));
   png_error_msg[0] = 0;
   write_atomic_with(path, [&](std::FILE* f) {
-    if (!png_write_file(f, rgb, w, h)) throw std::runtime_error(std::string("libpng: ") + png_error_msg);
+    errno = 0;
+    if (!png_write_file(f, rgb, w, h)) {
+      // libpng's "Write Error" is a failed fwrite: its errno says why ("No space left on device")
+      const int e = errno;
+      throw std::runtime_error(std::string("libpng: ") + png_error_msg + (e != 0 ? std::string(": ") + std::strerror(e) : ""));
+    }
     return true;
   });
 }

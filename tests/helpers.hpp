@@ -1,8 +1,13 @@
 // Shared by the train/ tests: scratch folders and small file writers.
 #pragma once
 
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <zlib.h>
 
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -47,13 +52,67 @@ inline std::string idx_bytes(uint32_t magic, const std::vector<uint32_t>& dims, 
   return s;
 }
 
-// Files in `dir` whose name contains ".tmp" (a half-written temp file left behind).
+// Files in `dir` whose name contains ".tmp" or ".plot-" (a half-written temp file, or a picture's, left behind).
 inline std::vector<std::string> temp_leftovers(const std::string& dir) {
   std::vector<std::string> out;
   if (!std::filesystem::exists(dir)) return out;
   for (auto& e : std::filesystem::recursive_directory_iterator(dir))
-    if (e.path().filename().string().find(".tmp") != std::string::npos) out.push_back(e.path().string());
+    if (const std::string n = e.path().filename().string();
+        n.find(".tmp") != std::string::npos || n.find(".plot-") != std::string::npos)  // atomic writes, gnuplot's files
+      out.push_back(e.path().string());
   return out;
 }
+
+// A full disk without privileges: while alive, no file of this process (or of a program it starts)
+// may grow past `bytes` (RLIMIT_FSIZE); a write beyond fails with EFBIG, "File too large" (SIGXFSZ,
+// which would kill the process, is ignored meanwhile and in children started meanwhile).
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    getrlimit(RLIMIT_FSIZE, &old_);
+    old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit r = old_;
+    r.rlim_cur = bytes;
+    setrlimit(RLIMIT_FSIZE, &r);
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &old_);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  rlimit old_{};
+  void (*old_handler_)(int) = SIG_DFL;
+};
+
+// A real full disk: a tmpfs of `kib` KiB mounted on `dir` (root only; ok() says whether it
+// worked), unmounted on destruction. fill() writes a file until the tmpfs has no byte left.
+class SmallTmpfs {
+ public:
+  SmallTmpfs(const std::string& dir, int kib) : dir_(dir) {
+    std::filesystem::create_directories(dir);
+    ok_ = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, ("size=" + std::to_string(kib) + "k").c_str()) == 0;
+  }
+  ~SmallTmpfs() {
+    if (ok_) ::umount(dir_.c_str());
+  }
+  SmallTmpfs(const SmallTmpfs&) = delete;
+  SmallTmpfs& operator=(const SmallTmpfs&) = delete;
+  bool ok() const { return ok_; }
+  void fill() const {
+    std::FILE* f = std::fopen((dir_ + "/filler").c_str(), "wb");
+    if (!f) return;
+    const std::string block(4096, 'x');
+    while (std::fwrite(block.data(), 1, block.size(), f) == block.size() && std::fflush(f) == 0) {
+    }
+    std::fclose(f);
+  }
+
+ private:
+  std::string dir_;
+  bool ok_ = false;
+};
 
 }  // namespace lz::testing

@@ -57,14 +57,20 @@ namespace {
 constexpr const char* kRunFiles[] = {"config.json", "metrics.jsonl", "summary.json", "checkpoint.safetensors"};
 
 // A temporary file of nn/atomic_file ("x.tmp-<pid>"), or of the checkpoint writer before it
-// joined that one place ("x.tmp.<pid>").
+// joined that one place ("x.tmp.<pid>"), or of a gnuplot picture (plot/plot.cpp:
+// "x.png.plot-<pid>.dat", ".gp", ".gp.err", ".png").
 bool is_leftover_temp(const std::string& name) {
   for (const char* mark : {".tmp-", ".tmp."}) {
     const size_t at = name.rfind(mark);
     if (at == std::string::npos || at + 5 == name.size()) continue;
     if (name.find_first_not_of("0123456789", at + 5) == std::string::npos) return true;
   }
-  return false;
+  const size_t at = name.rfind(".png.plot-");
+  if (at == std::string::npos) return false;
+  const size_t digits = at + 10, end = name.find_first_not_of("0123456789", digits);
+  if (end == digits || end == std::string::npos) return false;
+  const std::string ext = name.substr(end);
+  return ext == ".dat" || ext == ".gp" || ext == ".gp.err" || ext == ".png";
 }
 
 int64_t count_lines(const std::string& path) {

@@ -54,6 +54,8 @@ void kill_and_resume(const std::string& driver, const std::string& args, const s
     BOOST_TEST(!fs::exists(dir + "/summary.json"));
     // a leftover temporary file (a kill inside a write) is cleaned up by the resumed run
     write_bytes(dir + "/checkpoint.safetensors.tmp.99999", "half");
+    // and so are a picture's (plot/plot.cpp: its data, script, gnuplot's stderr, the PNG before its rename)
+    for (const char* ext : {".dat", ".gp", ".gp.err", ".png"}) write_bytes(dir + "/loss.png.plot-99999" + ext, "half");
     r = run_driver(driver, "--resume " + dir);
     BOOST_TEST(r.code == 0, r.err);
     same_run(ref, dir);

@@ -304,7 +304,7 @@ BOOST_AUTO_TEST_CASE(gmm_k_range_too_large_fails_at_once) {
   const std::string dir = scratch_dir("flags_gmm_k");
   // this used to build a list of 10^11 values before checking any (a hang, then bad_alloc)
   const Run r = gmm("--toy two_moons --n 100 --k 1:99999999999 --out " + dir + "/a");
-  BOOST_TEST(r.code == 1);
+  BOOST_TEST(r.code == 2);  // a bad flag (issue 39: it exited 1)
   BOOST_TEST(r.err.find("--k: 99999999999 is above the limit 100000") != std::string::npos, r.err);
   BOOST_TEST(r.seconds < 10.0);
   BOOST_TEST(!fs::exists(dir + "/a"));
@@ -333,10 +333,91 @@ BOOST_AUTO_TEST_CASE(gmm_fashion_pca_reads_data_dir) {
   BOOST_TEST(missing.err.find("cannot open " + dir + "/nowhere/train-images-idx3-ubyte.gz") != std::string::npos,
              missing.err);
   const Run unused = gmm("--toy two_moons --data-dir " + dir + "/fm --out " + dir + "/c");
-  BOOST_TEST(unused.code == 1);
+  BOOST_TEST(unused.code == 2);
   BOOST_TEST(unused.err.find("only --fashion-pca reads a data folder") != std::string::npos, unused.err);
   const Run folder = gmm("--csv " + dir + " --out " + dir + "/d");
   BOOST_TEST(folder.code == 2);
   BOOST_TEST(folder.err.find("--csv: " + dir + " is a folder, expected a file") != std::string::npos, folder.err);
   for (const char* d : {"/b", "/c", "/d"}) BOOST_TEST(!fs::exists(dir + d));
+}
+
+// issue 39: `--out ""` and `--data-dir ""` silently meant the default, `--resume ""` started a new run.
+BOOST_AUTO_TEST_CASE(an_empty_text_value_is_refused_naming_the_flag) {
+  refused({"--out", ""}, {"--out: expected a value, found an empty string"});
+  refused({"--name", ""}, {"--name: expected a value, found an empty string"});
+  refused({"--name="}, {"--name"});
+  Flags f("t", "t");
+  f.enable_resume({"epochs"});
+  const char* argv[] = {"t", "--resume", ""};
+  std::ostringstream err;
+  std::streambuf* old = std::cerr.rdbuf(err.rdbuf());
+  const std::optional<int> rc = f.parse(3, argv);
+  std::cerr.rdbuf(old);
+  BOOST_TEST((rc && *rc == 2));
+  BOOST_TEST(err.str().find("--resume: expected a value, found an empty string") != std::string::npos, err.str());
+  Driver d;  // a text flag left at its default is no empty value
+  BOOST_TEST(!parse(d, {}).rc);
+  BOOST_TEST(d.name == "x");
+  // config.json records a text flag left unset as "": replayed by --config, it stays unset (the
+  // --data-dir of most runs); "" for a flag whose default is not empty is refused
+  const std::string dir = scratch_dir("flags_empty_config");
+  auto with_dir = [](Flags& g, std::string& data_dir) { g.add("--data-dir", data_dir, "a folder"); };
+  Flags first("t", "t");
+  std::string unset;
+  with_dir(first, unset);
+  const char* plain[] = {"t"};
+  BOOST_TEST(!first.parse(1, plain));
+  BOOST_TEST(first.run_config()["data-dir"] == "");
+  write_bytes(dir + "/config.json", first.run_config().dump());
+  Flags again("t", "t");
+  std::string replayed;
+  with_dir(again, replayed);
+  const std::string cfg = dir + "/config.json";
+  const char* replay[] = {"t", "--config", cfg.c_str()};
+  BOOST_TEST(!again.parse(3, replay));
+  BOOST_TEST(replayed.empty());
+  BOOST_TEST(again.run_config() == first.run_config());
+  refused({"--config", config(dir, "n.json", "{\"name\": \"\"}")}, {"n.json: key 'name': --name: expected a value"});
+}
+
+// issue 39: `--lr 0` said "not in range 0.000000 to 10.000000" (CLI::Range's std::to_string),
+// hiding the real minimum 1e-12.
+BOOST_AUTO_TEST_CASE(a_real_range_prints_its_bounds_as_given) {
+  Flags f("t", "t");
+  double lr = 1e-3, tiny = 0.5;
+  f.add("--lr", lr, "").check(LearningRateRange());
+  f.add("--tiny", tiny, "").check(Range(2.5e-7, 0.75));
+  for (const auto& [args, words] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--lr", "0"}, "--lr: Value 0 not in range 1e-12 to 10"},
+           {{"--lr", "11"}, "--lr: Value 11 not in range 1e-12 to 10"},
+           {{"--tiny", "1e-7"}, "--tiny: Value 1e-7 not in range 2.5e-07 to 0.75"}}) {
+    Flags g("t", "t");
+    double a = 1e-3, b = 0.5;
+    g.add("--lr", a, "").check(LearningRateRange());
+    g.add("--tiny", b, "").check(Range(2.5e-7, 0.75));
+    std::vector<const char*> argv = {"t", args[0].c_str(), args[1].c_str()};
+    std::ostringstream err;
+    std::streambuf* old = std::cerr.rdbuf(err.rdbuf());
+    const std::optional<int> rc = g.parse(3, argv.data());
+    std::cerr.rdbuf(old);
+    BOOST_TEST((rc && *rc == 2));
+    BOOST_TEST(err.str().find(words) != std::string::npos, err.str());
+  }
+  const char* ok[] = {"t", "--lr", "1e-12", "--tiny", "2.5e-7"};
+  BOOST_TEST(!f.parse(5, ok));
+  BOOST_TEST(lr == 1e-12);
+  BOOST_TEST(f.app().help().find("1e-12") != std::string::npos);
+}
+
+// A bad value found after parsing (a size list, a range of K, a network too large) exits 2 as a
+// bad flag does; any other error exits 1.
+BOOST_AUTO_TEST_CASE(guarded_main_exits_2_for_a_flag_error) {
+  std::ostringstream err;
+  std::streambuf* old = std::cerr.rdbuf(err.rdbuf());
+  const int rc = guarded_main([]() -> int { return static_cast<int>(parse_size_list("--arch", "0", 10).size()); });
+  const int rc2 = guarded_main([]() -> int { throw std::invalid_argument("a bad file"); });
+  std::cerr.rdbuf(old);
+  BOOST_TEST(rc == 2);
+  BOOST_TEST(rc2 == 1);
+  BOOST_TEST(err.str().find("error: --arch: expected comma-separated positive sizes") != std::string::npos, err.str());
 }

@@ -2,7 +2,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <functional>
+#include <iostream>
 #include <set>
+#include <sstream>
 
 #include "datasets/csv.hpp"
 #include "datasets/digits.hpp"
@@ -167,4 +170,56 @@ BOOST_AUTO_TEST_CASE(csv_blank_lines_are_skipped_and_still_counted) {
   }
   // 1e-400 underflows to 0 (a double's subnormal range ends near 4.9e-324): not an error
   BOOST_TEST(parse_csv("1e-400,2\n", "t.csv").x[0] == 0.0f);
+}
+
+namespace {
+// stderr while fn runs.
+std::string stderr_of(const std::function<void()>& fn) {
+  std::ostringstream err;
+  std::streambuf* old = std::cerr.rdbuf(err.rdbuf());
+  try {
+    fn();
+  } catch (...) {
+    std::cerr.rdbuf(old);
+    throw;
+  }
+  std::cerr.rdbuf(old);
+  return err.str();
+}
+}  // namespace
+
+// issue 39: a blank line inside a CSV was skipped silently, an uncompressed IDX file named .gz
+// read through silently. Both still read, now with a warning naming the line or the file.
+BOOST_AUTO_TEST_CASE(a_blank_line_between_rows_and_a_gz_name_without_gzip_are_reported) {
+  std::string w = stderr_of([] { BOOST_TEST(parse_csv("a,b\n1,2\n\n3,4\n \n5,6\n", "t.csv").x.size(0) == 3); });
+  BOOST_TEST(w.find("warning: t.csv:3: blank line skipped (2 blank lines between rows in all)") != std::string::npos, w);
+  w = stderr_of([] { parse_csv("a,b\n1,2\n\n3,4\n", "t.csv"); });
+  BOOST_TEST(w.find("warning: t.csv:3: blank line skipped\n") != std::string::npos, w);
+  // blank lines before the first row or after the last are not news
+  w = stderr_of([] { parse_csv("\n\na,b\n1,2\n3,4\n\n\n", "t.csv"); });
+  BOOST_TEST(w.empty(), w);
+
+  const std::string dir = scratch_dir("idx_named_gz");
+  write_bytes(dir + "/img.gz", idx_bytes(kIdxImagesMagic, {1, 2, 2}, {1, 2, 3, 4}));
+  write_gz(dir + "/real.gz", idx_bytes(kIdxImagesMagic, {1, 2, 2}, {1, 2, 3, 4}));
+  w = stderr_of([&] { BOOST_TEST(read_idx(dir + "/img.gz", kIdxImagesMagic).data.size() == 4u); });
+  BOOST_TEST(w.find("warning: " + dir + "/img.gz: named .gz but not gzip-compressed") != std::string::npos, w);
+  w = stderr_of([&] { read_idx(dir + "/real.gz", kIdxImagesMagic); });
+  BOOST_TEST(w.empty(), w);
+}
+
+// issue 39: `flow --data csv --csv FOLDER` said "basic_filebuf::underflow error reading the file:
+// Is a directory" without the path. The one reader of whole files says what gmm's flag check says.
+BOOST_AUTO_TEST_CASE(a_folder_given_as_a_data_file_is_named) {
+  const std::string dir = scratch_dir("reader_folder");
+  for (const auto& read : std::vector<std::function<void()>>{[&] { load_csv(dir); },
+                                                             [&] { read_idx(dir, kIdxImagesMagic); },
+                                                             [&] { read_file_bytes(dir); }}) {
+    try {
+      read();
+      BOOST_ERROR("no exception for a folder");
+    } catch (const std::runtime_error& e) {
+      BOOST_TEST(std::string(e.what()) == dir + " is a folder, expected a file");
+    }
+  }
 }

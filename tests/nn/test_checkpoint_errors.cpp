@@ -15,6 +15,7 @@
 #include "nn/linear.hpp"
 #include "nn/mlp.hpp"
 #include "peer.hpp"
+#include "tests/helpers.hpp"
 #include "thrown.hpp"
 
 using namespace lz;
@@ -276,3 +277,25 @@ BOOST_AUTO_TEST_CASE(optimizer_and_rng_state) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// issue 39: a checkpoint written on a full disk said only "writer failed". The write's own error
+// is named (past RLIMIT_FSIZE: "File too large"; on a full disk "No space left on device"), and
+// the temporary file is gone.
+BOOST_AUTO_TEST_CASE(a_failed_write_names_the_reason) {
+  const std::string dir = lz::testing::scratch_dir("ckpt_full");
+  Rng rng(3);
+  MLP<float> big({64, 256, 64}, Activation::ReLU, rng);  // about 130 kB of parameters
+  std::string msg;
+  {
+    lz::testing::FileSizeLimit limit(8 * 1024);
+    try {
+      save_checkpoint<float>(dir + "/c.safetensors", big);
+    } catch (const std::runtime_error& e) {
+      msg = e.what();
+    }
+  }
+  BOOST_TEST(has(msg, "cannot write " + dir + "/c.safetensors: File too large"), msg);
+  BOOST_TEST(!has(msg, "writer failed"), msg);
+  BOOST_TEST(lz::testing::temp_leftovers(dir).empty());
+  BOOST_TEST(!std::filesystem::exists(dir + "/c.safetensors"));
+}

@@ -5,9 +5,13 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <iostream>
 #include <sstream>
 
 #include "plot/caption.hpp"
+#include "plot/pictures.hpp"
 #include "plot/plot.hpp"
 #include "plot/plot2d.hpp"
 #include "plot/png.hpp"
@@ -199,6 +203,103 @@ LZ_SKIPPABLE_CASE(gnuplot_curve_is_a_png) {
   BOOST_TEST(img.w == 640);
   BOOST_TEST(img.h == 320);
   BOOST_TEST(temp_leftovers(dir).empty());
-  BOOST_CHECK_THROW(plot_metrics(dir + "/metrics.jsonl", {"nothing"}, dir + "/x.png"), std::runtime_error);
+  BOOST_CHECK_THROW(plot_metrics(dir + "/metrics.jsonl", {"nothing"}, dir + "/x.png"), NothingToPlot);
+  // a key with no record beside one with records (a short run: test_loss per epoch, no loss yet)
+  // draws the one: its empty block used to shift gnuplot's index numbers ("no valid points")
+  write_bytes(dir + "/short.jsonl", "{\"step\":3,\"test_loss\":0.5}\n{\"step\":6,\"test_loss\":0.4}\n");
+  BOOST_TEST(plot_metrics(dir + "/short.jsonl", {"loss", "test_loss"}, dir + "/short.png"));
+  BOOST_TEST(read_png(dir + "/short.png").w == 900);
 }
 
+
+// ---- a full disk, and pictures drawn one by one ------------------------------------------------
+
+namespace {
+std::string metrics_file(const std::string& dir, int records) {
+  std::string lines;
+  for (int s = 1; s <= records; ++s) lines += "{\"step\":" + std::to_string(s) + ",\"loss\":" + std::to_string(1.0 / s) + "}\n";
+  write_bytes(dir + "/metrics.jsonl", lines);
+  return dir + "/metrics.jsonl";
+}
+TensorF many_points(int64_t n) {
+  TensorF p({n, 2});
+  for (int64_t i = 0; i < 2 * n; ++i) p[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i)));
+  return p;
+}
+// fn must throw a message holding each of `parts`; the folder must hold no temporary file after.
+void fails_cleanly(const std::function<void()>& fn, const std::vector<std::string>& parts, const std::string& dir) {
+  try {
+    fn();
+    BOOST_ERROR("no exception; expected one mentioning '" << parts.front() << "'");
+  } catch (const std::exception& e) {
+    for (const auto& p : parts) BOOST_TEST(std::string(e.what()).find(p) != std::string::npos, "missing '" << p << "' in: " << e.what());
+  }
+  BOOST_TEST(temp_leftovers(dir).empty(), "left behind: " << (temp_leftovers(dir).empty() ? "" : temp_leftovers(dir)[0]));
+}
+}  // namespace
+
+// A write that fails (here: past RLIMIT_FSIZE, "File too large") must say why and leave no
+// temporary file: the gnuplot data file (issue 39: "cannot write .../density.png.plot-11780.dat"
+// with no reason, the .dat left behind), gnuplot's own PNG, and a PNG through libpng ("writer failed").
+LZ_SKIPPABLE_CASE(a_failed_write_says_why_and_leaves_no_temporary_file) {
+  if (!have_gnuplot()) return lz::test::missing("gnuplot-nox", "no gnuplot on PATH");
+  const std::string dir = scratch_dir("plot_full");
+  const std::string metrics = metrics_file(dir, 5);
+  const TensorF pts = many_points(4000);  // about 80 kB of data
+  {
+    FileSizeLimit limit(16 * 1024);
+    fails_cleanly([&] { plot_points(pts, Box2{-1, 1, -1, 1}, dir + "/points.png", "t", "p"); },
+                  {dir + "/points.png.plot-", ".dat", "File too large"}, dir);
+    // the data and the script fit; gnuplot's PNG (about 20 kB at 900 x 500) does not
+    fails_cleanly([&] { plot_metrics(metrics, {"loss"}, dir + "/loss.png"); }, {dir + "/loss.png"}, dir);
+    Image big(300, 300);
+    for (int64_t y = 0; y < 300; ++y)
+      for (int64_t x = 0; x < 300; ++x) big.set(x, y, Rgb{uint8_t(x * 7), uint8_t(y * 13), uint8_t(x * y)});
+    fails_cleanly([&] { write_png(dir + "/big.png", big); }, {dir + "/big.png", "File too large"}, dir);
+  }
+  BOOST_TEST(!std::filesystem::exists(dir + "/points.png"));
+  BOOST_TEST(!std::filesystem::exists(dir + "/loss.png"));
+  BOOST_TEST(!std::filesystem::exists(dir + "/big.png"));
+  // the same calls draw once the limit is gone
+  BOOST_TEST(plot_points(pts, Box2{-1, 1, -1, 1}, dir + "/points.png", "t", "p"));
+  BOOST_TEST(plot_metrics(metrics, {"loss"}, dir + "/loss.png"));
+  BOOST_TEST(temp_leftovers(dir).empty());
+}
+
+// The same on a real full disk (a 64 KiB tmpfs, as root): the errno's own words.
+LZ_SKIPPABLE_CASE(a_full_disk_says_no_space_left_on_device) {
+  if (!have_gnuplot()) return lz::test::missing("gnuplot-nox", "no gnuplot on PATH");
+  if (::geteuid() != 0) return lz::test::skip("mounting a small tmpfs needs root (the RLIMIT_FSIZE case covers the rest)");
+  const std::string dir = scratch_dir("plot_tmpfs") + "/disk";
+  SmallTmpfs disk(dir, 64);
+  if (!disk.ok()) return lz::test::skip("mount -t tmpfs refused here (a container without CAP_SYS_ADMIN)");
+  const std::string metrics = metrics_file(dir, 5);
+  disk.fill();
+  fails_cleanly([&] { plot_points(many_points(100), Box2{-1, 1, -1, 1}, dir + "/points.png", "t", "p"); },
+                {dir + "/points.png.plot-", "No space left on device"}, dir);
+  fails_cleanly([&] { write_png(dir + "/small.png", Image(20, 20)); }, {dir + "/small.png", "No space left on device"}, dir);
+  BOOST_TEST(!std::filesystem::exists(dir + "/points.png"));
+}
+
+// A curve with no record yet is NothingToPlot (a note), and Pictures draws every picture whatever
+// the others did, then exits 1 naming those that failed.
+BOOST_AUTO_TEST_CASE(pictures_are_drawn_one_by_one) {
+  const std::string dir = scratch_dir("pictures_each");
+  write_bytes(dir + "/metrics.jsonl", "{\"epoch\":1,\"test\":2}\n");
+  BOOST_CHECK_THROW(plot_metrics(dir + "/metrics.jsonl", {"loss"}, dir + "/loss.png"), NothingToPlot);
+  std::ostringstream err;
+  std::streambuf* old = std::cerr.rdbuf(err.rdbuf());
+  Pictures pictures;
+  std::vector<std::string> drawn;
+  pictures.draw("loss.png", [&] { plot_metrics(dir + "/metrics.jsonl", {"loss"}, dir + "/loss.png"); });
+  pictures.draw("a.png", [&] { drawn.push_back("a"); });
+  pictures.draw("b.png", [&] { throw std::runtime_error("cannot write b.png: No space left on device"); });
+  pictures.draw("c.png", [&] { drawn.push_back("c"); });
+  std::cerr.rdbuf(old);
+  BOOST_TEST(drawn == (std::vector<std::string>{"a", "c"}), boost::test_tools::per_element());
+  BOOST_TEST(pictures.failed() == (std::vector<std::string>{"b.png"}), boost::test_tools::per_element());
+  BOOST_TEST(pictures.exit_code() == 1);
+  Pictures fine;
+  fine.draw("loss.png", [&] { throw NothingToPlot("no records yet"); });
+  BOOST_TEST(fine.exit_code() == 0);
+}

@@ -108,3 +108,24 @@ BOOST_AUTO_TEST_CASE(progress_plain_lines_when_not_a_terminal) {
   BOOST_TEST(format_duration(3725) == "1h02m");
   BOOST_TEST(format_duration(65) == "1m05s");
 }
+
+// issue 39: a killed run left its pictures' temporary files (plot/plot.cpp: "<name>.png.plot-<pid>"
+// with .dat, .gp, .gp.err, .png), and --resume swept only the atomic writes' ".tmp-<pid>".
+BOOST_AUTO_TEST_CASE(resume_sweeps_atomic_and_picture_temporaries) {
+  const std::string dir = scratch_dir("run_sweep");
+  {
+    RunDir run(dir);
+    run.log({{"step", 1}});
+  }
+  const std::vector<std::string> leftovers = {"checkpoint.safetensors.tmp-123", "config.json.tmp.77",
+                                              "density.png.plot-11780.dat",     "density.png.plot-11780.gp",
+                                              "loss.png.plot-5.gp.err",         "z.png.plot-42.png"};
+  // names a run may hold that are not temporaries of ours
+  const std::vector<std::string> kept = {"my.png.plot-notes.txt", "plot-1.dat", "a.png.plot-12.csv"};
+  for (const auto& n : leftovers) write_bytes(dir + "/" + n, "half");
+  for (const auto& n : kept) write_bytes(dir + "/" + n, "mine");
+  RunDir resumed(dir, RunMode::Resume);
+  resumed.resume_at(1);
+  for (const auto& n : leftovers) BOOST_TEST(!std::filesystem::exists(dir + "/" + n), n << " was not swept");
+  for (const auto& n : kept) BOOST_TEST(std::filesystem::exists(dir + "/" + n), n << " was removed");
+}
