@@ -105,8 +105,11 @@ class GaussianMixture {
   bool fitted() const { return params_.weights.defined(); }
 
  private:
-  // EM from p (updated in place to the final parameters).
+  // EM from p (updated in place to the final parameters): picks p.type's covariance policy
+  // (models/gmm_covariance.hpp) and runs run_em_with on it.
   GmmFitReport run_em(const TensorD& X, GmmParams& p) const;
+  template <class Cov>
+  GmmFitReport run_em_with(Cov cov, const TensorD& X, GmmParams& p) const;
   void require_fitted(const TensorD& X, const char* where) const;
 
   GmmOptions opt_;
