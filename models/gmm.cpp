@@ -2,9 +2,6 @@
 // responsibilities), the EM loop with restarts, and what a fitted mixture answers.
 #include "models/gmm.hpp"
 
-#include <cblas.h>
-#include <lapacke.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,7 +11,7 @@
 #include <stdexcept>
 #include <unordered_set>
 
-#include "models/gmm_steps.hpp"
+#include "models/gmm_covariance.hpp"
 #include "tensor/ops.hpp"
 
 namespace lz {
@@ -28,31 +25,11 @@ CovarianceType parse_covariance_type(const std::string& s, const std::string& wh
 }
 
 const char* to_string(CovarianceType t) {
-  switch (t) {
-    case CovarianceType::full: return "full";
-    case CovarianceType::diag: return "diag";
-    case CovarianceType::spherical: return "spherical";
-    case CovarianceType::tied: return "tied";
-  }
-  return "?";
+  return gmm::with_policy(t, [](auto cov) { return decltype(cov)::name; });
 }
 
 TensorD precisions_to_covariances(CovarianceType type, const TensorD& P) {
-  if (type == CovarianceType::diag || type == CovarianceType::spherical)
-    return map(P, [](auto p) { return 1.0 / p; });
-  const int64_t D = P.size(-1), count = P.numel() / (D * D);
-  TensorD S = P.clone();
-  for (int64_t k = 0; k < count; ++k) {
-    double* a = S.data() + k * D * D;
-    lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', D, a, D);
-    if (info == 0) info = LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'L', D, a, D);
-    if (info != 0)
-      throw std::invalid_argument("precisions_init[" + std::to_string(k) +
-                                  "]: not symmetric positive definite (LAPACKE info=" + std::to_string(info) + ")");
-    for (int64_t i = 0; i < D; ++i)
-      for (int64_t j = i + 1; j < D; ++j) a[i * D + j] = a[j * D + i];
-  }
-  return S;
+  return gmm::with_policy(type, [&](auto cov) { return decltype(cov)::from_precisions(P); });
 }
 
 namespace {
@@ -172,13 +149,7 @@ void check_params(const GmmParams& p) {
   if (p.means.dim() != 2 || p.means.size(0) != K)
     throw ShapeError("GmmParams: means must be [K,D] = [" + std::to_string(K) + ",D], found " +
                      shape_str(p.means.shape()));
-  Shape want;
-  switch (p.type) {
-    case CovarianceType::full: want = {K, D, D}; break;
-    case CovarianceType::diag: want = {K, D}; break;
-    case CovarianceType::spherical: want = {K}; break;
-    case CovarianceType::tied: want = {D, D}; break;
-  }
+  const Shape want = gmm::with_policy(p.type, [&](auto cov) { return decltype(cov)::shape(K, D); });
   if (p.covariances.shape() != want)
     throw ShapeError(std::string("GmmParams: ") + to_string(p.type) + " covariances must be " + shape_str(want) +
                      ", found " + shape_str(p.covariances.shape()));
@@ -200,13 +171,19 @@ GaussianMixture::GaussianMixture(GmmOptions opt) : opt_(opt) {
   if (!(opt_.reg_covar >= 0)) throw std::invalid_argument("GmmOptions: reg_covar must be >= 0");
 }
 
+// The covariance policy is chosen once per fit: the loop below is written once over it.
 GmmFitReport GaussianMixture::run_em(const TensorD& X, GmmParams& p) const {
+  return gmm::with_policy(p.type, [&](auto cov) { return run_em_with(cov, X, p); });
+}
+
+template <class Cov>
+GmmFitReport GaussianMixture::run_em_with(Cov cov, const TensorD& X, GmmParams& p) const {
   const int64_t N = X.size(0), K = p.n_components();
   const auto t0 = std::chrono::steady_clock::now();
   GmmFitReport rep;
-  gmm::Factors f = gmm::factorize(p);
+  gmm::Factors f = Cov::factorize(p);
   gmm::Points x = gmm::points(X, opt_.sum);
-  if (p.type == CovarianceType::diag) gmm::pack_diag(x);
+  if constexpr (Cov::packs) gmm::pack_diag(x);
   // With the rows split over processes (GmmOptions::sum), the log-likelihood is summed over them.
   double all_rows = static_cast<double>(N);
   if (opt_.sum) opt_.sum(&all_rows, 1);
@@ -218,8 +195,8 @@ GmmFitReport GaussianMixture::run_em(const TensorD& X, GmmParams& p) const {
   std::vector<double> moments;  // the M-step's products with R, computed inside the E-step
   double prev = -std::numeric_limits<double>::infinity();
   for (int it = 1; it <= opt_.max_iter; ++it) {
-    const double ll = mean_ll(gmm::e_step(x, p, f, &R, &log_px, true, &moments));  // E
-    const std::vector<double> Nk = gmm::m_step(x, R, opt_.reg_covar, p, opt_.sum, &moments);  // M
+    const double ll = mean_ll(gmm::e_step(cov, x, p, f, &R, &log_px, true, &moments));  // E
+    const std::vector<double> Nk = gmm::m_step(cov, x, R, opt_.reg_covar, p, opt_.sum, &moments);  // M
     // A component that explains no point at all is re-seeded at the worst-explained point.
     std::vector<int64_t> order;
     for (int64_t k = 0; k < K; ++k) {
@@ -239,7 +216,7 @@ GmmFitReport GaussianMixture::run_em(const TensorD& X, GmmParams& p) const {
       p.weights[k] = 1.0 / static_cast<double>(N);
       // Its covariance (reg_covar alone by now) becomes the average of the others', so that it
       // competes for a region rather than collapsing onto its one point.
-      if (p.type != CovarianceType::tied) {
+      if constexpr (Cov::per_component) {
         const int64_t per = p.covariances.numel() / K;
         double* ck = p.covariances.data() + k * per;
         std::vector<double> avg(per, 0.0);
@@ -259,7 +236,7 @@ GmmFitReport GaussianMixture::run_em(const TensorD& X, GmmParams& p) const {
       for (int64_t j = 0; j < K; ++j) s += p.weights[j];
       for (int64_t j = 0; j < K; ++j) p.weights[j] /= s;
     }
-    f = gmm::factorize(p);
+    f = Cov::factorize(p);
     rep.log_likelihood.push_back(ll);
     rep.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     rep.n_iter = it;
@@ -269,7 +246,7 @@ GmmFitReport GaussianMixture::run_em(const TensorD& X, GmmParams& p) const {
     }
     prev = ll;
   }
-  rep.final_log_likelihood = mean_ll(gmm::e_step(x, p, f, nullptr, nullptr));
+  rep.final_log_likelihood = mean_ll(gmm::e_step(cov, x, p, f, nullptr, nullptr));
   if (!rep.converged)
     rep.warnings.push_back("EM did not converge in max_iter=" + std::to_string(opt_.max_iter) +
                            " iterations (last change of mean log-likelihood above tol=" + std::to_string(opt_.tol) + ")");
@@ -369,45 +346,29 @@ TensorD GaussianMixture::sample(int64_t n, Rng& rng, std::vector<int64_t>* label
   if (!fitted()) throw std::logic_error("sample: the mixture is not fitted (call fit first)");
   if (n < 1) throw std::invalid_argument("sample: n must be >= 1, found " + std::to_string(n));
   const int64_t K = params_.n_components(), D = params_.n_features();
-  const gmm::Factors f = gmm::factorize(params_);
-  TensorD out = TensorD::empty({n, D});
-  std::vector<double> z(D);
-  if (labels) labels->assign(n, 0);
-  for (int64_t i = 0; i < n; ++i) {
-    double u = rng.uniform();
-    int64_t k = 0;
-    while (k < K - 1 && (u -= params_.weights[k]) >= 0) ++k;
-    if (labels) (*labels)[i] = k;
-    for (auto& v : z) v = rng.normal();
-    double* x = out.data() + i * D;
-    for (int64_t d = 0; d < D; ++d) {  // x = μ + L z
-      double s = 0;
-      switch (params_.type) {
-        case CovarianceType::full:
-        case CovarianceType::tied: {
-          const double* L = f.chol.data() + (params_.type == CovarianceType::full ? k * D * D : 0);
-          for (int64_t j = 0; j <= d; ++j) s += L[d * D + j] * z[j];
-          break;
-        }
-        case CovarianceType::diag: s = std::sqrt(params_.covariances[k * D + d]) * z[d]; break;
-        case CovarianceType::spherical: s = std::sqrt(params_.covariances[k]) * z[d]; break;
-      }
-      x[d] = params_.means[k * D + d] + s;
+  return gmm::with_policy(params_.type, [&](auto cov) {
+    using Cov = decltype(cov);
+    const gmm::Factors f = Cov::factorize(params_);
+    TensorD out = TensorD::empty({n, D});
+    std::vector<double> z(D), s(D);
+    if (labels) labels->assign(n, 0);
+    for (int64_t i = 0; i < n; ++i) {
+      double u = rng.uniform();
+      int64_t k = 0;
+      while (k < K - 1 && (u -= params_.weights[k]) >= 0) ++k;
+      if (labels) (*labels)[i] = k;
+      for (auto& v : z) v = rng.normal();
+      Cov::sample(params_, f, k, z.data(), s.data());  // x = μ_k + L_k z
+      for (int64_t d = 0; d < D; ++d) out[i * D + d] = params_.means[k * D + d] + s[d];
     }
-  }
-  return out;
+    return out;
+  });
 }
 
 int64_t GaussianMixture::n_parameters() const {
   const int64_t K = fitted() ? params_.n_components() : opt_.n_components;
   const int64_t D = params_.n_features();
-  int64_t cov = 0;
-  switch (opt_.covariance_type) {
-    case CovarianceType::full: cov = K * D * (D + 1) / 2; break;
-    case CovarianceType::diag: cov = K * D; break;
-    case CovarianceType::spherical: cov = K; break;
-    case CovarianceType::tied: cov = D * (D + 1) / 2; break;
-  }
+  const int64_t cov = gmm::with_policy(opt_.covariance_type, [&](auto c) { return decltype(c)::n_parameters(K, D); });
   return cov + K * D + K - 1;
 }
 

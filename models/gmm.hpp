@@ -8,7 +8,8 @@
 // Log-densities go through the Cholesky factor L of each covariance (LAPACKE dpotrf) and a
 // triangular solve (cblas_dtrsm) on a whole block of points; no explicit inverse or determinant
 // (log|Σ| = 2 Σ_i log L_ii). Parameters are double. The E and M steps are written as their equations
-// in gmm_reference.cpp (gmm::reference::e_step, m_step); the fast ones fit() runs are in gmm_steps.cpp,
+// in gmm_reference.cpp (gmm::reference::e_step, m_step); the fast ones fit() runs are in gmm_steps.cpp
+// (written once over the covariance policies of gmm_covariance.hpp, one type per covariance type),
 // held to the reference by tests/models/test_gmm_reference.cpp.
 #pragma once
 
@@ -105,8 +106,11 @@ class GaussianMixture {
   bool fitted() const { return params_.weights.defined(); }
 
  private:
-  // EM from p (updated in place to the final parameters).
+  // EM from p (updated in place to the final parameters): picks p.type's covariance policy
+  // (models/gmm_covariance.hpp) and runs run_em_with on it.
   GmmFitReport run_em(const TensorD& X, GmmParams& p) const;
+  template <class Cov>
+  GmmFitReport run_em_with(Cov cov, const TensorD& X, GmmParams& p) const;
   void require_fitted(const TensorD& X, const char* where) const;
 
   GmmOptions opt_;

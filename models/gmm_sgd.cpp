@@ -113,7 +113,7 @@ GmmParams GmmGradientAscent::params() const {
   for (int64_t k = 0; k < K; ++k) s += (p.weights[k] = std::exp(logits_.value()[k] - m));
   for (int64_t k = 0; k < K; ++k) p.weights[k] /= s;
   const TensorD& ld = log_diag_.value();
-  if (p.type == CovarianceType::diag) {
+  if (!off_.defined()) {  // diag: Σ_k = diag(exp(2 log_diag_k))
     p.covariances = map(ld, [](auto v) {
       using std::exp;
       using xsimd::exp;

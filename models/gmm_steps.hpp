@@ -51,13 +51,16 @@ struct Factors {
 };
 
 // Throws std::invalid_argument naming the component if a covariance is not positive definite.
-// (factorize and cholesky are in gmm_factors.cpp.)
+// (Each covariance type's factorisation is its policy's, gmm_covariance.cpp, as is cholesky.)
 Factors factorize(const GmmParams& p);
 
 // Lower Cholesky factor of the symmetric positive-definite a:[D,D] (row-major, upper triangle
 // zeroed); throws naming `what` if it is not positive definite.
 TensorD cholesky(const TensorD& a, const std::string& what);
 
+// The steps below dispatch on p.type to the covariance policies (gmm_covariance.hpp); the
+// steps with the policy already chosen, which the EM loop calls, are declared there.
+//
 // E-step over all points. Fills R [K,N] (r_kn) and log_px [N] (log p(x_n)) when given, and
 // returns Σ_n log p(x_n). With full covariances, `screen` skips the solves of components too far
 // below a point's best to matter (r_kn < 2e-22 becomes 0; see gmm_screen.cpp); false computes all.

@@ -190,6 +190,26 @@ BOOST_AUTO_TEST_CASE(bic_picks_the_true_k_on_separated_data) {
   BOOST_TEST(best_k == 3);
 }
 
+// Each covariance type's parameter count (scikit-learn's _n_parameters), its name, and the shape
+// of what a fit holds: what each covariance policy (models/gmm_covariance.hpp) answers for its type.
+BOOST_AUTO_TEST_CASE(each_covariance_type_counts_names_and_shapes_its_parameters) {
+  const TensorD X = draw(truth(), 300, 5);  // D = 2
+  const int64_t K = 3, D = 2, means_and_weights = K * D + K - 1;
+  const int64_t covariance_parameters[] = {K * D * (D + 1) / 2, K * D, K, D * (D + 1) / 2};  // kTypes' order
+  const Shape shapes[] = {{K, D, D}, {K, D}, {K}, {D, D}};
+  const char* names[] = {"full", "diag", "spherical", "tied"};
+  for (int i = 0; i < 4; ++i) {
+    const CovarianceType t = kTypes[i];
+    BOOST_TEST(std::string(to_string(t)) == names[i]);
+    BOOST_TEST((parse_covariance_type(names[i]) == t));
+    GaussianMixture g(opts(K, t));
+    Rng rng(9);
+    g.fit(X, rng);
+    BOOST_TEST(g.n_parameters() == covariance_parameters[i] + means_and_weights, names[i]);
+    BOOST_TEST((g.params().covariances.shape() == shapes[i]), names[i]);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(densities_match_the_textbook_formula_and_proba_rows_sum_to_one) {
   const TensorD X = draw(truth(), 500, 4);
   for (CovarianceType t : kTypes) {
