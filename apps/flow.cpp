@@ -34,6 +34,7 @@
 #include "plot/plot2d.hpp"
 #include "plot/png.hpp"
 #include "train/noise.hpp"
+#include "train/page.hpp"
 #include "train/trainer.hpp"
 
 using namespace lz;
@@ -175,6 +176,7 @@ int main(int argc, char** argv) {
     Trainer<float> trainer(*flow, opt, rng, to, &run, config);
     if (flags.resuming()) trainer.resume(flags.resume_checkpoint, train.size());
     run.write_config(config);
+    RunPage page(run, "flow");  // index.html, however the run ends (train/page.hpp)
     std::fprintf(stderr, "flow: %s, %ld train / %ld test, D=%ld, %s, %ld parameters -> %s\n", data.c_str(),
                  long(train.size()), long(test.size()), long(D), flow->describe().c_str(), long(flow->num_parameters()),
                  run.path().c_str());

@@ -24,6 +24,7 @@
 #include "plot/plot.hpp"
 #include "plot/plot2d.hpp"
 #include "train/distributed.hpp"
+#include "train/page.hpp"
 #include "train/run.hpp"
 
 using namespace lz;
@@ -162,6 +163,7 @@ int main(int argc, char** argv) {
     for (int64_t K = k_range.lo; K <= k_range.hi; ++K) ks.push_back(K);
     RunDir run(flags.out);
     run.write_config(flags.values());
+    RunPage page(run, "gmm");  // index.html, however the run ends (train/page.hpp)
     std::cout << "data " << name << ": " << N << " points in " << D << "-D; run folder " << run.path() << "\n";
 
     // Under mpirun every rank loads the whole data set and starts from the same k-means++ seeding
