@@ -2,7 +2,8 @@
 // tests/python/page_check.py: every image and link resolves inside the folder, every picture is
 // shown, nothing refers outside. With Chromium (a peer: scripts/setup.sh --peers), each page is
 // rendered headless: it loads, the browser fetches every image and nothing missing, and its
-// screenshot is kept in the run folder as page.png.
+// screenshot is kept in the run folder as page.png. The tour's page over the runs
+// (scripts/tour_table.py, as scripts/demo.sh ends) is checked and rendered the same way.
 #define BOOST_TEST_MODULE pages
 #include <boost/test/unit_test.hpp>
 
@@ -34,7 +35,7 @@ std::vector<DriverRun> driver_runs() {
       {"gmm", "gmm", "--toy eight_gaussians --n 400 --k 6:8 --method both --sgd-steps 30", "", 0},
       {"vae", "vae", digits + " --arch 16 --latent 2 --epochs 2 --batch 32 --log-every 2 --eval-k 10 --eval-n 10 "
                      "--naive-n 4 --naive-repeats 2", "", 0},
-      {"cvae", "cvae", digits + " --condition label --arch 16 --prior-arch 8 --latent 3 --epochs 2 --batch 32 "
+      {"cvae-label", "cvae", digits + " --condition label --arch 16 --prior-arch 8 --latent 3 --epochs 2 --batch 32 "
                        "--log-every 2 --eval-k 10 --eval-n 20", "", 0},
       {"flow", "flow", "--data two_moons --n 500 --n-test 100 --couplings 2 --hidden 16 --epochs 2 --log-every 2", "", 0},
       {"mdn", "mdn", "--hidden 16 --n-train 400 --n-test 200 --epochs 2 --log-every 2", "", 0},
@@ -60,14 +61,28 @@ lz::test::Run check(const std::string& dir) {
   return lz::test::run(std::string(lz::test::python()) + " " + lz::test::script("page_check.py") + " " + dir);
 }
 
+// The tour's page over the runs in `root` (scripts/tour_table.py, as scripts/demo.sh ends).
+void tour_page(const std::string& root) {
+  const lz::test::Run r =
+      lz::test::run(std::string(lz::test::python()) + " " + LZ_SOURCE_DIR + "/scripts/tour_table.py " + root);
+  BOOST_TEST_REQUIRE(r.status == 0, r.output);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(every_driver_writes_a_page_whose_images_and_links_resolve) {
   const std::vector<std::string> dirs = run_all(scratch_dir("pages"));
+  tour_page(dirs[0] + "/..");
   for (const std::string& dir : dirs) {
     const lz::test::Run r = check(dir);
     BOOST_TEST(r.status == 0, dir << ":\n" << r.output);
   }
+  // The tour's page: each run's own page linked from its row (the check resolves every link).
+  const lz::test::Run tour = check(dirs[0] + "/..");
+  BOOST_TEST(tour.status == 0, tour.output);
+  const std::string tour_html = read_text(dirs[0] + "/../index.html");
+  for (const char* run : {"classify", "gmm", "flow", "mdn"})
+    BOOST_TEST(tour_html.find(std::string("<a href=\"") + run + "/index.html\">" + run + "</a></td>") != std::string::npos, run);
   const std::string flow = read_text(dirs[4] + "/index.html"), stopped = read_text(dirs[6] + "/index.html");
   BOOST_TEST(flow.find("<img src=\"density.png\"") != std::string::npos);
   BOOST_TEST(flow.find("id=\"summary\"") != std::string::npos);
@@ -93,6 +108,8 @@ LZ_SKIPPABLE_CASE(chromium_renders_every_drivers_page) {
   if (!lz::test::run_peer("chromium", "page_check.py", dirs[0] + " --chromium")) return;
   fs::remove_all(dirs[0]);
   run_all(root);
+  tour_page(root);
+  dirs.push_back(root);  // and the tour's page over them
   for (const std::string& dir : dirs) {
     BOOST_TEST_CONTEXT(dir) {
       lz::test::Run r;
