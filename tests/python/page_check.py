@@ -115,47 +115,46 @@ def chromium(folder, page):
     index = os.path.abspath(os.path.join(folder, "index.html"))
     url = "file://" + urllib.parse.quote(index)
     problems = []
+    shot = os.path.join(os.path.abspath(folder), "page.png")
+    if os.path.exists(shot):
+        os.remove(shot)
     with tempfile.TemporaryDirectory() as profile:
-        common = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
-                  f"--user-data-dir={profile}"]
-        r = subprocess.run(common + ["--enable-logging=stderr", "--v=1", "--dump-dom", url],
-                           capture_output=True, text=True, errors="replace", timeout=180)
-        if r.returncode != 0:
-            return [f"chromium --dump-dom {url} exited {r.returncode}:\n{r.stderr[-3000:]}"]
-        dom = r.stdout
-        heading = page.h1.strip()
-        if heading and html_text(heading) not in dom:
-            problems.append(f"chromium's DOM of {url} lacks the heading '{heading}'")
-        images = [v for t, a, v in page.refs if t == "img"]
-        if len(re.findall(r"<img\b", dom)) != len(images):
-            problems.append(f"chromium's DOM of {url} holds {len(re.findall(r'<img', dom))} images, the page {len(images)}")
-        fetched = set()
-        for m in re.finditer(r"FileURLLoader::Start: (file://\S+)", r.stderr):
-            fetched.add(os.path.normpath(urllib.parse.unquote(urllib.parse.urlsplit(m.group(1)).path)))
-        if not fetched:
-            problems.append("chromium's log (--v=1) names no file it loaded: cannot tell that the images loaded")
-        for p in sorted(fetched):
-            if not os.path.exists(p):
-                problems.append(f"chromium fetched {p}, which is missing")
-        for v in images:
-            p = os.path.normpath(os.path.join(os.path.dirname(index), urllib.parse.unquote(v)))
-            if fetched and p not in fetched:
-                problems.append(f"chromium did not fetch the image {p}")
-        shot = os.path.join(os.path.abspath(folder), "page.png")
-        if os.path.exists(shot):
-            os.remove(shot)
-        r = subprocess.run(common + [f"--window-size={SHOT_W},{SHOT_H}", f"--screenshot={shot}", url],
-                           capture_output=True, text=True, errors="replace", timeout=180)
-        if r.returncode != 0 or not os.path.isfile(shot):
-            return problems + [f"chromium --screenshot {url} exited {r.returncode} without {shot}:\n{r.stderr[-3000:]}"]
-        with open(shot, "rb") as f:
-            head = f.read(24)
-        if head[:8] != PNG:
-            problems.append(f"{shot} is not a PNG")
-        else:
-            w, h = struct.unpack(">II", head[16:24])
-            if (w, h) != (SHOT_W, SHOT_H):
-                problems.append(f"{shot} is {w} x {h}, expected {SHOT_W} x {SHOT_H}")
+        # One launch: the DOM after loading on stdout, the files it fetched in the log, the screenshot.
+        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+               f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=1", f"--window-size={SHOT_W},{SHOT_H}",
+               f"--screenshot={shot}", "--dump-dom", url]
+        r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=180)
+    if r.returncode != 0:
+        return [f"chromium --dump-dom --screenshot {url} exited {r.returncode}:\n{r.stderr[-3000:]}"]
+    dom = r.stdout
+    heading = page.h1.strip()
+    if not heading or html_text(heading) not in dom:
+        problems.append(f"chromium's DOM of {url} lacks the page's heading '{heading}'")
+    images = [v for t, a, v in page.refs if t == "img"]
+    if len(re.findall(r"<img\b", dom)) != len(images):
+        problems.append(f"chromium's DOM of {url} holds {len(re.findall(r'<img', dom))} images, the page {len(images)}")
+    fetched = set()
+    for m in re.finditer(r"FileURLLoader::Start: (file://\S+)", r.stderr):
+        fetched.add(os.path.normpath(urllib.parse.unquote(urllib.parse.urlsplit(m.group(1)).path)))
+    if not fetched:
+        problems.append("chromium's log (--v=1) names no file it loaded: cannot tell that the images loaded")
+    for p in sorted(fetched):
+        if not os.path.exists(p):
+            problems.append(f"chromium fetched {p}, which is missing")
+    for v in images:
+        p = os.path.normpath(os.path.join(os.path.dirname(index), urllib.parse.unquote(v)))
+        if fetched and p not in fetched:
+            problems.append(f"chromium did not fetch the image {p}")
+    if not os.path.isfile(shot):
+        return problems + [f"chromium wrote no screenshot {shot}:\n{r.stderr[-3000:]}"]
+    with open(shot, "rb") as f:
+        head = f.read(24)
+    if head[:8] != PNG:
+        problems.append(f"{shot} is not a PNG")
+    else:
+        w, h = struct.unpack(">II", head[16:24])
+        if (w, h) != (SHOT_W, SHOT_H):
+            problems.append(f"{shot} is {w} x {h}, expected {SHOT_W} x {SHOT_H}")
     return problems
 
 
