@@ -26,8 +26,8 @@ struct DriverRun {
   int code;  // 0, or 128 + SIGTERM for the run stopped by a signal
 };
 
-// Each driver on tiny data (a second or two each), with pictures, curves and a summary; and one
-// run stopped by SIGTERM after its third step (no summary: its page says so).
+// Each driver on tiny data (a second or two each; cvae on both of its paths), with pictures, curves
+// and a summary; and one run stopped by SIGTERM after its third step (no summary: its page says so).
 std::vector<DriverRun> driver_runs() {
   const std::string digits = " --data digits --data-dir " + tiny_digits();
   return {
@@ -41,6 +41,8 @@ std::vector<DriverRun> driver_runs() {
       {"mdn", "mdn", "--hidden 16 --n-train 400 --n-test 200 --epochs 2 --log-every 2", "", 0},
       {"flow-stopped", "flow", "--data two_moons --n 500 --n-test 100 --couplings 2 --hidden 16 --epochs 5 --log-every 1",
        "LZ_FAULT_AFTER_STEP=3:TERM", 128 + SIGTERM},
+      {"cvae-actions", "cvae", "--condition actions --n-train 256 --n-test 32 --samples 4 --eval-k 20 --arch 16 "
+                               "--prior-arch 8 --latent 2 --components 2 --batch 32 --epochs 2 --log-every 2", "", 0},
   };
 }
 
