@@ -20,6 +20,7 @@
 #include "nn/optim.hpp"
 #include "plot/pictures.hpp"
 #include "plot/plot.hpp"
+#include "train/page.hpp"
 #include "train/trainer.hpp"
 
 using namespace lz;
@@ -108,6 +109,7 @@ int main(int argc, char** argv) {
     Trainer<float> trainer(model, opt, rng, to, &run, config);
     if (flags.resuming()) trainer.resume(flags.resume_checkpoint, train.size());
     run.write_config(config);
+    RunPage page(run, "classify");  // index.html, however the run ends (train/page.hpp)
     std::fprintf(stderr, "classify: %s, %ld train / %ld test, %s, %ld parameters -> %s\n", data.c_str(),
                  long(train.size()), long(test.size()), model.describe().c_str(), long(model.num_parameters()),
                  run.path().c_str());

@@ -36,6 +36,7 @@
 #include "plot/action_chunks.hpp"
 #include "plot/cvae_grids.hpp"
 #include "train/noise.hpp"
+#include "train/page.hpp"
 #include "train/trainer.hpp"
 
 using namespace lz;
@@ -134,6 +135,7 @@ int run_actions(ChunkRun& a, Flags& flags) {
   Trainer<float> trainer(model, opt, rng, a.to, &run, config);
   if (flags.resuming()) trainer.resume(flags.resume_checkpoint, a.n_train);
   run.write_config(config);
+  RunPage page(run, "cvae");  // index.html, however the run ends (train/page.hpp)
   std::fprintf(stderr, "action chunks (%lld obstacle(s), H = %lld): %s, %lld parameters, run folder %s\n",
                static_cast<long long>(a.task.obstacles), static_cast<long long>(a.task.horizon), model.describe().c_str(),
                static_cast<long long>(model.num_parameters()), run.path().c_str());
@@ -306,6 +308,7 @@ int run(int argc, char** argv) {
   Trainer<float> trainer(model, opt, rng, to, &run, config);
   if (flags.resuming()) trainer.resume(flags.resume_checkpoint, train.size());
   run.write_config(config);
+  RunPage page(run, "cvae");  // index.html, however the run ends (train/page.hpp)
   std::fprintf(stderr, "CVAE (%s): %s, %lld parameters, %lld train / %lld test, run folder %s\n", condition.c_str(),
                model.describe().c_str(), static_cast<long long>(model.num_parameters()),
                static_cast<long long>(train.size()), static_cast<long long>(test.size()), run.path().c_str());

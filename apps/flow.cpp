@@ -5,6 +5,7 @@
 //
 //   flow --data two_moons --couplings 8 --hidden 128,128 --epochs 20 --batch 256 --lr 1e-3
 //   flow --data csv --csv points.csv --no-actnorm --lu
+//   flow --data csv --csv train.csv --test-csv test.csv   (the user's own split; else a random fifth)
 //   flow --data fashion --pca 16 --epochs 20
 //   flow --data digits --couplings 6 --hidden 512 --epochs 10
 //   flow --resume runs/x --epochs 40   (continue a run, here for more epochs)
@@ -36,6 +37,7 @@
 #include "plot/plot2d.hpp"
 #include "plot/png.hpp"
 #include "train/noise.hpp"
+#include "train/page.hpp"
 #include "train/trainer.hpp"
 
 using namespace lz;
@@ -75,7 +77,7 @@ void draw_pictures(Flow<float>& flow, const Dataset& train, const Dataset& test,
 int main(int argc, char** argv) {
   Flags flags("flow: a normalizing flow (affine couplings, ActNorm, LU) by maximum likelihood on 2-D toys or a CSV",
               "flow");
-  std::string data = "two_moons", csv_path, data_dir, hidden_text = "128,128";
+  std::string data = "two_moons", csv_path, test_csv, data_dir, hidden_text = "128,128";
   int64_t n = 10000, n_test = 2000, couplings = 8, batch = 256, pca = 0;
   uint64_t data_seed = 0;
   double lr = 1e-3, noise = -1, minutes = 0, lambda = 1e-6;
@@ -94,6 +96,8 @@ int main(int argc, char** argv) {
   flags.add("--lambda", lambda, "pixels: the logit transform's squeeze, logit(lambda + (1 - 2 lambda) u)")
       .check(Range(0.0, 0.4999));
   flags.add("--csv", csv_path, "with --data csv: the file (numeric columns; a header row is detected)").check(ExistingFile);
+  flags.add("--test-csv", test_csv, "with --data csv: the test set, a file of the same columns (else a random fifth "
+                                    "of --csv, drawn with --data-seed)").check(ExistingFile);
   flags.add("--n", n, "toy training points").check(Range(int64_t(2), int64_t(1) << 26));
   flags.add("--n-test", n_test, "toy test points (for csv: a fifth of the rows)").check(Range(int64_t(1), int64_t(1) << 26));
   flags.add("--noise", noise, "toy noise (negative: the toy's default)");
@@ -132,7 +136,12 @@ int main(int argc, char** argv) {
     if (!images && (pca > 0 || !data_dir.empty()))
       throw FlagError(std::string(pca > 0 ? "--pca" : "--data-dir") + " is for --data digits|fashion, not --data " + data);
     if (data != "csv" && !csv_path.empty()) throw FlagError("--csv is for --data csv, not --data " + data);
-    if (data == "csv") {
+    if (data != "csv" && !test_csv.empty()) throw FlagError("--test-csv is for --data csv, not --data " + data);
+    if (data == "csv" && !test_csv.empty()) {
+      if (csv_path.empty()) throw FlagError("--data csv needs --csv PATH (the training data)");
+      std::tie(train, test) = load_csv_train_test(csv_path, test_csv);
+      if (train.size() < 2) throw std::invalid_argument(csv_path + ": needs at least 2 rows, found " + std::to_string(train.size()));
+    } else if (data == "csv") {
       if (csv_path.empty()) throw FlagError("--data csv needs --csv PATH");
       const Dataset all = load_csv(csv_path);
       if (all.size() < 10) throw std::invalid_argument(csv_path + ": needs at least 10 rows, found " + std::to_string(all.size()));
@@ -188,6 +197,7 @@ int main(int argc, char** argv) {
     Trainer<float> trainer(*flow, opt, rng, to, &run, config);
     if (flags.resuming()) trainer.resume(flags.resume_checkpoint, train.size());
     run.write_config(config);
+    RunPage page(run, "flow");  // index.html, however the run ends (train/page.hpp)
     std::fprintf(stderr, "flow: %s, %ld train / %ld test, D=%ld, %s, %ld parameters -> %s\n", data.c_str(),
                  long(train.size()), long(test.size()), long(D), flow->describe().c_str(), long(flow->num_parameters()),
                  run.path().c_str());
@@ -262,6 +272,7 @@ int main(int argc, char** argv) {
       std::snprintf(line, sizeof line, "test log-likelihood %.4f ± %.4f nats (base N(0,I): %.4f)", ll.mean, ll.se, base.mean);
       headline = line;
     }
+    if (!test_csv.empty()) summary["test_csv"] = test_csv;  // the user's own test set
     run.write_summary(summary);
     // Each picture on its own: one that fails stops none of the others, and makes the exit code 1
     // once the rest is written (plot/pictures.hpp). Under MPI rank 0 draws.

@@ -3,6 +3,8 @@
 //
 //   build/bin/gmm --toy pinwheel --n 2000 --k 1:10 --cov full --method both --out runs/gmm-pinwheel
 //
+// With --csv, --test-csv FILE scores every fitted mixture on a test set of the same columns.
+//
 // Writes to --out: config.json, params.json (the chosen mixture and the BIC table), em_curve.png
 // (mean log-likelihood per EM iteration), for 2-D data clusters.png (points coloured by their most
 // likely component, 1- and 2-sigma ellipses), and with --method both time.png (mean
@@ -18,6 +20,7 @@
 #include "datasets/csv.hpp"
 #include "datasets/idx.hpp"
 #include "datasets/toy.hpp"
+#include "models/evaluate.hpp"
 #include "models/gmm.hpp"
 #include "models/gmm_sgd.hpp"
 #include "models/pca.hpp"
@@ -25,6 +28,7 @@
 #include "plot/plot.hpp"
 #include "plot/plot2d.hpp"
 #include "train/distributed.hpp"
+#include "train/page.hpp"
 #include "train/run.hpp"
 
 using namespace lz;
@@ -33,7 +37,7 @@ using json = nlohmann::json;
 namespace {
 
 struct Options {
-  std::string csv, toy, data_dir, k = "3", cov = "full", method = "em";
+  std::string csv, test_csv, toy, data_dir, k = "3", cov = "full", method = "em";
   int64_t n = 2000, fashion_pca = 0, n_init = 1, max_iter = 200, sgd_steps = 500;
   double tol = 1e-3, reg_covar = 1e-6, lr = 0.05;
 };
@@ -41,16 +45,23 @@ struct Options {
 // --k's limit: far more components than any data set here can support (K <= N is checked too).
 constexpr int64_t kMaxComponents = 100000;
 
-TensorD load_data(const Options& o, Rng& rng, std::string& name) {
+// `test` gets the --test-csv rows (held to --csv's columns), when given.
+TensorD load_data(const Options& o, Rng& rng, std::string& name, TensorD& test) {
   const int sources = !o.csv.empty() + !o.toy.empty() + (o.fashion_pca > 0);
   if (sources != 1)
     throw FlagError("give exactly one data source: --csv FILE, --toy NAME or --fashion-pca D (found " +
                                 std::to_string(sources) + ")");
   if (!o.data_dir.empty() && o.fashion_pca == 0)
     throw FlagError("--data-dir " + o.data_dir + ": only --fashion-pca reads a data folder");
+  if (!o.test_csv.empty() && o.csv.empty())
+    throw FlagError("--test-csv " + o.test_csv + ": a test set is for --csv data, not " +
+                    (o.toy.empty() ? "--fashion-pca" : "--toy " + o.toy));
   if (!o.csv.empty()) {
     name = o.csv;
-    return tensor_cast<double>(load_csv(o.csv).x);
+    if (o.test_csv.empty()) return tensor_cast<double>(load_csv(o.csv).x);
+    auto [train, held_out] = load_csv_train_test(o.csv, o.test_csv);
+    test = tensor_cast<double>(held_out.x);
+    return tensor_cast<double>(train.x);
   }
   if (!o.toy.empty()) {
     name = o.toy;
@@ -129,6 +140,8 @@ int main(int argc, char** argv) {
     Options o;
     Flags flags("gmm: Gaussian mixture by EM and by gradient ascent, K chosen by BIC", "gmm");
     flags.add("--csv", o.csv, "data: a CSV file of numeric columns (header optional)").check(ExistingFile);
+    flags.add("--test-csv", o.test_csv, "with --csv: a test set of the same columns, scored by every fitted mixture "
+                                        "(else only the fitted rows are scored)").check(ExistingFile);
     flags.add("--toy", o.toy, "data: a 2-D toy (two_moons circles eight_gaussians pinwheel checkerboard two_spirals)")
         .check(OneOf(toy_names()));
     flags.add("--n", o.n, "points drawn for --toy").check(Range(int64_t(1), int64_t(10000000)));
@@ -154,7 +167,8 @@ int main(int argc, char** argv) {
 
     Rng rng(flags.seed);
     std::string name;
-    const TensorD X = load_data(o, rng, name);
+    TensorD test;  // --test-csv
+    const TensorD X = load_data(o, rng, name, test);
     const int64_t N = X.size(0), D = X.size(1);
     // Checked before the run folder exists, so a bad --k leaves nothing behind.
     if (k_range.hi > N)
@@ -164,6 +178,7 @@ int main(int argc, char** argv) {
     for (int64_t K = k_range.lo; K <= k_range.hi; ++K) ks.push_back(K);
     RunDir run(flags.out);
     run.write_config(flags.values());
+    RunPage page(run, "gmm");  // index.html, however the run ends (train/page.hpp)
     std::cout << "data " << name << ": " << N << " points in " << D << "-D; run folder " << run.path() << "\n";
 
     // Under mpirun every rank loads the whole data set and starts from the same k-means++ seeding
@@ -218,7 +233,10 @@ int main(int argc, char** argv) {
     if (o.method == "both") run_sgd(X, o, type, f);  // from the same start as the chosen EM run
 
     json table = json::array();
-    for (const Fit& g : fits) table.push_back({{"k", g.k}, {"mean_log_likelihood", g.ll}, {"bic", g.bic}, {"aic", g.aic}});
+    for (const Fit& g : fits) {
+      table.push_back({{"k", g.k}, {"mean_log_likelihood", g.ll}, {"bic", g.bic}, {"aic", g.aic}});
+      if (test.defined()) table.back()["test_mean_log_likelihood"] = g.gm.score(test);
+    }
     json out = {{"data", name}, {"n", N}, {"d", D}, {"k", f.k}, {"method", o.method}, {"mean_log_likelihood", f.ll},
                 {"bic", f.bic}, {"aic", f.aic}, {"n_parameters", f.gm.n_parameters()}, {"params", params_json(f.gm.params())},
                 {"bic_table", table}};
@@ -233,8 +251,17 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < f.sgd.log_likelihood.size(); ++i)
         run.log({{"step", i + 1}, {"seconds", f.sgd.seconds[i]}, {"sgd", f.sgd.log_likelihood[i]}});
     }
+    json summary = {{"k", f.k}, {"mean_log_likelihood", f.ll}, {"bic", f.bic}};
+    if (test.defined()) {  // the chosen mixture on the user's own test rows, with its standard error
+      const TensorD lp = f.gm.score_samples(test);
+      const MeanEstimate t = estimate_mean(std::vector<double>(lp.data(), lp.data() + lp.numel()));
+      for (json* j : {&out, &summary})
+        (*j)["test"] = {{"data", o.test_csv}, {"n", test.size(0)}, {"mean_log_likelihood", t.mean}, {"se", t.se}};
+      std::printf("test set %s: %lld points, mean log-likelihood %.6f +- %.6f\n", o.test_csv.c_str(),
+                  static_cast<long long>(test.size(0)), t.mean, t.se);
+    }
     run.write_json("params.json", out);
-    run.write_summary({{"k", f.k}, {"mean_log_likelihood", f.ll}, {"bic", f.bic}});
+    run.write_summary(summary);
 
     if (!run.writer()) return 0;  // the pictures below: under MPI rank 0 draws
     const std::string metrics = run.file("metrics.jsonl");

@@ -32,6 +32,7 @@
 #include "plot/pictures.hpp"
 #include "plot/plot.hpp"
 #include "plot/plot2d.hpp"
+#include "train/page.hpp"
 #include "train/trainer.hpp"
 
 using namespace lz;
@@ -158,6 +159,7 @@ int main(int argc, char** argv) {
     Trainer<float> trainer(both, opt, rng, to, &run, config);
     if (flags.resuming()) trainer.resume(flags.resume_checkpoint, train.size());
     run.write_config(config);
+    RunPage page(run, "mdn");  // index.html, however the run ends (train/page.hpp)
     std::fprintf(stderr, "mdn: inverted sine, %ld train / %ld test, %s (%ld parameters) and %s (%ld) -> %s\n",
                  long(train.size()), long(test.size()), mdn->describe().c_str(), long(mdn->num_parameters()),
                  unimodal->describe().c_str(), long(unimodal->num_parameters()), run.path().c_str());

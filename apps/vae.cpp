@@ -24,6 +24,7 @@
 #include "plot/png.hpp"
 #include "tensor/math.hpp"
 #include "train/noise.hpp"
+#include "train/page.hpp"
 #include "train/trainer.hpp"
 
 using namespace lz;
@@ -206,6 +207,7 @@ int run(int argc, char** argv) {
   Trainer<float> trainer(model, opt, rng, to, &run, config);
   if (flags.resuming()) trainer.resume(flags.resume_checkpoint, train.size());
   run.write_config(config);
+  RunPage page(run, "vae");  // index.html, however the run ends (train/page.hpp)
   std::fprintf(stderr, "%s: %s, %lld parameters, %lld train / %lld test, run folder %s\n",
                o.k == 1 ? "VAE" : ("IWAE-" + std::to_string(o.k)).c_str(), model.describe().c_str(),
                static_cast<long long>(model.num_parameters()), static_cast<long long>(train.size()),

@@ -59,7 +59,7 @@ std::string show(std::string_view s) {
 
 }  // namespace
 
-Dataset parse_csv(std::string_view text, const std::string& where, const CsvOptions& opt) {
+Dataset parse_csv(std::string_view text, const std::string& where, const CsvOptions& opt, std::vector<std::string>* header_out) {
   // Spreadsheet exports often begin with a UTF-8 byte-order mark; left in, it would make the
   // first field text, and the first data row a header.
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
@@ -175,6 +175,11 @@ Dataset parse_csv(std::string_view text, const std::string& where, const CsvOpti
     }
   }
 
+  if (header_out) {
+    header_out->clear();
+    for (int64_t c = 0; c < ncols && header; ++c)
+      if (c != label_col) header_out->push_back(names[c]);
+  }
   Dataset d;
   d.name = where;
   d.x = TensorF::from(x, {nrows, nfeat});
@@ -208,9 +213,31 @@ Dataset parse_csv(std::string_view text, const std::string& where, const CsvOpti
   return d;
 }
 
-Dataset load_csv(const std::string& path, const CsvOptions& opt) {
+Dataset load_csv(const std::string& path, const CsvOptions& opt, std::vector<std::string>* header) {
   const std::vector<uint8_t> bytes = read_file_bytes(path);
-  return parse_csv(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path, opt);
+  return parse_csv(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path, opt, header);
+}
+
+std::pair<Dataset, Dataset> load_csv_train_test(const std::string& train_path, const std::string& test_path,
+                                                const CsvOptions& opt) {
+  std::vector<std::string> train_names, test_names;
+  Dataset train = load_csv(train_path, opt, &train_names);
+  Dataset test = load_csv(test_path, opt, &test_names);
+  auto listed = [](const std::vector<std::string>& n) {
+    std::string all;
+    for (const auto& s : n) all.append(all.empty() ? "" : ", ").append(s);
+    return n.empty() ? std::string() : " (" + all + ")";
+  };
+  if (test.dim() != train.dim())
+    throw std::runtime_error(test_path + " (the test set): " + std::to_string(test.dim()) + " columns" +
+                             listed(test_names) + ", but the training data " + train_path + " has " +
+                             std::to_string(train.dim()) + listed(train_names) + (opt.label.empty() ? "" : " besides the label"));
+  if (!train_names.empty() && !test_names.empty())
+    for (size_t c = 0; c < train_names.size(); ++c)
+      if (train_names[c] != test_names[c])
+        throw std::runtime_error(test_path + " (the test set): column " + std::to_string(c + 1) + " is '" + test_names[c] +
+                                 "', but in the training data " + train_path + " it is '" + train_names[c] + "'");
+  return {std::move(train), std::move(test)};
 }
 
 }  // namespace lz

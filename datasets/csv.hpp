@@ -12,6 +12,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "datasets/dataset.hpp"
 
@@ -27,7 +29,17 @@ struct CsvOptions {
 };
 
 // In-memory entry point (also the fuzz target's). `where` is the file name used in messages.
-Dataset parse_csv(std::string_view text, const std::string& where, const CsvOptions& opt = {});
-Dataset load_csv(const std::string& path, const CsvOptions& opt = {});
+// `header`, when given, receives the header's names of the feature columns (the label's left
+// out), or nothing when the file has no header.
+Dataset parse_csv(std::string_view text, const std::string& where, const CsvOptions& opt = {},
+                  std::vector<std::string>* header = nullptr);
+Dataset load_csv(const std::string& path, const CsvOptions& opt = {}, std::vector<std::string>* header = nullptr);
+
+// A training file and a test set the user split off themselves (the drivers' --test-csv): both
+// read and checked the same way, and the test file held to the training file's columns: as many
+// features, and the same names in the same order when both have a header. A mismatch throws
+// naming both files ("b.csv (the test set): 3 columns (x, y, z), but the training data a.csv has 2 (x, y)").
+std::pair<Dataset, Dataset> load_csv_train_test(const std::string& train_path, const std::string& test_path,
+                                                const CsvOptions& opt = {});
 
 }  // namespace lz

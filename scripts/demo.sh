@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set everything up (packages, data), build, and run the demo: a short tour of the zoo.
-# Every step writes a run folder under runs/demo/ (config.json, metrics.jsonl, summary.json, PNGs).
+# Every step writes a run folder under runs/demo/ (config.json, metrics.jsonl, summary.json, PNGs,
+# index.html); the end writes runs/demo/index.html, one page linking them all.
 #   scripts/demo.sh            the tour (about two minutes once built); ends with one table of results
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,3 +45,4 @@ step "done in $SECONDS s (setup and build included)"
 /usr/bin/python3 "$repo/scripts/tour_table.py" "$out"
 echo "pictures and metrics are in $out:"
 find "$out" -name '*.png' | sort
+echo "open $out/index.html: the table, each run's page (its summary, curves, pictures and config)"

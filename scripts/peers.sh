@@ -1,5 +1,6 @@
 # The Debian packages of the cross-check peers (sourced by setup.sh and test.sh: one list).
-LZ_PEERS=(python3 python3-numpy python3-torch python3-sklearn python3-threadpoolctl)  # threadpoolctl: the benches print the peer's BLAS
+# threadpoolctl: the benches print the peer's BLAS; chromium: the run pages rendered headless (tests/apps/test_pages.cpp)
+LZ_PEERS=(python3 python3-numpy python3-torch python3-sklearn python3-threadpoolctl chromium)
 # Prints the peers that are not installed, one per line.
 lz_missing_peers() {
   local p

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what latentzoo needs (if missing), fetch the MNIST digits, configure and build.
 #   scripts/setup.sh [--peers] [--build-dir DIR] [--sanitize]
-#   --peers      also install the benchmark/cross-check peers (python3-torch, python3-sklearn, numpy, threadpoolctl)
+#   --peers      also install the benchmark/cross-check peers (python3-torch, python3-sklearn, numpy, threadpoolctl,
+#                chromium for the run pages)
 #   --sanitize   build with AddressSanitizer + UndefinedBehaviorSanitizer (Debug)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -121,6 +121,35 @@ BOOST_AUTO_TEST_CASE(csv_with_header_label_by_name_and_quotes) {
   BOOST_TEST(d.num_classes == 2);
 }
 
+// The header's feature names (the label left out), for holding a test file to a training file.
+BOOST_AUTO_TEST_CASE(csv_header_names_and_a_test_file_held_to_the_training_files_columns) {
+  std::vector<std::string> names = {"stale"};
+  parse_csv("a,\"kind\",b\n1,cat,2\n", "t.csv", label("kind"), &names);
+  BOOST_TEST(names == (std::vector<std::string>{"a", "b"}), boost::test_tools::per_element());
+  parse_csv("1,2\n3,4\n", "t.csv", {}, &names);
+  BOOST_TEST(names.empty());  // no header: nothing to compare
+  const std::string dir = scratch_dir("csv_train_test");
+  write_bytes(dir + "/train.csv", "x,y\n1,2\n3,4\n");
+  write_bytes(dir + "/plain.csv", "5,6\n");
+  write_bytes(dir + "/swapped.csv", "y,x\n5,6\n");
+  write_bytes(dir + "/wide.csv", "1,2,3\n");
+  const auto [train, test] = load_csv_train_test(dir + "/train.csv", dir + "/plain.csv");
+  BOOST_TEST(train.size() == 2);
+  BOOST_TEST(test.x.to_vector() == (std::vector<float>{5, 6}), boost::test_tools::per_element());
+  auto message = [&](const std::string& file) {
+    try {
+      load_csv_train_test(dir + "/train.csv", dir + "/" + file);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  BOOST_TEST(message("swapped.csv") == dir + "/swapped.csv (the test set): column 1 is 'y', but in the training data " +
+                                           dir + "/train.csv it is 'x'");
+  BOOST_TEST(message("wide.csv") ==
+             dir + "/wide.csv (the test set): 3 columns, but the training data " + dir + "/train.csv has 2 (x, y)");
+}
+
 BOOST_AUTO_TEST_CASE(csv_without_header_and_integer_label_by_index) {
   const Dataset d = parse_csv("3,0.5,1\n1,0.25,2\n", "t.csv", label("0"));
   BOOST_TEST(d.x.shape() == (Shape{2, 2}));
