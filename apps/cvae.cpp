@@ -106,7 +106,8 @@ struct ChunkRun {
   VaeConfig cfg;
   TrainerOptions to;
   ChunkTask task;
-  int64_t n_train = 20000, n_test = 500, samples = 20, components = 5, k = 1, eval_k = 100, latent = 16;
+  int64_t n_train = 20000, n_test = 500, samples = 20, components = 5, k = 1, eval_k = 100, latent = 16,
+          mdn_warmup = 500;
   double lr = 1e-3;
 };
 
@@ -125,7 +126,10 @@ int run_actions(ChunkRun& a, Flags& flags) {
   mc.activation = a.cfg.activation;
   Rng rng(flags.seed);
   ChunkModels model(a.cfg, mc, rng);
-  if (!flags.resuming()) model.mdn->init_means(train.chunk);  // the first M training chunks
+  // The MDN's warm-up labels (models/mdn.hpp: a mixture fitted to the residuals of a linear fit),
+  // from their own stream so the CVAE's draws are unchanged; drawn again on a resume (deterministic).
+  Rng label_rng = Rng::stream(flags.seed, 2);
+  const std::vector<int64_t> mdn_labels = model.mdn->mode_labels(train.obs, train.chunk, label_rng);
   VAE<float>& cvae = *model.cvae;
   Adam<float> opt(model, AdamOptions{.lr = a.lr});
   RunDir run(flags.out, flags.resuming() ? RunMode::Resume : RunMode::Create);
@@ -145,7 +149,10 @@ int run_actions(ChunkRun& a, Flags& flags) {
         const int64_t B = x.size(0);
         const Var<float> cv = a.k == 1 ? elbo_loss(cvae, x, example_normal<float>(ctx, B, Z), static_cast<float>(ctx.weight), c)
                                        : iwae_loss(cvae, x, example_normal<float>(ctx, B, Z, a.k), c);
-        return cv + model.mdn->loss(c, x) + model.unimodal->loss(c, x);
+        std::vector<int64_t> k(rows.size());
+        for (size_t i = 0; i < rows.size(); ++i) k[i] = mdn_labels[static_cast<size_t>(rows[i])];
+        const Var<float> mdn_loss = ctx.step <= a.mdn_warmup ? model.mdn->labelled_loss(c, x, k) : model.mdn->loss(c, x);
+        return cv + mdn_loss + model.unimodal->loss(c, x);
       },
       [&](int64_t) {
         NoGrad ng;
@@ -180,7 +187,7 @@ int run_actions(ChunkRun& a, Flags& flags) {
       {"unimodal", neg(model.unimodal->log_prob_values(test.obs, test.chunk)), model.unimodal->sample(test.obs, S, rng),
        model.unimodal->mean(test.obs).reshape({1, N, a.task.chunk_dim()})},
       {"mdn", neg(model.mdn->log_prob_values(test.obs, test.chunk)), model.mdn->sample(test.obs, S, rng),
-       model.mdn->mean(test.obs).reshape({1, N, a.task.chunk_dim()})},
+       model.mdn->mode_mean(test.obs).reshape({1, N, a.task.chunk_dim()})},
       {"cvae", cvae_nll, cvae_samples, cvae_det}};
   json summary = {{"model", "CVAE, MDN and unimodal regression"}, {"condition", "actions"}, {"steps", tr.steps},
                   {"epochs", tr.epochs_done}, {"describe", model.describe()}, {"parameters", model.num_parameters()},
@@ -197,7 +204,7 @@ int run_actions(ChunkRun& a, Flags& flags) {
     summary[r.name] = {{"test_nll", mean_se_json(r.nll)}, {"sampled", to_json(ms)}, {"deterministic", to_json(md)}};
   }
   std::printf("(%lld held-out observations, %lld samples each; left share: predicted (demonstrated); det.: the "
-              "unimodal and MDN means, the CVAE at z = the prior's mean)\n",
+              "unimodal mean, the mean of the MDN's most probable component, the CVAE at z = the prior's mean)\n",
               static_cast<long long>(N), static_cast<long long>(S));
   // The first held-out observation, every model's samples around its obstacles.
   if (run.writer())  // under MPI rank 0 draws
@@ -234,6 +241,9 @@ int run(int argc, char** argv) {
   flags.add("--n-test", ch.n_test, "actions: held-out observations").check(Range(1, 1000000));
   flags.add("--samples", ch.samples, "actions: predicted chunks per held-out observation").check(Range(1, 10000));
   flags.add("--components", ch.components, "actions: the MDN's mixture components").check(Range(1, 1000));
+  flags.add("--mdn-warmup", ch.mdn_warmup,
+            "actions: first steps of the MDN trained on its mode labels (models/mdn.hpp), then by likelihood")
+      .check(Range(0, 100000000));
   std::string recon = "gaussian";
   flags.add("--recon", recon, "CVAE reconstruction: gaussian, or l1 (a Laplace likelihood, ACT's L1 loss); images are Bernoulli")
       .check(OneOf({"gaussian", "l1"}));

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "models/gmm.hpp"
+
 namespace lz {
 
 void MdnConfig::validate() const {
@@ -13,6 +15,8 @@ void MdnConfig::validate() const {
   if (components < 1) bad("components (M) must be >= 1, got " + std::to_string(components));
   for (int64_t h : hidden)
     if (h < 1) bad("every hidden size must be >= 1, got " + std::to_string(h));
+  if (!(std::isfinite(logit_scale) && logit_scale > 0))
+    bad("logit_scale must be finite and > 0, got " + std::to_string(logit_scale));
   if (!(std::isfinite(min_scale) && min_scale >= 0))
     bad("min_scale must be finite and >= 0, got " + std::to_string(min_scale));
   parse_activation(activation);  // throws listing the accepted names
@@ -46,6 +50,125 @@ void MDN<T>::init_means(const Tensor<T>& targets, T shrink) {
     }
 }
 
+namespace {
+
+// Least squares y ≈ [c, 1] B in double (normal equations with a ridge of 1e-8 · trace / P, by
+// Cholesky: P = C + 1 is small), returning the residuals y − [c, 1] B -> [N, D].
+template <typename T>
+TensorD linear_residuals(const Tensor<T>& c, const Tensor<T>& y) {
+  const int64_t N = c.size(0), C = c.size(1), D = y.size(1), P = C + 1;
+  auto x = [&](int64_t n, int64_t j) { return j < C ? static_cast<double>(c[n * C + j]) : 1.0; };
+  std::vector<double> G(static_cast<size_t>(P * P)), R(static_cast<size_t>(P * D)), B(static_cast<size_t>(P * D));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t i = 0; i < P; ++i) {
+      const double xi = x(n, i);
+      for (int64_t j = 0; j < P; ++j) G[i * P + j] += xi * x(n, j);
+      for (int64_t d = 0; d < D; ++d) R[i * D + d] += xi * static_cast<double>(y[n * D + d]);
+    }
+  double trace = 0;
+  for (int64_t i = 0; i < P; ++i) trace += G[i * P + i];
+  for (int64_t i = 0; i < P; ++i) G[i * P + i] += 1e-8 * trace / static_cast<double>(P) + 1e-12;
+  // G = L Lᵀ in place (lower), then L Lᵀ B = R.
+  for (int64_t j = 0; j < P; ++j) {
+    double s = G[j * P + j];
+    for (int64_t k = 0; k < j; ++k) s -= G[j * P + k] * G[j * P + k];
+    G[j * P + j] = std::sqrt(s);
+    for (int64_t i = j + 1; i < P; ++i) {
+      double t = G[i * P + j];
+      for (int64_t k = 0; k < j; ++k) t -= G[i * P + k] * G[j * P + k];
+      G[i * P + j] = t / G[j * P + j];
+    }
+  }
+  for (int64_t d = 0; d < D; ++d) {
+    std::vector<double> z(static_cast<size_t>(P));
+    for (int64_t i = 0; i < P; ++i) {
+      double t = R[i * D + d];
+      for (int64_t k = 0; k < i; ++k) t -= G[i * P + k] * z[k];
+      z[i] = t / G[i * P + i];
+    }
+    for (int64_t i = P - 1; i >= 0; --i) {
+      double t = z[i];
+      for (int64_t k = i + 1; k < P; ++k) t -= G[k * P + i] * B[k * D + d];
+      B[i * D + d] = t / G[i * P + i];
+    }
+  }
+  TensorD res({N, D});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t d = 0; d < D; ++d) {
+      double f = 0;
+      for (int64_t i = 0; i < P; ++i) f += x(n, i) * B[i * D + d];
+      res[n * D + d] = static_cast<double>(y[n * D + d]) - f;
+    }
+  return res;
+}
+
+}  // namespace
+
+template <typename T>
+Var<T> MDN<T>::labelled_loss(const Var<T>& c, const Var<T>& y, const std::vector<int64_t>& k) {
+  const int64_t N = c.size(0), M = cfg_.components;
+  if (static_cast<int64_t>(k.size()) != N)
+    throw ShapeError(describe() + "::labelled_loss: expected one label per row of c (" + std::to_string(N) + "), got " +
+                     std::to_string(k.size()));
+  Tensor<T> onehot({N, M});
+  for (int64_t n = 0; n < N; ++n) {
+    if (k[n] < 0 || k[n] >= M)
+      throw std::invalid_argument(describe() + "::labelled_loss: label " + std::to_string(k[n]) + " of row " +
+                                  std::to_string(n) + " is not a component in [0, " + std::to_string(M) + ")");
+    onehot[n * M + k[n]] = T(1);
+  }
+  check_condition("labelled_loss", c);
+  if (y.dim() != 2 || y.size(0) != N || y.size(1) != cfg_.target_dim)
+    throw ShapeError(describe() + "::labelled_loss: expected y:[" + std::to_string(N) + "," +
+                     std::to_string(cfg_.target_dim) + "], got " + shape_str(y.shape()));
+  const Var<T> per_component = distribution(c).component_log_prob(y);  // [N, M]
+  return neg(lz::mean(sum(mul(per_component, Var<T>(onehot)), 1)));
+}
+
+template <typename T>
+std::vector<int64_t> MDN<T>::mode_labels(const Tensor<T>& c, const Tensor<T>& y, Rng& rng, const LabelOptions& opt) {
+  const int64_t M = cfg_.components, D = cfg_.target_dim;
+  if (c.dim() != 2 || c.size(1) != cfg_.condition_dim || y.dim() != 2 || y.size(0) != c.size(0) || y.size(1) != D ||
+      c.size(0) < M)
+    throw ShapeError(describe() + "::mode_labels: expected c:[N," + std::to_string(cfg_.condition_dim) + "] and y:[N," +
+                     std::to_string(D) + "] with N >= M = " + std::to_string(M) + ", got " + shape_str(c.shape()) + " and " +
+                     shape_str(y.shape()));
+  if (opt.gmm_iterations < 1)
+    throw std::invalid_argument(describe() + "::mode_labels: expected gmm_iterations >= 1, got " +
+                                std::to_string(opt.gmm_iterations));
+  const int64_t N = c.size(0);
+  if (M == 1) return std::vector<int64_t>(static_cast<size_t>(N), 0);
+  TensorD residuals;
+  if (opt.residuals) {
+    residuals = linear_residuals(c, y);
+  } else {
+    residuals = TensorD({N, D});
+    for (int64_t i = 0; i < N * D; ++i) residuals[i] = static_cast<double>(y[i]);
+  }
+  GmmOptions go;
+  go.n_components = M;
+  go.covariance_type = CovarianceType::diag;
+  go.max_iter = opt.gmm_iterations;
+  GaussianMixture gmm(go);
+  gmm.fit(residuals, rng);
+  return gmm.predict(residuals);
+}
+
+template <typename T>
+Tensor<T> MDN<T>::mode_mean(const Tensor<T>& c) {
+  NoGrad ng;
+  const MixtureOfDiagGaussians<T> d = distribution(Var<T>(c));
+  const int64_t N = d.rows(), M = d.components(), D = d.dim();
+  const Tensor<T>& logits = d.logits.value();
+  const Tensor<T>& mu = d.means.value();
+  Tensor<T> out({N, D});
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t m = std::max_element(logits.data() + n * M, logits.data() + (n + 1) * M) - (logits.data() + n * M);
+    std::copy(mu.data() + (n * M + m) * D, mu.data() + (n * M + m + 1) * D, out.data() + n * D);
+  }
+  return out;
+}
+
 template <typename T>
 std::string MDN<T>::describe() const {
   std::string h;
@@ -64,7 +187,10 @@ void MDN<T>::check_condition(const char* where, const Var<T>& c) const {
 template <typename T>
 MixtureOfDiagGaussians<T> MDN<T>::distribution(const Var<T>& c) {
   check_condition("distribution", c);
-  return mixture_from_output(net_->forward(c), cfg_.components, cfg_.target_dim, static_cast<T>(cfg_.min_scale));
+  MixtureOfDiagGaussians<T> d =
+      mixture_from_output(net_->forward(c), cfg_.components, cfg_.target_dim, static_cast<T>(cfg_.min_scale));
+  if (cfg_.logit_scale != 1.0) d.logits = mul(d.logits, static_cast<T>(cfg_.logit_scale));
+  return d;
 }
 
 template <typename T>

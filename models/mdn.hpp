@@ -32,6 +32,11 @@ struct MdnConfig {
   // The scale floor, in the target's units: keep it well below the noise level. Without it, the
   // likelihood is unbounded (one component collapsing onto one training point).
   double min_scale = MixtureOfDiagGaussians<double>::kDefaultMinScale;
+  // The mixture logits are logit_scale × the network's logit outputs. Below 1 it slows the weights'
+  // learning under Adam (whose steps are about lr in every weight whatever the gradient's size):
+  // their gradient, responsibility − π, is a noisy one, and at logit_scale 1 the weights wander by
+  // ±0.05 in π between epochs (docs/mdn.md). 1: the plain MDN.
+  double logit_scale = 1.0;
 
   // Throws std::invalid_argument naming the field.
   void validate() const;
@@ -59,6 +64,9 @@ class MDN : public Module<T> {
   Tensor<T> sample(const Tensor<T>& c, int64_t n, Rng& rng);
   // E[y | c] = Σ_m π_m μ_m -> [N, D]: for M = 1 the regression's prediction.
   Tensor<T> mean(const Tensor<T>& c);
+  // The mean of each row's most probable component (largest π_m(c)) -> [N, D]: a deterministic
+  // action that picks a mode where mean() averages them (for M = 1 the two are the same).
+  Tensor<T> mode_mean(const Tensor<T>& c);
 
   // Data-dependent start (as k-means++ starts a mixture from data points): component m's mean
   // starts at targets[m] (the output layer's bias), its dependence on c scaled down by `shrink`.
@@ -66,6 +74,31 @@ class MDN : public Module<T> {
   // started together compete for the same points and all but one starve: the network ends at the
   // unimodal solution. Started at different targets, each takes the points nearest it.
   void init_means(const Tensor<T>& targets, T shrink = T(0.1));
+
+  // A warm-up that separates the modes before maximum likelihood takes over (init_means's fixed
+  // chunks do not on 40-dimensional action chunks: docs/mdn.md). mode_labels gives each training
+  // row a component:
+  //   1. least squares y ≈ A c + b, the part of y every mode shares (in double, with a small ridge);
+  //   2. a diagonal Gaussian mixture of M components fitted by EM (models/gmm.hpp) to the residuals
+  //      y − A c − b; each row's most likely component is its label. The residuals keep what the
+  //      modes do not share (for the action chunks, the side of each obstacle).
+  // The driver then trains the first steps on labelled_loss (each row scored by its own component
+  // only: every component learns its mode's mean as a function of c, the weights learn the labels'
+  // shares, and no component starves), then on loss(), with the same optimiser: a fresh Adam's
+  // first steps move every weight by about the learning rate, enough to undo the separation.
+  // c:[N, C], y:[N, D] with N >= M; M = 1 gives every row label 0 (nothing is fitted).
+  struct LabelOptions {
+    int gmm_iterations = 50;
+    bool residuals = true;  // false: the mixture fits y itself (step 1 skipped; an ablation arm)
+  };
+  std::vector<int64_t> mode_labels(const Tensor<T>& c, const Tensor<T>& y, Rng& rng, const LabelOptions& opt);
+  std::vector<int64_t> mode_labels(const Tensor<T>& c, const Tensor<T>& y, Rng& rng) {
+    return mode_labels(c, y, rng, LabelOptions{});
+  }
+
+  // The complete-data loss: −mean_n [log π_{k_n}(c_n) + log N(y_n; μ_{k_n}(c_n), σ_{k_n}(c_n)²)], a
+  // scalar; k:[N] in [0, M).
+  Var<T> labelled_loss(const Var<T>& c, const Var<T>& y, const std::vector<int64_t>& k);
 
   MLP<T>& net() { return *net_; }
 
