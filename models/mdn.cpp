@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "models/gmm.hpp"
+#include "tensor/math.hpp"
 
 namespace lz {
 
@@ -19,6 +20,7 @@ void MdnConfig::validate() const {
     bad("logit_scale must be finite and > 0, got " + std::to_string(logit_scale));
   if (!(std::isfinite(min_scale) && min_scale >= 0))
     bad("min_scale must be finite and >= 0, got " + std::to_string(min_scale));
+  if (rank < 0 || rank > 2) bad("rank must be 0, 1 or 2, got " + std::to_string(rank));
   parse_activation(activation);  // throws listing the accepted names
 }
 
@@ -27,8 +29,20 @@ MDN<T>::MDN(const MdnConfig& cfg, Rng& rng) : cfg_(cfg) {
   cfg_.validate();
   std::vector<int64_t> sizes{cfg_.condition_dim};
   sizes.insert(sizes.end(), cfg_.hidden.begin(), cfg_.hidden.end());
-  sizes.push_back(mixture_output_size(cfg_.components, cfg_.target_dim));
+  sizes.push_back(mixture_output_size(cfg_.components, cfg_.target_dim) + cfg_.components * cfg_.rank * cfg_.target_dim);
   net_ = this->register_module("net", std::make_shared<MLP<T>>(sizes, parse_activation(cfg_.activation), rng));
+  if (cfg_.rank > 0) {
+    // The factors start near 0 (the last layer's factor rows scaled by 1e-2): a covariance that
+    // starts diagonal, and grows a factor only where the data correlate.
+    auto params = net_->named_parameters();
+    Tensor<T>& w = params[params.size() - 2].second.value_mut();
+    Tensor<T>& b = params.back().second.value_mut();
+    const int64_t first = mixture_output_size(cfg_.components, cfg_.target_dim), in = w.size(1);
+    for (int64_t row = first; row < w.size(0); ++row) {
+      b[row] *= T(0.01);
+      for (int64_t j = 0; j < in; ++j) w[row * in + j] *= T(0.01);
+    }
+  }
 }
 
 template <typename T>
@@ -117,11 +131,8 @@ Var<T> MDN<T>::labelled_loss(const Var<T>& c, const Var<T>& y, const std::vector
                                   std::to_string(n) + " is not a component in [0, " + std::to_string(M) + ")");
     onehot[n * M + k[n]] = T(1);
   }
-  check_condition("labelled_loss", c);
-  if (y.dim() != 2 || y.size(0) != N || y.size(1) != cfg_.target_dim)
-    throw ShapeError(describe() + "::labelled_loss: expected y:[" + std::to_string(N) + "," +
-                     std::to_string(cfg_.target_dim) + "], got " + shape_str(y.shape()));
-  const Var<T> per_component = distribution(c).component_log_prob(y);  // [N, M]
+  check_target("labelled_loss", c, y);
+  const Var<T> per_component = component_log_prob(c, y);  // [N, M]
   return neg(lz::mean(sum(mul(per_component, Var<T>(onehot)), 1)));
 }
 
@@ -157,7 +168,8 @@ std::vector<int64_t> MDN<T>::mode_labels(const Tensor<T>& c, const Tensor<T>& y,
 template <typename T>
 Tensor<T> MDN<T>::mode_mean(const Tensor<T>& c) {
   NoGrad ng;
-  const MixtureOfDiagGaussians<T> d = distribution(Var<T>(c));
+  check_condition("mode_mean", Var<T>(c));
+  const MixtureOfDiagGaussians<T> d = head(Var<T>(c)).diag;
   const int64_t N = d.rows(), M = d.components(), D = d.dim();
   const Tensor<T>& logits = d.logits.value();
   const Tensor<T>& mu = d.means.value();
@@ -173,8 +185,9 @@ template <typename T>
 std::string MDN<T>::describe() const {
   std::string h;
   for (int64_t s : cfg_.hidden) h += std::to_string(s) + "-";
-  return "MDN(M=" + std::to_string(cfg_.components) + ", " + std::to_string(cfg_.condition_dim) + "-" + h +
-         std::to_string(mixture_output_size(cfg_.components, cfg_.target_dim)) + ", " + cfg_.activation + ")";
+  const int64_t out = mixture_output_size(cfg_.components, cfg_.target_dim) + cfg_.components * cfg_.rank * cfg_.target_dim;
+  return "MDN(M=" + std::to_string(cfg_.components) + (cfg_.rank > 0 ? ", rank " + std::to_string(cfg_.rank) : "") + ", " +
+         std::to_string(cfg_.condition_dim) + "-" + h + std::to_string(out) + ", " + cfg_.activation + ")";
 }
 
 template <typename T>
@@ -185,21 +198,70 @@ void MDN<T>::check_condition(const char* where, const Var<T>& c) const {
 }
 
 template <typename T>
+void MDN<T>::check_target(const char* where, const Var<T>& c, const Var<T>& y) const {
+  check_condition(where, c);
+  if (y.dim() != 2 || y.size(0) != c.size(0) || y.size(1) != cfg_.target_dim)
+    throw ShapeError(describe() + "::" + where + ": expected y:[" + std::to_string(c.size(0)) + "," +
+                     std::to_string(cfg_.target_dim) + "] (one row per row of c), got " + shape_str(y.shape()));
+}
+
+template <typename T>
+typename MDN<T>::Head MDN<T>::head(const Var<T>& c) {
+  const int64_t M = cfg_.components, D = cfg_.target_dim, R = cfg_.rank;
+  const Var<T> out = net_->forward(c);
+  Var<T> mix = out, factors;
+  if (R > 0) {
+    const std::vector<Var<T>> p = split(out, {mixture_output_size(M, D), M * R * D}, 1);
+    mix = p[0];
+    factors = reshape(p[1], {c.size(0), M, R, D});
+  }
+  MixtureOfDiagGaussians<T> d = mixture_from_output(mix, M, D, static_cast<T>(cfg_.min_scale));
+  if (cfg_.logit_scale != 1.0) d.logits = mul(d.logits, static_cast<T>(cfg_.logit_scale));
+  return {d, factors};
+}
+
+template <typename T>
 MixtureOfDiagGaussians<T> MDN<T>::distribution(const Var<T>& c) {
   check_condition("distribution", c);
-  MixtureOfDiagGaussians<T> d =
-      mixture_from_output(net_->forward(c), cfg_.components, cfg_.target_dim, static_cast<T>(cfg_.min_scale));
-  if (cfg_.logit_scale != 1.0) d.logits = mul(d.logits, static_cast<T>(cfg_.logit_scale));
-  return d;
+  if (cfg_.rank > 0)
+    throw std::invalid_argument(describe() + "::distribution: a rank-" + std::to_string(cfg_.rank) +
+                                " mixture is not diagonal; use component_log_prob, log_prob, sample or mean");
+  return head(c).diag;
+}
+
+template <typename T>
+Var<T> MDN<T>::component_log_prob(const Var<T>& c, const Var<T>& y) {
+  check_target("component_log_prob", c, y);
+  const Head h = head(c);
+  if (cfg_.rank == 0) return h.diag.component_log_prob(y);
+  // Σ = diag(σ) (I + W Wᵀ) diag(σ), W the network's factors (V = σ ⊙ W). Woodbury with
+  // e = (y − μ)/σ: the capacitance K = I + WᵀW, b = Wᵀe; (y − μ)ᵀ Σ⁻¹ (y − μ) = eᵀe − bᵀ K⁻¹ b and
+  // log|Σ| = 2 Σ_d log σ_d + log|K|.
+  const int64_t N = c.size(0), M = cfg_.components, D = cfg_.target_dim;
+  const Var<T> sd = h.diag.scale();                                           // [N, M, D]
+  const Var<T> e = div(sub(reshape(y, {N, 1, D}), h.diag.means), sd);        // [N, M, D]
+  auto factor = [&](int64_t r) { return reshape(narrow(h.factors, 2, r, 1), {N, M, D}); };
+  auto dot = [](const Var<T>& a, const Var<T>& b) { return sum(mul(a, b), -1); };  // [N, M]
+  Var<T> quad = dot(e, e), logdet = mul(sum(log(sd), -1), T(2));
+  const Var<T> w1 = factor(0), k11 = add(dot(w1, w1), T(1)), b1 = dot(w1, e);
+  if (cfg_.rank == 1) {
+    quad = sub(quad, div(square(b1), k11));
+    logdet = add(logdet, log(k11));
+  } else {
+    const Var<T> w2 = factor(1), k22 = add(dot(w2, w2), T(1)), k12 = dot(w1, w2), b2 = dot(w2, e);
+    const Var<T> det = sub(mul(k11, k22), square(k12));
+    const Var<T> bkb = add(sub(mul(k22, square(b1)), mul(mul(k12, T(2)), mul(b1, b2))), mul(k11, square(b2)));
+    quad = sub(quad, div(bkb, det));
+    logdet = add(logdet, log(det));
+  }
+  const Var<T> log_normal = mul(add(add(quad, logdet), static_cast<T>(D * math::kLog2Pi)), T(-0.5));
+  return add(log_softmax(h.diag.logits, 1), log_normal);
 }
 
 template <typename T>
 Var<T> MDN<T>::log_prob(const Var<T>& c, const Var<T>& y) {
-  check_condition("log_prob", c);
-  if (y.dim() != 2 || y.size(0) != c.size(0) || y.size(1) != cfg_.target_dim)
-    throw ShapeError(describe() + "::log_prob: expected y:[" + std::to_string(c.size(0)) + "," +
-                     std::to_string(cfg_.target_dim) + "] (one row per row of c), got " + shape_str(y.shape()));
-  return distribution(c).log_prob(y);
+  check_target("log_prob", c, y);
+  return logsumexp(component_log_prob(c, y), -1);
 }
 
 template <typename T>
@@ -231,13 +293,41 @@ std::vector<double> MDN<T>::log_prob_values(const Tensor<T>& c, const Tensor<T>&
 template <typename T>
 Tensor<T> MDN<T>::sample(const Tensor<T>& c, int64_t n, Rng& rng) {
   NoGrad ng;
-  return distribution(Var<T>(c)).sample(n, rng);
+  check_condition("sample", Var<T>(c));
+  const Head h = head(Var<T>(c));
+  if (cfg_.rank == 0) return h.diag.sample(n, rng);
+  if (n < 1) throw std::invalid_argument(describe() + "::sample: expected n >= 1 draws, got " + std::to_string(n));
+  // y = μ_m + σ_m ⊙ (ε + W_m η), m ~ π, ε ~ N(0, I_D), η ~ N(0, I_R).
+  const int64_t N = h.diag.rows(), M = cfg_.components, D = cfg_.target_dim, R = cfg_.rank;
+  const Tensor<T> w = softmax(h.diag.logits, 1).value(), mu = h.diag.means.value(), sd = h.diag.scale().value(),
+                  v = h.factors.value();
+  Tensor<T> out = Tensor<T>::empty({n, N, D});
+  std::vector<T> eta(static_cast<size_t>(R));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t r = 0; r < N; ++r) {
+      const double u = rng.uniform();
+      double acc = 0;
+      int64_t m = 0;
+      for (; m < M - 1; ++m) {
+        acc += static_cast<double>(w[r * M + m]);
+        if (u < acc) break;
+      }
+      for (int64_t k = 0; k < R; ++k) eta[k] = static_cast<T>(rng.normal());
+      const int64_t base = (r * M + m) * D;
+      for (int64_t d = 0; d < D; ++d) {
+        T z = static_cast<T>(rng.normal());
+        for (int64_t k = 0; k < R; ++k) z += v[((r * M + m) * R + k) * D + d] * eta[k];
+        out[(i * N + r) * D + d] = mu[base + d] + sd[base + d] * z;
+      }
+    }
+  return out;
 }
 
 template <typename T>
 Tensor<T> MDN<T>::mean(const Tensor<T>& c) {
   NoGrad ng;
-  return distribution(Var<T>(c)).mean();
+  check_condition("mean", Var<T>(c));
+  return head(Var<T>(c)).diag.mean();
 }
 
 template class MDN<float>;

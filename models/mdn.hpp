@@ -37,6 +37,15 @@ struct MdnConfig {
   // their gradient, responsibility − π, is a noisy one, and at logit_scale 1 the weights wander by
   // ±0.05 in π between epochs (docs/mdn.md). 1: the plain MDN.
   double logit_scale = 1.0;
+  // R: each component's covariance is diag(σ) (I + W Wᵀ) diag(σ) = diag(σ²) + V Vᵀ with V = σ ⊙ W,
+  // W:[D, R] another output of the network (0: diagonal, the plain MDN; 1 or 2, in closed form by
+  // the Woodbury identity and the matrix-determinant lemma on the R×R capacitance I + WᵀW). A
+  // chunk's waypoints move together (a bump's amplitude); a diagonal component makes that
+  // independent noise per waypoint and samples jagged paths. W is in units of σ, not V itself:
+  // Adam moves an output by about lr × fan-in per step, far more than a chunk's V (~0.01), and the
+  // likelihood's pull on a too-large V is weak (log|K| grows like log|V|), so a raw V wandered to
+  // |V| ≈ 3 and the samples with it (docs/mdn.md).
+  int64_t rank = 0;
 
   // Throws std::invalid_argument naming the field.
   void validate() const;
@@ -51,8 +60,11 @@ class MDN : public Module<T> {
   int64_t components() const { return cfg_.components; }
   std::string describe() const override;
 
-  // p(y | c) for each row of c:[N, C].
+  // p(y | c) for each row of c:[N, C] (rank 0 only: a low-rank mixture is not a MixtureOfDiagGaussians;
+  // throws for rank > 0).
   MixtureOfDiagGaussians<T> distribution(const Var<T>& c);
+  // log π_m(c) + log N(y; μ_m(c), Σ_m(c)) -> [N, M], any rank; c:[N, C], y:[N, D].
+  Var<T> component_log_prob(const Var<T>& c, const Var<T>& y);
   // log p(y_n | c_n) -> [N].
   Var<T> log_prob(const Var<T>& c, const Var<T>& y);
   // The training loss: −mean_n log p(y_n | c_n), a scalar.
@@ -104,6 +116,13 @@ class MDN : public Module<T> {
 
  private:
   void check_condition(const char* where, const Var<T>& c) const;
+  void check_target(const char* where, const Var<T>& c, const Var<T>& y) const;
+  // The network's output read as the diagonal mixture and, for rank > 0, the factors V:[N, M, R, D].
+  struct Head {
+    MixtureOfDiagGaussians<T> diag;
+    Var<T> factors;
+  };
+  Head head(const Var<T>& c);
 
   MdnConfig cfg_;
   std::shared_ptr<MLP<T>> net_;

@@ -147,6 +147,121 @@ BOOST_AUTO_TEST_CASE(density_is_the_mixture_written_out_from_the_weights) {
   BOOST_TEST(mdn.loss(VarD(TensorD::from(cs, {5, 1})), VarD(TensorD::from(ys, {5, 1}))).item() == want, tt::tolerance(1e-12));
 }
 
+BOOST_AUTO_TEST_CASE(low_rank_loss_gradcheck_in_every_network_parameter_and_input) {
+  for (int64_t R : {1, 2})
+    for (int64_t M : {1, 2}) {
+      BOOST_TEST_CONTEXT("rank " << R << ", M = " << M) {
+        Rng rng(31);
+        MDN<double> mdn({.condition_dim = 2, .target_dim = 3, .components = M, .hidden = {4}, .activation = "tanh",
+                         .min_scale = 0.05, .rank = R},
+                        rng);
+        const VarD c(TensorD::normal({5, 2}, 0, 1, rng)), y(TensorD::normal({5, 3}, 0, 1, rng));
+        const GradcheckResult r = gradcheck_parameters(mdn, [&] { return mdn.loss(c, y); }, "MDN::loss (low rank)");
+        BOOST_TEST(r.ok, r.message);
+        BOOST_TEST(r.checks == mdn.num_parameters());
+        const GradcheckResult ri = gradcheck([&](const std::vector<VarD>& v) { return mdn.log_prob(v[0], v[1]); },
+                                             {c.value().clone(), y.value().clone()}, "MDN::log_prob(c, y) (low rank)");
+        BOOST_TEST(ri.ok, ri.message);
+      }
+    }
+}
+
+// log N(y; μ, diag(σ²) + V Vᵀ) with Σ formed densely and factored by Cholesky, against the MDN's
+// Woodbury form; and the sample covariance of many draws against the same Σ.
+BOOST_AUTO_TEST_CASE(low_rank_density_and_samples_are_those_of_the_dense_covariance) {
+  const int64_t C = 2, D = 3, M = 2;
+  for (int64_t R : {1, 2}) {
+    BOOST_TEST_CONTEXT("rank " << R) {
+      Rng rng(32);
+      MDN<double> mdn({.condition_dim = C, .target_dim = D, .components = M, .hidden = {5}, .activation = "tanh",
+                       .min_scale = 0.01, .rank = R},
+                      rng);
+      // Factors of order 1 (the constructor starts them near 0), so they matter in the comparison.
+      VarD w2 = mdn.parameter("net.fc2.weight");
+      VarD b2 = mdn.parameter("net.fc2.bias");
+      w2.value_mut() = TensorD::normal(w2.shape(), 0, 0.7, rng);
+      b2.value_mut() = TensorD::normal(b2.shape(), 0, 0.7, rng);
+      const TensorD c = TensorD::normal({4, C}, 0, 1, rng), y = TensorD::normal({4, D}, 0, 1, rng);
+      const TensorD out = mdn.net().forward(VarD(c)).value();  // [logits M | means MD | log-scales MD | factors MRD]
+      const int64_t width = out.size(1);
+      const TensorD lp = mdn.component_log_prob(VarD(c), VarD(y)).value();
+      auto dense = [&](int64_t n, int64_t m, double* S, double* mu, double& log_pi) {
+        const double* o = out.data() + n * width;
+        const double z = std::log(std::exp(o[0]) + std::exp(o[1]));
+        log_pi = o[m] - z;
+        for (int64_t i = 0; i < D; ++i) mu[i] = o[M + m * D + i];
+        auto sd = [&](int64_t i) { return 0.01 + std::exp(o[M + M * D + m * D + i]); };
+        for (int64_t i = 0; i < D; ++i) {
+          for (int64_t j = 0; j < D; ++j) {  // V = σ ⊙ W
+            double v = 0;
+            for (int64_t r = 0; r < R; ++r)
+              v += sd(i) * o[M + 2 * M * D + (m * R + r) * D + i] * sd(j) * o[M + 2 * M * D + (m * R + r) * D + j];
+            S[i * D + j] = v;
+          }
+          S[i * D + i] += sd(i) * sd(i);
+        }
+      };
+      for (int64_t n = 0; n < 4; ++n)
+        for (int64_t m = 0; m < M; ++m) {
+          double S[9], mu[3], L[9] = {0}, log_pi = 0;
+          dense(n, m, S, mu, log_pi);
+          for (int64_t j = 0; j < D; ++j) {  // Cholesky S = L Lᵀ
+            double d = S[j * D + j];
+            for (int64_t k = 0; k < j; ++k) d -= L[j * D + k] * L[j * D + k];
+            L[j * D + j] = std::sqrt(d);
+            for (int64_t i = j + 1; i < D; ++i) {
+              double t = S[i * D + j];
+              for (int64_t k = 0; k < j; ++k) t -= L[i * D + k] * L[j * D + k];
+              L[i * D + j] = t / L[j * D + j];
+            }
+          }
+          double zz = 0, logdet = 0, z[3];
+          for (int64_t i = 0; i < D; ++i) {
+            double t = y[n * D + i] - mu[i];
+            for (int64_t k = 0; k < i; ++k) t -= L[i * D + k] * z[k];
+            z[i] = t / L[i * D + i];
+            zz += z[i] * z[i];
+            logdet += 2 * std::log(L[i * D + i]);
+          }
+          BOOST_TEST(lp[n * M + m] == log_pi - 0.5 * (D * std::log(2 * kPi) + logdet + zz), tt::tolerance(1e-10));
+        }
+      // Samples of row 0: their mean and covariance are the mixture's.
+      const int64_t S_draws = 200000;
+      const TensorD draws = mdn.sample(narrow(c, 0, 0, 1), S_draws, rng);  // [S, 1, D]
+      double want_mean[3] = {0}, want_second[9] = {0};
+      for (int64_t m = 0; m < M; ++m) {
+        double S[9], mu[3], log_pi = 0;
+        dense(0, m, S, mu, log_pi);
+        for (int64_t i = 0; i < D; ++i) {
+          want_mean[i] += std::exp(log_pi) * mu[i];
+          for (int64_t j = 0; j < D; ++j) want_second[i * D + j] += std::exp(log_pi) * (S[i * D + j] + mu[i] * mu[j]);
+        }
+      }
+      const TensorD mixture_mean = mdn.mean(narrow(c, 0, 0, 1));
+      for (int64_t i = 0; i < D; ++i) {
+        BOOST_TEST(mixture_mean[i] == want_mean[i], tt::tolerance(1e-10));
+        double m1 = 0;
+        for (int64_t s = 0; s < S_draws; ++s) m1 += draws[s * D + i] / S_draws;
+        // Five standard errors of the draws' mean (variance second_ii − mean²), and of their second
+        // moments (bounded by √(3 E[x_i²] E[x_j²] / S) for Gaussian components).
+        BOOST_TEST(std::fabs(m1 - want_mean[i]) < 5 * std::sqrt((want_second[i * D + i] - want_mean[i] * want_mean[i]) / S_draws));
+        for (int64_t j = 0; j < D; ++j) {
+          double m2 = 0;
+          for (int64_t s = 0; s < S_draws; ++s) m2 += draws[s * D + i] * draws[s * D + j] / S_draws;
+          BOOST_TEST(std::fabs(m2 - want_second[i * D + j]) <
+                     5 * std::sqrt(3 * want_second[i * D + i] * want_second[j * D + j] / S_draws));
+        }
+      }
+    }
+  }
+  Rng rng(33);
+  BOOST_TEST(lz::test::thrown_message([&] { MDN<double>({.rank = 3}, rng); }).find("rank must be 0, 1 or 2, got 3") !=
+             std::string::npos);
+  MDN<double> lr({.condition_dim = 1, .target_dim = 2, .components = 2, .hidden = {3}, .rank = 1}, rng);
+  BOOST_TEST(lz::test::thrown_message([&] { lr.distribution(VarD(TensorD({2, 1}))); }).find("is not diagonal") !=
+             std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(labelled_loss_gradcheck_in_every_network_parameter) {
   Rng rng(21);
   MDN<double> mdn({.condition_dim = 2, .target_dim = 3, .components = 3, .hidden = {4}, .activation = "tanh", .min_scale = 0.01},
