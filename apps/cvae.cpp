@@ -18,6 +18,7 @@
 //
 //   build/bin/cvae --data digits --condition quadrants --quadrants 1 --epochs 30 --out runs/cvae-q1
 //   build/bin/cvae --condition actions --latent 32 --epochs 30 --out runs/cvae-actions
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -111,6 +112,27 @@ struct ChunkRun {
   double lr = 1e-3;
 };
 
+// The share of each mode (the sides of all obstacles: 2^n modes, mode bit k set = left of obstacle
+// k) among predicted chunks pred:[S, N, D], beside the demonstrations' shares.
+json mode_shares(const ChunkTask& task, const ChunkData& data, const TensorF& pred) {
+  const int64_t K = task.obstacles, S = pred.size(0), N = pred.size(1), D = pred.size(2), C = task.obs_dim();
+  std::vector<double> predicted(size_t(1) << K), demonstrated(size_t(1) << K);
+  auto code = [&](const std::vector<int>& sides) {
+    size_t c = 0;
+    for (int64_t k = 0; k < K; ++k) c |= size_t(sides[k] > 0) << k;
+    return c;
+  };
+  for (int64_t n = 0; n < N; ++n) {
+    demonstrated[code(data.sides[n])] += 1.0 / static_cast<double>(N);
+    for (int64_t s = 0; s < S; ++s)
+      predicted[code(passing_sides(task, data.obs.data() + n * C, pred.data() + (s * N + n) * D))] +=
+          1.0 / static_cast<double>(N * S);
+  }
+  double worst = 0;
+  for (size_t m = 0; m < predicted.size(); ++m) worst = std::max(worst, std::fabs(predicted[m] - demonstrated[m]));
+  return {{"predicted", predicted}, {"demonstrated", demonstrated}, {"max_abs_difference", worst}};
+}
+
 int run_actions(ChunkRun& a, Flags& flags) {
   a.task.validate();
   Rng data_rng = Rng::stream(flags.seed, 1), test_rng(20160901);  // test observations fixed across runs
@@ -202,7 +224,8 @@ int run_actions(ChunkRun& a, Flags& flags) {
     std::printf("%-9s %8.2f +- %5.2f %10.3f %8.3f %8.3f %8.3f %8.3f %5.2f (%.2f) %14.3f\n", r.name.c_str(), nll.mean, nll.se,
                 ms.collision_rate, ms.ade, ms.min_ade, ms.fde, ms.min_fde, ms.left_share, ms.demo_left_share,
                 md.collision_rate);
-    summary[r.name] = {{"test_nll", mean_se_json(r.nll)}, {"sampled", to_json(ms)}, {"deterministic", to_json(md)}};
+    summary[r.name] = {{"test_nll", mean_se_json(r.nll)}, {"sampled", to_json(ms)}, {"deterministic", to_json(md)},
+                       {"mode_shares", mode_shares(a.task, test, r.samples)}};
   }
   std::printf("(%lld held-out observations, %lld samples each; left share: predicted (demonstrated); det.: the "
               "unimodal mean, the mean of the MDN's most probable component, the CVAE at z = the prior's mean)\n",
