@@ -94,6 +94,7 @@ class ChunkModels : public Module<float> {
     mdn = register_module("mdn", std::make_shared<MDN<float>>(mdn_cfg, rng));
     MdnConfig one = mdn_cfg;
     one.components = 1;
+    one.rank = 0;  // the classic single diagonal Gaussian: a rank-2 one spans both sides with a factor (docs/mdn.md)
     unimodal = register_module("unimodal", std::make_shared<MDN<float>>(one, rng));
   }
   std::string describe() const override {
@@ -108,7 +109,7 @@ struct ChunkRun {
   TrainerOptions to;
   ChunkTask task;
   int64_t n_train = 20000, n_test = 500, samples = 20, components = 5, k = 1, eval_k = 100, latent = 16,
-          mdn_warmup = 500, mdn_rank = 2;
+          mdn_warmup = 500, mdn_rank = 0;
   double lr = 1e-3;
 };
 
@@ -268,7 +269,7 @@ int run(int argc, char** argv) {
   flags.add("--mdn-warmup", ch.mdn_warmup,
             "actions: first steps of the MDN trained on its mode labels (models/mdn.hpp), then by likelihood")
       .check(Range(0, 100000000));
-  flags.add("--mdn-rank", ch.mdn_rank, "actions: low-rank factors of the MDN's and the unimodal regression's covariances (0: diagonal)")
+  flags.add("--mdn-rank", ch.mdn_rank, "actions: low-rank factors of each MDN component's covariance (0: diagonal; the unimodal regression stays diagonal)")
       .check(Range(0, 2));
   std::string recon = "gaussian";
   flags.add("--recon", recon, "CVAE reconstruction: gaussian, or l1 (a Laplace likelihood, ACT's L1 loss); images are Bernoulli")

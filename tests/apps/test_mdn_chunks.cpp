@@ -2,9 +2,8 @@
 // 128-128 networks, about 7 s a run in Release): the mixture-density network keeps the two ways
 // around the obstacle and the unimodal Gaussian regression averages them into it. A change that
 // makes the MDN collapse onto the average (as it did before its warm-up, models/mdn.hpp) fails here.
-// Diagonal components (--mdn-rank 0): the driver's rank-2 default needs about 2000 steps before
-// its samples settle (0.23-0.36 collisions at these 800, 0.025 at 2000 on seeds 1-2), three times
-// this test's time; the warm-up that keeps the modes is the same for both.
+// Diagonal components (--mdn-rank 0, the default, spelled out: rank 2 needs about 2000 steps
+// before its samples settle, 0.23-0.36 collisions at these 800).
 //
 // Thresholds from seeds 1-5 of this command (docs/mdn.md): MDN sampled collisions 0.012-0.035,
 // |left share − demonstrations'| 0.003-0.037, deterministic (most probable component) collisions 0,
