@@ -18,6 +18,7 @@
 //
 //   build/bin/cvae --data digits --condition quadrants --quadrants 1 --epochs 30 --out runs/cvae-q1
 //   build/bin/cvae --condition actions --latent 32 --epochs 30 --out runs/cvae-actions
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -95,6 +96,7 @@ class ChunkModels : public Module<float> {
     mdn = register_module("mdn", std::make_shared<MDN<float>>(mdn_cfg, rng));
     MdnConfig one = mdn_cfg;
     one.components = 1;
+    one.rank = 0;  // the classic single diagonal Gaussian: a rank-2 one spans both sides with a factor (docs/mdn.md)
     unimodal = register_module("unimodal", std::make_shared<MDN<float>>(one, rng));
   }
   std::string describe() const override {
@@ -108,9 +110,31 @@ struct ChunkRun {
   VaeConfig cfg;
   TrainerOptions to;
   ChunkTask task;
-  int64_t n_train = 20000, n_test = 500, samples = 20, components = 5, k = 1, eval_k = 100, latent = 16;
+  int64_t n_train = 20000, n_test = 500, samples = 20, components = 5, k = 1, eval_k = 100, latent = 16,
+          mdn_warmup = 500, mdn_rank = 0;
   double lr = 1e-3;
 };
+
+// The share of each mode (the sides of all obstacles: 2^n modes, mode bit k set = left of obstacle
+// k) among predicted chunks pred:[S, N, D], beside the demonstrations' shares.
+json mode_shares(const ChunkTask& task, const ChunkData& data, const TensorF& pred) {
+  const int64_t K = task.obstacles, S = pred.size(0), N = pred.size(1), D = pred.size(2), C = task.obs_dim();
+  std::vector<double> predicted(size_t(1) << K), demonstrated(size_t(1) << K);
+  auto code = [&](const std::vector<int>& sides) {
+    size_t c = 0;
+    for (int64_t k = 0; k < K; ++k) c |= size_t(sides[k] > 0) << k;
+    return c;
+  };
+  for (int64_t n = 0; n < N; ++n) {
+    demonstrated[code(data.sides[n])] += 1.0 / static_cast<double>(N);
+    for (int64_t s = 0; s < S; ++s)
+      predicted[code(passing_sides(task, data.obs.data() + n * C, pred.data() + (s * N + n) * D))] +=
+          1.0 / static_cast<double>(N * S);
+  }
+  double worst = 0;
+  for (size_t m = 0; m < predicted.size(); ++m) worst = std::max(worst, std::fabs(predicted[m] - demonstrated[m]));
+  return {{"predicted", predicted}, {"demonstrated", demonstrated}, {"max_abs_difference", worst}};
+}
 
 int run_actions(ChunkRun& a, Flags& flags) {
   a.task.validate();
@@ -123,11 +147,15 @@ int run_actions(ChunkRun& a, Flags& flags) {
   mc.condition_dim = a.task.obs_dim();
   mc.target_dim = a.task.chunk_dim();
   mc.components = a.components;
+  mc.rank = a.mdn_rank;
   mc.hidden = a.cfg.hidden;
   mc.activation = a.cfg.activation;
   Rng rng(flags.seed);
   ChunkModels model(a.cfg, mc, rng);
-  if (!flags.resuming()) model.mdn->init_means(train.chunk);  // the first M training chunks
+  // The MDN's warm-up labels (models/mdn.hpp: a mixture fitted to the residuals of a linear fit),
+  // from their own stream so the CVAE's draws are unchanged; drawn again on a resume (deterministic).
+  Rng label_rng = Rng::stream(flags.seed, 2);
+  const std::vector<int64_t> mdn_labels = model.mdn->mode_labels(train.obs, train.chunk, label_rng);
   VAE<float>& cvae = *model.cvae;
   Adam<float> opt(model, AdamOptions{.lr = a.lr});
   RunDir run(flags.out, flags.resuming() ? RunMode::Resume : RunMode::Create);
@@ -148,7 +176,10 @@ int run_actions(ChunkRun& a, Flags& flags) {
         const int64_t B = x.size(0);
         const Var<float> cv = a.k == 1 ? elbo_loss(cvae, x, example_normal<float>(ctx, B, Z), static_cast<float>(ctx.weight), c)
                                        : iwae_loss(cvae, x, example_normal<float>(ctx, B, Z, a.k), c);
-        return cv + model.mdn->loss(c, x) + model.unimodal->loss(c, x);
+        std::vector<int64_t> k(rows.size());
+        for (size_t i = 0; i < rows.size(); ++i) k[i] = mdn_labels[static_cast<size_t>(rows[i])];
+        const Var<float> mdn_loss = ctx.step <= a.mdn_warmup ? model.mdn->labelled_loss(c, x, k) : model.mdn->loss(c, x);
+        return cv + mdn_loss + model.unimodal->loss(c, x);
       },
       [&](int64_t) {
         NoGrad ng;
@@ -183,7 +214,7 @@ int run_actions(ChunkRun& a, Flags& flags) {
       {"unimodal", neg(model.unimodal->log_prob_values(test.obs, test.chunk)), model.unimodal->sample(test.obs, S, rng),
        model.unimodal->mean(test.obs).reshape({1, N, a.task.chunk_dim()})},
       {"mdn", neg(model.mdn->log_prob_values(test.obs, test.chunk)), model.mdn->sample(test.obs, S, rng),
-       model.mdn->mean(test.obs).reshape({1, N, a.task.chunk_dim()})},
+       model.mdn->mode_mean(test.obs).reshape({1, N, a.task.chunk_dim()})},
       {"cvae", cvae_nll, cvae_samples, cvae_det}};
   json summary = {{"model", "CVAE, MDN and unimodal regression"}, {"condition", "actions"}, {"steps", tr.steps},
                   {"epochs", tr.epochs_done}, {"describe", model.describe()}, {"parameters", model.num_parameters()},
@@ -197,10 +228,11 @@ int run_actions(ChunkRun& a, Flags& flags) {
     std::printf("%-9s %8.2f +- %5.2f %10.3f %8.3f %8.3f %8.3f %8.3f %5.2f (%.2f) %14.3f\n", r.name.c_str(), nll.mean, nll.se,
                 ms.collision_rate, ms.ade, ms.min_ade, ms.fde, ms.min_fde, ms.left_share, ms.demo_left_share,
                 md.collision_rate);
-    summary[r.name] = {{"test_nll", mean_se_json(r.nll)}, {"sampled", to_json(ms)}, {"deterministic", to_json(md)}};
+    summary[r.name] = {{"test_nll", mean_se_json(r.nll)}, {"sampled", to_json(ms)}, {"deterministic", to_json(md)},
+                       {"mode_shares", mode_shares(a.task, test, r.samples)}};
   }
   std::printf("(%lld held-out observations, %lld samples each; left share: predicted (demonstrated); det.: the "
-              "unimodal and MDN means, the CVAE at z = the prior's mean)\n",
+              "unimodal mean, the mean of the MDN's most probable component, the CVAE at z = the prior's mean)\n",
               static_cast<long long>(N), static_cast<long long>(S));
   // The first held-out observation, every model's samples around its obstacles.
   if (run.writer())  // under MPI rank 0 draws
@@ -237,6 +269,11 @@ int run(int argc, char** argv) {
   flags.add("--n-test", ch.n_test, "actions: held-out observations").check(Range(1, 1000000));
   flags.add("--samples", ch.samples, "actions: predicted chunks per held-out observation").check(Range(1, 10000));
   flags.add("--components", ch.components, "actions: the MDN's mixture components").check(Range(1, 1000));
+  flags.add("--mdn-warmup", ch.mdn_warmup,
+            "actions: first steps of the MDN trained on its mode labels (models/mdn.hpp), then by likelihood")
+      .check(Range(0, 100000000));
+  flags.add("--mdn-rank", ch.mdn_rank, "actions: low-rank factors of each MDN component's covariance (0: diagonal; the unimodal regression stays diagonal)")
+      .check(Range(0, 2));
   std::string recon = "gaussian";
   flags.add("--recon", recon, "CVAE reconstruction: gaussian, or l1 (a Laplace likelihood, ACT's L1 loss); images are Bernoulli")
       .check(OneOf({"gaussian", "l1"}));
