@@ -107,13 +107,30 @@ struct ChunkRun {
   TrainerOptions to;
   ChunkTask task;
   int64_t n_train = 20000, n_test = 500, samples = 20, components = 5, k = 1, eval_k = 100, latent = 16;
+  int64_t val = 0;         // > 0: hold out the last `val` training observations and score on them, not the test set
+  int64_t candidates = 0;  // > 0: also the CVAE's best of this many decoded candidates, scored by the model
   double lr = 1e-3;
 };
+
+// Rows [start, start + n) of a chunk data set.
+ChunkData chunk_rows(const ChunkData& d, int64_t start, int64_t n) {
+  return {narrow(d.obs, 0, start, n), narrow(d.chunk, 0, start, n),
+          std::vector<std::vector<int>>(d.sides.begin() + start, d.sides.begin() + start + n)};
+}
 
 int run_actions(ChunkRun& a, Flags& flags) {
   a.task.validate();
   Rng data_rng = Rng::stream(flags.seed, 1), test_rng(20160901);  // test observations fixed across runs
-  const ChunkData train = make_chunks(a.task, a.n_train, data_rng), test = make_chunks(a.task, a.n_test, test_rng);
+  if (a.val >= a.n_train)
+    throw std::invalid_argument("cvae: --val (" + std::to_string(a.val) + ") must be below --n-train (" +
+                                std::to_string(a.n_train) + ")");
+  // With --val the last `val` training observations are held out and scored in place of the test
+  // set (settings are chosen there, never on the test set).
+  const ChunkData all = make_chunks(a.task, a.n_train, data_rng);
+  const ChunkData train = a.val > 0 ? chunk_rows(all, 0, a.n_train - a.val) : all;
+  const ChunkData test = a.val > 0 ? chunk_rows(all, a.n_train - a.val, a.val) : make_chunks(a.task, a.n_test, test_rng);
+  a.n_train -= a.val;
+  a.n_test = test.obs.size(0);
   const Dataset train_obs{train.obs, {}, 0, "observations", 0, 0}, train_chunks{train.chunk, {}, 0, "chunks", 0, 0};
   a.cfg.x_dim = a.task.chunk_dim();
   a.cfg.c_dim = a.task.obs_dim();
@@ -168,8 +185,9 @@ int run_actions(ChunkRun& a, Flags& flags) {
   };
   const TensorF zs = cvae.sample_prior(S, rng, tc);  // [S, N, Z]
   const TensorF cvae_samples = cvae.mean_of_output(cvae.decode(VarF(zs), tc));
-  // ACT's deterministic action: z at the prior's mean (0 for N(0, I)).
-  const TensorF z0 = a.cfg.learned_prior ? cvae.prior(tc).mean.value() : TensorF({N, Z});
+  // The deterministic action at a mode of the prior: the mean of the mixture's most probable
+  // component, or the Gaussian prior's mean (ACT's choice; 0 for N(0, I)).
+  const TensorF z0 = cvae.prior_mode(tc);
   const TensorF cvae_det = cvae.mean_of_output(cvae.decode(VarF(z0), tc)).reshape({1, N, a.task.chunk_dim()});
   struct Row {
     std::string name;
@@ -197,7 +215,7 @@ int run_actions(ChunkRun& a, Flags& flags) {
     summary[r.name] = {{"test_nll", mean_se_json(r.nll)}, {"sampled", to_json(ms)}, {"deterministic", to_json(md)}};
   }
   std::printf("(%lld held-out observations, %lld samples each; left share: predicted (demonstrated); det.: the "
-              "unimodal and MDN means, the CVAE at z = the prior's mean)\n",
+              "unimodal and MDN means, the CVAE at z = a mode of its prior)\n",
               static_cast<long long>(N), static_cast<long long>(S));
   // The first held-out observation, every model's samples around its obstacles.
   if (run.writer())  // under MPI rank 0 draws
@@ -205,7 +223,8 @@ int run_actions(ChunkRun& a, Flags& flags) {
                            {{"unimodal Gaussian regression", rows[0].samples},
                             {"mixture-density network (M = " + std::to_string(a.components) + ")", rows[1].samples},
                             {"CVAE, z ~ p(z|c)", rows[2].samples},
-                            {"CVAE, z = prior mean (ACT's action)", rows[2].deterministic}},
+                            {a.cfg.mixture_prior() ? "CVAE, z = the top prior component's mean" : "CVAE, z = prior mean (ACT's action)",
+                             rows[2].deterministic}},
                            run.file("trajectories.png"), "sampled action chunks on a held-out observation");
   run.write_summary(summary);
   std::printf("%s\n", run.path().c_str());
@@ -214,7 +233,7 @@ int run_actions(ChunkRun& a, Flags& flags) {
 
 int run(int argc, char** argv) {
   std::string data = "digits", data_dir, condition = "label", arch = "256,256", prior_arch = "256", act = "tanh",
-              prior = "learned";
+              prior = "auto";
   int64_t latent = 16, quadrants = 1, k = 1, batch = 100, warmup = 0, eval_k = 100, eval_n = 1000;
   double lr = 1e-3, beta = 1.0;
   TrainerOptions to{.label = "cvae", .epochs = 20, .batch = 100, .log_every = 100};
@@ -240,8 +259,21 @@ int run(int argc, char** argv) {
   flags.add("--quadrants", quadrants, "observed quadrants (bottom-left, then bottom-right, then top-right)")
       .check(Range(1, 3));
   flags.add("--arch", arch, "hidden sizes of the encoder (the decoder mirrors them; the baseline uses them too)");
-  flags.add("--prior", prior, "learned: p(z|c) a network of c; standard: N(0, I)")
-      .check(OneOf({"learned", "standard"}));
+  flags.add("--prior", prior,
+            "learned: p(z|c) a Gaussian from a network of c; mixture: a mixture of --prior-components Gaussians "
+            "from a network of c; standard: N(0, I); auto: mixture for --condition actions, else learned")
+      .check(OneOf({"auto", "learned", "mixture", "standard"}));
+  int64_t prior_components = 4;
+  flags.add("--prior-components", prior_components, "components of the mixture prior (--prior mixture)")
+      .check(Range(1, 1000));
+  flags.add("--val", ch.val,
+            "actions: hold out this many of the --n-train observations and score on them instead of the test set "
+            "(for choosing settings)")
+      .check(Range(0, 10000000));
+  flags.add("--candidates", ch.candidates,
+            "actions: also report the CVAE's best of this many decoded candidates (the prior's component means "
+            "and draws), scored by its importance-sampled log p(x|c) (0: not)")
+      .check(Range(0, 10000));
   flags.add("--prior-arch", prior_arch, "hidden sizes of the prior network");
   flags.add("--latent", latent, "latent dimensions Z").check(Range(1, 4096));
   flags.add("--act", act, "activation").check(OneOf({"tanh", "relu"}));
@@ -265,7 +297,9 @@ int run(int argc, char** argv) {
   cfg.prior_hidden = parse_size_list("--prior-arch", prior_arch, kMaxLayerSize);
   cfg.z_dim = latent;
   cfg.activation = act;
+  if (prior == "auto") prior = condition == "actions" ? "mixture" : "learned";
   cfg.learned_prior = prior == "learned";
+  if (prior == "mixture") cfg.prior_components = prior_components;
   if (condition == "actions") {
     cfg.likelihood = recon == "l1" ? VaeLikelihood::Laplace : VaeLikelihood::Gaussian;
     cfg.init_logvar = recon == "l1" ? std::log(0.05) : 2 * std::log(0.05);  // the waypoints' scale

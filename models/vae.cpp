@@ -16,7 +16,9 @@ void VaeConfig::validate() const {
     if (h < 1) bad("every hidden size must be >= 1, got " + std::to_string(h));
   for (int64_t h : prior_hidden)
     if (h < 1) bad("every prior hidden size must be >= 1, got " + std::to_string(h));
-  if (learned_prior && c_dim == 0) bad("a learned prior p(z|c) needs a condition (c_dim > 0)");
+  if (prior_components < 0) bad("prior_components must be >= 0, got " + std::to_string(prior_components));
+  if ((learned_prior || prior_components > 0) && c_dim == 0)
+    bad(std::string(prior_components > 0 ? "a mixture" : "a learned") + " prior p(z|c) needs a condition (c_dim > 0)");
   parse_activation(activation);  // throws listing the accepted names
 }
 
@@ -32,11 +34,20 @@ VAE<T>::VAE(const VaeConfig& cfg, Rng& rng) : cfg_(cfg) {
   dec.push_back(cfg.x_dim);
   encoder_ = this->register_module("encoder", std::make_shared<MLP<T>>(enc, act, rng));
   decoder_ = this->register_module("decoder", std::make_shared<MLP<T>>(dec, act, rng));
-  if (cfg.learned_prior) {
+  if (cfg.learned_prior || cfg.mixture_prior()) {
+    const int64_t M = cfg.prior_components, Z = cfg.z_dim;
     std::vector<int64_t> pri{cfg.c_dim};
     pri.insert(pri.end(), cfg.prior_hidden.begin(), cfg.prior_hidden.end());
-    pri.push_back(2 * cfg.z_dim);
-    prior_ = this->register_module("prior", std::make_shared<MLP<T>>(pri, act, rng));
+    pri.push_back(cfg.mixture_prior() ? mixture_output_size(M, Z) : 2 * Z);
+    auto net = std::make_shared<MLP<T>>(pri, act, rng);
+    if (cfg.mixture_prior()) {
+      // Components that start at one mean stay together (their gradients are equal): each
+      // component's mean starts at its own N(0, I) draw (the last layer's bias), the logits and
+      // log scales at the network's small initial outputs (π ≈ 1/M, σ ≈ 1).
+      Tensor<T>& b = net->layers().back()->bias().value_mut();
+      for (int64_t i = 0; i < M * Z; ++i) b[M + i] = static_cast<T>(rng.normal());
+    }
+    prior_ = this->register_module("prior", net);
   }
   if (cfg.likelihood != VaeLikelihood::Bernoulli) {
     const Tensor<T> lv = Tensor<T>::full({cfg.x_dim}, static_cast<T>(cfg.init_logvar));
@@ -52,7 +63,10 @@ std::string VAE<T>::describe() const {
   for (int64_t s : cfg_.hidden) h += std::to_string(s) + "-";
   std::string cond;
   if (cfg_.c_dim > 0)
-    cond = ", condition " + std::to_string(cfg_.c_dim) + (cfg_.learned_prior ? ", learned prior" : ", prior N(0, I)");
+    cond = ", condition " + std::to_string(cfg_.c_dim) +
+           (cfg_.mixture_prior()  ? ", mixture prior (M = " + std::to_string(cfg_.prior_components) + ")"
+            : cfg_.learned_prior ? std::string(", learned prior")
+                                 : std::string(", prior N(0, I)"));
   const char* lik = cfg_.likelihood == VaeLikelihood::Bernoulli  ? "VAE(Bernoulli, "
                     : cfg_.likelihood == VaeLikelihood::Gaussian ? "VAE(Gaussian, "
                                                                  : "VAE(Laplace, ";
@@ -108,25 +122,49 @@ Var<T> VAE<T>::log_likelihood(const Var<T>& x, const Var<T>& z, const Var<T>& c)
 template <typename T>
 DiagGaussian<T> VAE<T>::prior(const Var<T>& c) {
   if (!prior_) throw std::logic_error("VAE::prior: this model's prior is N(0, I), not a network of c");
+  if (cfg_.mixture_prior())
+    throw std::logic_error("VAE::prior: this model's prior is a mixture (M = " + std::to_string(cfg_.prior_components) +
+                           "): use mixture_prior");
   this->check_condition(c, c.dim() == 2 ? c.size(0) : -1, "VAE::prior");
   return diag_gaussian_from_output(prior_->forward(c));
 }
 
 template <typename T>
+MixtureOfDiagGaussians<T> VAE<T>::mixture_prior(const Var<T>& c) {
+  if (!cfg_.mixture_prior()) throw std::logic_error("VAE::mixture_prior: this model's prior is not a mixture");
+  this->check_condition(c, c.dim() == 2 ? c.size(0) : -1, "VAE::mixture_prior");
+  return mixture_from_output(prior_->forward(c), cfg_.prior_components, cfg_.z_dim);
+}
+
+template <typename T>
 Var<T> VAE<T>::prior_log_prob(const Var<T>& z, const Var<T>& c) {
   if (!prior_) return std_normal_log_prob(z);
+  if (cfg_.mixture_prior()) return mixture_prior(c).log_prob(z);  // z:[k, B, Z] against the mixture's B rows
   return prior(c).log_prob(z);  // z:[k, B, Z] broadcasts against the prior's [B, Z]
 }
 
 template <typename T>
 Var<T> VAE<T>::kl_to_prior(const DiagGaussian<T>& q, const Var<T>& c) {
   if (!prior_) return q.kl_std_normal();
+  if (cfg_.mixture_prior())
+    throw std::logic_error("VAE::kl_to_prior: the KL to a mixture prior has no closed form; estimate it at the "
+                           "reparameterised draws (LatentModel::kl_estimate)");
   return q.kl_to(prior(c));
+}
+
+template <typename T>
+Tensor<T> VAE<T>::prior_mode(const Var<T>& c) {
+  NoGrad ng;
+  if (cfg_.mixture_prior()) return mixture_prior(c).top_component_mean();
+  if (prior_) return prior(c).mean.value();
+  this->check_condition(c, c.defined() ? c.size(0) : -1, "VAE::prior_mode");
+  return Tensor<T>({c.defined() ? c.size(0) : 1, cfg_.z_dim});
 }
 
 template <typename T>
 Tensor<T> VAE<T>::sample_prior(int64_t n, Rng& rng, const Var<T>& c) {
   NoGrad ng;
+  if (cfg_.mixture_prior()) return mixture_prior(c).sample(n, rng);  // [n, B, Z]
   if (prior_) return prior(c).sample(n, rng);  // [n, B, Z]
   if (c.defined()) {
     this->check_condition(c, c.size(0), "VAE::sample_prior");
