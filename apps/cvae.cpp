@@ -18,6 +18,7 @@
 //
 //   build/bin/cvae --data digits --condition quadrants --quadrants 1 --epochs 30 --out runs/cvae-q1
 //   build/bin/cvae --condition actions --latent 32 --epochs 30 --out runs/cvae-actions
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -112,6 +113,34 @@ struct ChunkRun {
   double lr = 1e-3;
 };
 
+// The share of each mode (the combination of sides passed, one letter per obstacle: L or R) among
+// predicted chunks pred:[S, N, 2H] against the demonstrations', and the largest difference.
+json mode_shares(const ChunkTask& task, const ChunkData& data, const TensorF& pred) {
+  const int64_t K = task.obstacles, N = data.obs.size(0), S = pred.size(0), C = task.obs_dim(), D = task.chunk_dim();
+  const int64_t modes = int64_t(1) << K;
+  auto index = [&](const std::vector<int>& sides) {
+    int64_t m = 0;
+    for (int64_t k = 0; k < K; ++k) m = 2 * m + (sides[k] > 0 ? 0 : 1);
+    return m;
+  };
+  std::vector<double> predicted(modes, 0.0), demonstrated(modes, 0.0);
+  for (int64_t i = 0; i < N; ++i) {
+    demonstrated[index(data.sides[i])] += 1.0 / static_cast<double>(N);
+    for (int64_t s = 0; s < S; ++s)
+      predicted[index(passing_sides(task, data.obs.data() + i * C, pred.data() + (s * N + i) * D))] +=
+          1.0 / static_cast<double>(N * S);
+  }
+  json names = json::array();
+  double worst = 0;
+  for (int64_t m = 0; m < modes; ++m) {
+    std::string name;
+    for (int64_t k = K - 1; k >= 0; --k) name += ((m >> k) & 1) ? 'R' : 'L';
+    names.push_back(name);
+    worst = std::max(worst, std::abs(predicted[m] - demonstrated[m]));
+  }
+  return {{"modes", names}, {"predicted", predicted}, {"demonstrated", demonstrated}, {"max_abs_error", worst}};
+}
+
 // Rows [start, start + n) of a chunk data set.
 ChunkData chunk_rows(const ChunkData& d, int64_t start, int64_t n) {
   return {narrow(d.obs, 0, start, n), narrow(d.chunk, 0, start, n),
@@ -204,15 +233,42 @@ int run_actions(ChunkRun& a, Flags& flags) {
                   {"epochs", tr.epochs_done}, {"describe", model.describe()}, {"parameters", model.num_parameters()},
                   {"train_seconds", tr.train_seconds}, {"test_observations", N}, {"samples", S}, {"eval_k", a.eval_k},
                   {"cvae_elbo", mean_se_json(e.elbo)}};
-  std::printf("\n%-9s %16s %10s %8s %8s %8s %8s %11s %14s\n", "model", "test NLL (nats)", "collisions", "ADE",
-              "minADE", "FDE", "minFDE", "left share", "det. collisions");
+  // The CVAE's best of several decoded candidates, scored by the model: the prior's mode and draws
+  // from p(z|c), each decoded and scored by its importance-sampled log p(x̂|c) (k = 20).
+  TensorF cvae_best;
+  if (a.candidates > 0) {
+    const int64_t K = a.candidates, D = a.task.chunk_dim();
+    TensorF zc = z0.reshape({1, N, Z});
+    if (K > 1) zc = concat(std::vector<TensorF>{zc, cvae.sample_prior(K - 1, rng, tc)}, 0);
+    const TensorF xc = cvae.mean_of_output(cvae.decode(VarF(zc), tc));  // [K, N, D]
+    const TensorF ctile = concat(std::vector<TensorF>(K, test.obs), 0);  // [K·N, C]
+    const BoundEstimates sc = estimate_bounds(cvae, xc.reshape({K * N, D}), 20, {1}, rng, 8192, VarF(ctile));
+    cvae_best = TensorF({1, N, D});
+    for (int64_t n = 0; n < N; ++n) {
+      int64_t best = 0;
+      for (int64_t i = 1; i < K; ++i)
+        if (sc.log_px[i * N + n] > sc.log_px[best * N + n]) best = i;
+      for (int64_t d = 0; d < D; ++d) cvae_best[n * D + d] = xc[(best * N + n) * D + d];
+    }
+  }
+  std::printf("\n%-9s %16s %10s %8s %8s %8s %8s %11s %9s %14s\n", "model", "test NLL (nats)", "collisions", "ADE",
+              "minADE", "FDE", "minFDE", "left share", "mode err", "det. collisions");
   for (const Row& r : rows) {
     const ChunkMetrics ms = chunk_metrics(a.task, test, r.samples), md = chunk_metrics(a.task, test, r.deterministic);
     const MeanEstimate nll = estimate_mean(r.nll);
-    std::printf("%-9s %8.2f +- %5.2f %10.3f %8.3f %8.3f %8.3f %8.3f %5.2f (%.2f) %14.3f\n", r.name.c_str(), nll.mean, nll.se,
-                ms.collision_rate, ms.ade, ms.min_ade, ms.fde, ms.min_fde, ms.left_share, ms.demo_left_share,
-                md.collision_rate);
-    summary[r.name] = {{"test_nll", mean_se_json(r.nll)}, {"sampled", to_json(ms)}, {"deterministic", to_json(md)}};
+    const json modes = mode_shares(a.task, test, r.samples);
+    std::printf("%-9s %8.2f +- %5.2f %10.3f %8.3f %8.3f %8.3f %8.3f %5.2f (%.2f) %9.3f %14.3f\n", r.name.c_str(), nll.mean,
+                nll.se, ms.collision_rate, ms.ade, ms.min_ade, ms.fde, ms.min_fde, ms.left_share, ms.demo_left_share,
+                modes.at("max_abs_error").get<double>(), md.collision_rate);
+    summary[r.name] = {{"test_nll", mean_se_json(r.nll)}, {"sampled", to_json(ms)}, {"deterministic", to_json(md)},
+                       {"mode_shares", modes}};
+  }
+  if (a.candidates > 0) {
+    const ChunkMetrics mb = chunk_metrics(a.task, test, cvae_best);
+    summary["cvae"]["deterministic_best_of_candidates"] = to_json(mb);
+    summary["cvae"]["candidates"] = a.candidates;
+    std::printf("cvae best of %lld candidates scored by log p(x|c): collisions %.3f, left share %.2f\n",
+                static_cast<long long>(a.candidates), mb.collision_rate, mb.left_share);
   }
   std::printf("(%lld held-out observations, %lld samples each; left share: predicted (demonstrated); det.: the "
               "unimodal and MDN means, the CVAE at z = a mode of its prior)\n",
