@@ -279,7 +279,9 @@ int run_actions(ChunkRun& a, Flags& flags) {
                            {{"unimodal Gaussian regression", rows[0].samples},
                             {"mixture-density network (M = " + std::to_string(a.components) + ")", rows[1].samples},
                             {"CVAE, z ~ p(z|c)", rows[2].samples},
-                            {a.cfg.mixture_prior() ? "CVAE, z = the top prior component's mean" : "CVAE, z = prior mean (ACT's action)",
+                            {a.cfg.mixture_prior() ? "CVAE, z = the top prior component's mean"
+                             : a.cfg.flow_prior() ? "CVAE, z = the flow prior's image of 0"
+                                                  : "CVAE, z = prior mean (ACT's action)",
                              rows[2].deterministic}},
                            run.file("trajectories.png"), "sampled action chunks on a held-out observation");
   run.write_summary(summary);
@@ -317,8 +319,11 @@ int run(int argc, char** argv) {
   flags.add("--arch", arch, "hidden sizes of the encoder (the decoder mirrors them; the baseline uses them too)");
   flags.add("--prior", prior,
             "learned: p(z|c) a Gaussian from a network of c; mixture: a mixture of --prior-components Gaussians "
-            "from a network of c; standard: N(0, I); auto: mixture for --condition actions, else learned")
-      .check(OneOf({"auto", "learned", "mixture", "standard"}));
+            "from a network of c; flow: a conditional RealNVP flow over N(0, I) (--prior-couplings); standard: "
+            "N(0, I); auto: mixture for --condition actions, else learned")
+      .check(OneOf({"auto", "learned", "mixture", "flow", "standard"}));
+  int64_t prior_couplings = 4;
+  flags.add("--prior-couplings", prior_couplings, "affine couplings of the flow prior (--prior flow)").check(Range(1, 100));
   int64_t prior_components = 4;
   flags.add("--prior-components", prior_components, "components of the mixture prior (--prior mixture)")
       .check(Range(1, 1000));
@@ -356,6 +361,7 @@ int run(int argc, char** argv) {
   if (prior == "auto") prior = condition == "actions" ? "mixture" : "learned";
   cfg.learned_prior = prior == "learned";
   if (prior == "mixture") cfg.prior_components = prior_components;
+  if (prior == "flow") cfg.prior_flow_couplings = prior_couplings;
   if (condition == "actions") {
     cfg.likelihood = recon == "l1" ? VaeLikelihood::Laplace : VaeLikelihood::Gaussian;
     cfg.init_logvar = recon == "l1" ? std::log(0.05) : 2 * std::log(0.05);  // the waypoints' scale

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "models/flow.hpp"
 #include "models/latent.hpp"
 #include "nn/module.hpp"
 
@@ -49,6 +50,10 @@ struct VaeConfig {
   // learned_prior is then implied), the KL by Monte Carlo. 0: learned_prior decides.
   int64_t prior_components = 0;
   bool mixture_prior() const { return prior_components > 0; }
+  // > 0: p(z|c) a conditional flow over N(0, I) (models/flow.hpp: this many RealNVP affine
+  // couplings, each an MLP of [half of z, c] with prior_hidden), the KL by Monte Carlo.
+  int64_t prior_flow_couplings = 0;
+  bool flow_prior() const { return prior_flow_couplings > 0; }
 
   // Throws std::invalid_argument naming the field for a size < 1, an unknown activation, or a
   // learned (or mixture) prior without a condition.
@@ -77,7 +82,7 @@ class VAE : public LatentModel<T> {
   // Closed form for N(0, I) and the diagonal learned prior; throws std::logic_error for the mixture
   // (no closed form: elbo and the evaluator use LatentModel::kl_estimate).
   Var<T> kl_to_prior(const DiagGaussian<T>& q, const Var<T>& c = {}) override;
-  bool analytic_kl() const override { return !cfg_.mixture_prior(); }
+  bool analytic_kl() const override { return !cfg_.mixture_prior() && !cfg_.flow_prior(); }
   Tensor<T> sample_prior(int64_t n, Rng& rng, const Var<T>& c = {}) override;
   Tensor<T> log_likelihood_all_pairs(const Tensor<T>& x, const Tensor<T>& z) override;
   // The learned prior p(z|c) for c:[B, C] (learned_prior without prior_components only).
@@ -85,8 +90,11 @@ class VAE : public LatentModel<T> {
   // The mixture prior p(z|c) for c:[B, C]: logits [B, M], means and log scales [B, M, Z]
   // (prior_components > 0 only).
   MixtureOfDiagGaussians<T> mixture_prior(const Var<T>& c);
+  // The conditional flow prior (prior_flow_couplings > 0 only).
+  Flow<T>& flow_prior() const;
   // The z of the deterministic action, a mode of the prior rather than a point between modes:
-  // the mean of the most probable component (mixture), the prior's mean (learned), 0 (N(0, I))
+  // the mean of the most probable component (mixture), the prior's mean (learned), 0 (N(0, I)),
+  // the flow's image of the base's mode f⁻¹(0; c) (flow)
   // -> [B, Z] (c:[B, C]; without a condition, one row [1, Z]). No graph.
   Tensor<T> prior_mode(const Var<T>& c = {});
   // The decoder's log σ² row [D] (Gaussian; log b for Laplace; undefined for Bernoulli).
@@ -98,6 +106,7 @@ class VAE : public LatentModel<T> {
  private:
   VaeConfig cfg_;
   std::shared_ptr<Layer<T>> encoder_, decoder_, prior_;
+  std::shared_ptr<Flow<T>> flow_;
   Var<T> dec_logvar_;
 };
 

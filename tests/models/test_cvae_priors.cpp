@@ -3,8 +3,10 @@
 // log-density is the direct double-precision sum, its KL estimator is unbiased for the closed form
 // where one exists (M = 1), the evaluator's log p(x|c) (importance sampled and naive, which draws
 // from the mixture) agrees with quadrature, and the deterministic action's z is the top
-// component's mean.
-#define BOOST_TEST_MODULE mixture_prior
+// component's mean. The conditional flow prior (prior_flow_couplings > 0): gradchecked, its density
+// on k draws per row is the flow's density row by row, its KL estimate at initialisation (the
+// couplings start at the identity, so p(z|c) = N(0, I)) is unbiased for the closed form.
+#define BOOST_TEST_MODULE cvae_priors
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
@@ -232,4 +234,88 @@ BOOST_AUTO_TEST_CASE(a_mixture_prior_refuses_what_it_cannot_do_naming_it) {
   const TensorD eps = standard_normal<double>({2, 3}, rng);
   const TensorD a = g.kl_estimate(q, q.rsample(eps), c).value(), b = g.kl_to_prior(q, c).value();
   for (int64_t n = 0; n < 2; ++n) BOOST_TEST(a[n] == b[n]);
+}
+
+namespace {
+
+VaeConfig flow_config(int64_t couplings) {
+  VaeConfig c = mixture_config(0);
+  c.prior_flow_couplings = couplings;
+  return c;
+}
+
+// Move every flow parameter off its initialisation (the couplings start at the identity).
+void perturb_flow(VAE<double>& m, Rng& rng) {
+  for (auto& [name, p] : m.named_parameters())
+    if (name.rfind("prior_flow.", 0) == 0) {
+      TensorD& v = p.value_mut();
+      for (int64_t i = 0; i < v.numel(); ++i) v[i] += 0.3 * rng.normal();
+    }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(flow_prior_losses_have_the_gradients_of_central_differences) {
+  Rng rng(31);
+  VAE<double> m(flow_config(2), rng);
+  perturb_flow(m, rng);
+  const VarD x(TensorD::normal({4, 6}, 0, 1, rng)), c(TensorD::normal({4, 4}, 0, 1, rng));
+  const TensorD eps = standard_normal<double>({4, 3}, rng), epsk = standard_normal<double>({3, 4, 3}, rng);
+  const std::string f = check_model_gradients(m, [&] { return elbo_loss(m, x, eps, 0.6, c); });
+  BOOST_TEST(f.empty(), "flow-prior ELBO gradient mismatch:\n" << f);
+  const std::string g = check_model_gradients(m, [&] { return iwae_loss(m, x, epsk, c); });
+  BOOST_TEST(g.empty(), "flow-prior IWAE-3 gradient mismatch:\n" << g);
+}
+
+BOOST_AUTO_TEST_CASE(the_flow_prior_scores_k_draws_per_row_as_the_flow_does_row_by_row) {
+  Rng rng(32);
+  VAE<double> m(flow_config(3), rng);
+  perturb_flow(m, rng);
+  BOOST_TEST(!m.analytic_kl());
+  BOOST_TEST(m.describe().find("flow prior (3 couplings)") != std::string::npos, m.describe());
+  const TensorD c = TensorD::normal({3, 4}, 0, 1, rng), z = TensorD::normal({4, 3, 3}, 0, 1.5, rng);
+  const TensorD lp = m.prior_log_prob(VarD(z), VarD(c)).value();
+  BOOST_TEST((lp.shape() == Shape{4, 3}));
+  double spread = 0;
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t n = 0; n < 3; ++n) {
+      const VarD zi(narrow(z, 0, i, 1).reshape({3, 3}));
+      const double want = m.flow_prior().log_prob(VarD(narrow(zi.value(), 0, n, 1)), VarD(narrow(c, 0, n, 1))).value()[0];
+      BOOST_TEST(lp[i * 3 + n] == want, tt::tolerance(1e-12));
+      // the perturbed flow is not the base: its density differs from N(0, I)'s
+      double base = 0;
+      for (int64_t j = 0; j < 3; ++j) base += -0.5 * (z[(i * 3 + n) * 3 + j] * z[(i * 3 + n) * 3 + j] + std::log(2 * M_PI));
+      spread = std::max(spread, std::abs(want - base));
+    }
+  BOOST_TEST(spread > 0.1);
+  // prior_mode is f⁻¹(0; c); sample_prior is [n, B, Z] and each row's draws are finite
+  const TensorD z0 = m.prior_mode(VarD(c)), back = m.flow_prior().push_forward(z0, c);
+  for (int64_t i = 0; i < 9; ++i) BOOST_TEST(std::abs(back[i]) < 1e-10);
+  const TensorD s = m.sample_prior(5, rng, VarD(c));
+  BOOST_TEST((s.shape() == Shape{5, 3, 3}));
+  BOOST_TEST(test::thrown_message([&] { m.kl_to_prior(m.encode(VarD(TensorD::zeros({3, 6})), VarD(c)), VarD(c)); })
+                 .find("flow prior has no closed form") != std::string::npos);
+}
+
+// At initialisation every coupling is the identity: p(z|c) = N(0, I), and the Monte Carlo KL must
+// average to KL(q || N(0, I)) in closed form.
+BOOST_AUTO_TEST_CASE(the_flow_priors_monte_carlo_kl_is_unbiased_at_the_identity) {
+  Rng rng(33);
+  VAE<double> m(flow_config(2), rng);
+  const VarD x(TensorD::normal({3, 6}, 0, 1, rng)), c(TensorD::normal({3, 4}, 0, 1, rng));
+  const DiagGaussian<double> q = m.encode(x, c);
+  const TensorD closed = q.kl_std_normal().value();
+  const int64_t K = 20000;
+  const VarD z = q.rsample(standard_normal<double>({K, 3, 3}, rng));
+  const TensorD each = (q.log_prob(z) - m.prior_log_prob(z, c)).value(), est = m.kl_estimate(q, z, c).value();
+  for (int64_t n = 0; n < 3; ++n) {
+    double s = 0, ss = 0;
+    for (int64_t i = 0; i < K; ++i) s += each[i * 3 + n], ss += each[i * 3 + n] * each[i * 3 + n];
+    const double mean = s / K, se = std::sqrt((ss / K - mean * mean) / K);
+    BOOST_TEST(est[n] == mean, tt::tolerance(1e-10));
+    BOOST_TEST(std::abs(mean - closed[n]) < 4 * se + 1e-12);
+  }
+  VaeConfig both = flow_config(2);
+  both.prior_components = 2;
+  BOOST_TEST(test::thrown_message([&] { VAE<double> bad(both, rng); }).find("choose one prior") != std::string::npos);
 }
