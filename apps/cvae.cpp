@@ -14,10 +14,12 @@
 //                          beside the CVAE (the same one-module arrangement), and all three are
 //                          scored on held-out observations: collisions, ADE/FDE and their best of
 //                          N, the share of each mode, and test NLL (exact for the two regressions,
-//                          importance sampled for the CVAE).
+//                          importance sampled for the CVAE). The CVAE's defaults here: a mixture
+//                          prior p(z|c) of 8 Gaussians (a Gaussian prior has no gap between the
+//                          modes), Z = 4; its deterministic action decodes the top component's mean.
 //
 //   build/bin/cvae --data digits --condition quadrants --quadrants 1 --epochs 30 --out runs/cvae-q1
-//   build/bin/cvae --condition actions --latent 32 --epochs 30 --out runs/cvae-actions
+//   build/bin/cvae --condition actions --out runs/cvae-actions
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -107,7 +109,7 @@ struct ChunkRun {
   VaeConfig cfg;
   TrainerOptions to;
   ChunkTask task;
-  int64_t n_train = 20000, n_test = 500, samples = 20, components = 5, k = 1, eval_k = 100, latent = 16;
+  int64_t n_train = 20000, n_test = 500, samples = 20, components = 5, k = 1, eval_k = 100;
   int64_t val = 0;         // > 0: hold out the last `val` training observations and score on them, not the test set
   int64_t candidates = 0;  // > 0: also the CVAE's best of this many decoded candidates, scored by the model
   double lr = 1e-3;
@@ -292,7 +294,7 @@ int run_actions(ChunkRun& a, Flags& flags) {
 int run(int argc, char** argv) {
   std::string data = "digits", data_dir, condition = "label", arch = "256,256", prior_arch = "256", act = "tanh",
               prior = "auto";
-  int64_t latent = 16, quadrants = 1, k = 1, batch = 100, warmup = 0, eval_k = 100, eval_n = 1000;
+  int64_t latent = 0, quadrants = 1, k = 1, batch = 100, warmup = 0, eval_k = 100, eval_n = 1000;
   double lr = 1e-3, beta = 1.0;
   TrainerOptions to{.label = "cvae", .epochs = 20, .batch = 100, .log_every = 100};
   Flags flags("cvae: a conditional VAE given a label, observed quadrants or an observation (action chunks)", "cvae");
@@ -324,7 +326,7 @@ int run(int argc, char** argv) {
       .check(OneOf({"auto", "learned", "mixture", "flow", "standard"}));
   int64_t prior_couplings = 4;
   flags.add("--prior-couplings", prior_couplings, "affine couplings of the flow prior (--prior flow)").check(Range(1, 100));
-  int64_t prior_components = 4;
+  int64_t prior_components = 8;
   flags.add("--prior-components", prior_components, "components of the mixture prior (--prior mixture)")
       .check(Range(1, 1000));
   flags.add("--val", ch.val,
@@ -336,7 +338,8 @@ int run(int argc, char** argv) {
             "and draws), scored by its importance-sampled log p(x|c) (0: not)")
       .check(Range(0, 10000));
   flags.add("--prior-arch", prior_arch, "hidden sizes of the prior network");
-  flags.add("--latent", latent, "latent dimensions Z").check(Range(1, 4096));
+  flags.add("--latent", latent, "latent dimensions Z (0: the condition's default, 4 for actions, 16 otherwise)")
+      .check(Range(0, 4096));
   flags.add("--act", act, "activation").check(OneOf({"tanh", "relu"}));
   flags.add("--k", k, "importance samples per example in training (1 = ELBO, >1 = IWAE bound)").check(Range(1, 100000));
   flags.add("--epochs", to.epochs, "passes over the training set").check(Range(int64_t(1), int64_t(100000)));
@@ -356,6 +359,7 @@ int run(int argc, char** argv) {
   VaeConfig cfg;
   cfg.hidden = parse_size_list("--arch", arch, kMaxLayerSize);
   cfg.prior_hidden = parse_size_list("--prior-arch", prior_arch, kMaxLayerSize);
+  if (latent == 0) latent = condition == "actions" ? 4 : 16;
   cfg.z_dim = latent;
   cfg.activation = act;
   if (prior == "auto") prior = condition == "actions" ? "mixture" : "learned";
