@@ -14,10 +14,12 @@
 //                          beside the CVAE (the same one-module arrangement), and all three are
 //                          scored on held-out observations: collisions, ADE/FDE and their best of
 //                          N, the share of each mode, and test NLL (exact for the two regressions,
-//                          importance sampled for the CVAE).
+//                          importance sampled for the CVAE). The CVAE's defaults here: a mixture
+//                          prior p(z|c) of 8 Gaussians (a Gaussian prior has no gap between the
+//                          modes), Z = 4; its deterministic action decodes the top component's mean.
 //
 //   build/bin/cvae --data digits --condition quadrants --quadrants 1 --epochs 30 --out runs/cvae-q1
-//   build/bin/cvae --condition actions --latent 32 --epochs 30 --out runs/cvae-actions
+//   build/bin/cvae --condition actions --out runs/cvae-actions
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -110,36 +112,60 @@ struct ChunkRun {
   VaeConfig cfg;
   TrainerOptions to;
   ChunkTask task;
-  int64_t n_train = 20000, n_test = 500, samples = 20, components = 5, k = 1, eval_k = 100, latent = 16,
-          mdn_warmup = 500, mdn_rank = 0;
+  int64_t n_train = 20000, n_test = 500, samples = 20, components = 5, k = 1, eval_k = 100;
+  int64_t mdn_warmup = 500, mdn_rank = 0;  // the MDN's labelled warm-up steps, its components' low rank
+  int64_t val = 0;         // > 0: hold out the last `val` training observations and score on them, not the test set
+  int64_t candidates = 0;  // > 0: also the CVAE's best of this many decoded candidates, scored by the model
   double lr = 1e-3;
 };
 
-// The share of each mode (the sides of all obstacles: 2^n modes, mode bit k set = left of obstacle
-// k) among predicted chunks pred:[S, N, D], beside the demonstrations' shares.
+// The share of each mode (the combination of sides passed, one letter per obstacle: L or R) among
+// predicted chunks pred:[S, N, 2H] against the demonstrations', and the largest difference.
 json mode_shares(const ChunkTask& task, const ChunkData& data, const TensorF& pred) {
-  const int64_t K = task.obstacles, S = pred.size(0), N = pred.size(1), D = pred.size(2), C = task.obs_dim();
-  std::vector<double> predicted(size_t(1) << K), demonstrated(size_t(1) << K);
-  auto code = [&](const std::vector<int>& sides) {
-    size_t c = 0;
-    for (int64_t k = 0; k < K; ++k) c |= size_t(sides[k] > 0) << k;
-    return c;
+  const int64_t K = task.obstacles, N = data.obs.size(0), S = pred.size(0), C = task.obs_dim(), D = task.chunk_dim();
+  const int64_t modes = int64_t(1) << K;
+  auto index = [&](const std::vector<int>& sides) {
+    int64_t m = 0;
+    for (int64_t k = 0; k < K; ++k) m = 2 * m + (sides[k] > 0 ? 0 : 1);
+    return m;
   };
-  for (int64_t n = 0; n < N; ++n) {
-    demonstrated[code(data.sides[n])] += 1.0 / static_cast<double>(N);
+  std::vector<double> predicted(modes, 0.0), demonstrated(modes, 0.0);
+  for (int64_t i = 0; i < N; ++i) {
+    demonstrated[index(data.sides[i])] += 1.0 / static_cast<double>(N);
     for (int64_t s = 0; s < S; ++s)
-      predicted[code(passing_sides(task, data.obs.data() + n * C, pred.data() + (s * N + n) * D))] +=
+      predicted[index(passing_sides(task, data.obs.data() + i * C, pred.data() + (s * N + i) * D))] +=
           1.0 / static_cast<double>(N * S);
   }
+  json names = json::array();
   double worst = 0;
-  for (size_t m = 0; m < predicted.size(); ++m) worst = std::max(worst, std::fabs(predicted[m] - demonstrated[m]));
-  return {{"predicted", predicted}, {"demonstrated", demonstrated}, {"max_abs_difference", worst}};
+  for (int64_t m = 0; m < modes; ++m) {
+    std::string name;
+    for (int64_t k = K - 1; k >= 0; --k) name += ((m >> k) & 1) ? 'R' : 'L';
+    names.push_back(name);
+    worst = std::max(worst, std::abs(predicted[m] - demonstrated[m]));
+  }
+  return {{"modes", names}, {"predicted", predicted}, {"demonstrated", demonstrated}, {"max_abs_error", worst}};
+}
+
+// Rows [start, start + n) of a chunk data set.
+ChunkData chunk_rows(const ChunkData& d, int64_t start, int64_t n) {
+  return {narrow(d.obs, 0, start, n), narrow(d.chunk, 0, start, n),
+          std::vector<std::vector<int>>(d.sides.begin() + start, d.sides.begin() + start + n)};
 }
 
 int run_actions(ChunkRun& a, Flags& flags) {
   a.task.validate();
   Rng data_rng = Rng::stream(flags.seed, 1), test_rng(20160901);  // test observations fixed across runs
-  const ChunkData train = make_chunks(a.task, a.n_train, data_rng), test = make_chunks(a.task, a.n_test, test_rng);
+  if (a.val >= a.n_train)
+    throw std::invalid_argument("cvae: --val (" + std::to_string(a.val) + ") must be below --n-train (" +
+                                std::to_string(a.n_train) + ")");
+  // With --val the last `val` training observations are held out and scored in place of the test
+  // set (settings are chosen there, never on the test set).
+  const ChunkData all = make_chunks(a.task, a.n_train, data_rng);
+  const ChunkData train = a.val > 0 ? chunk_rows(all, 0, a.n_train - a.val) : all;
+  const ChunkData test = a.val > 0 ? chunk_rows(all, a.n_train - a.val, a.val) : make_chunks(a.task, a.n_test, test_rng);
+  a.n_train -= a.val;
+  a.n_test = test.obs.size(0);
   const Dataset train_obs{train.obs, {}, 0, "observations", 0, 0}, train_chunks{train.chunk, {}, 0, "chunks", 0, 0};
   a.cfg.x_dim = a.task.chunk_dim();
   a.cfg.c_dim = a.task.obs_dim();
@@ -202,8 +228,9 @@ int run_actions(ChunkRun& a, Flags& flags) {
   };
   const TensorF zs = cvae.sample_prior(S, rng, tc);  // [S, N, Z]
   const TensorF cvae_samples = cvae.mean_of_output(cvae.decode(VarF(zs), tc));
-  // ACT's deterministic action: z at the prior's mean (0 for N(0, I)).
-  const TensorF z0 = a.cfg.learned_prior ? cvae.prior(tc).mean.value() : TensorF({N, Z});
+  // The deterministic action at a mode of the prior: the mean of the mixture's most probable
+  // component, or the Gaussian prior's mean (ACT's choice; 0 for N(0, I)).
+  const TensorF z0 = cvae.prior_mode(tc);
   const TensorF cvae_det = cvae.mean_of_output(cvae.decode(VarF(z0), tc)).reshape({1, N, a.task.chunk_dim()});
   struct Row {
     std::string name;
@@ -220,19 +247,45 @@ int run_actions(ChunkRun& a, Flags& flags) {
                   {"epochs", tr.epochs_done}, {"describe", model.describe()}, {"parameters", model.num_parameters()},
                   {"train_seconds", tr.train_seconds}, {"test_observations", N}, {"samples", S}, {"eval_k", a.eval_k},
                   {"cvae_elbo", mean_se_json(e.elbo)}};
-  std::printf("\n%-9s %16s %10s %8s %8s %8s %8s %11s %14s\n", "model", "test NLL (nats)", "collisions", "ADE",
-              "minADE", "FDE", "minFDE", "left share", "det. collisions");
+  // The CVAE's best of several decoded candidates, scored by the model: the prior's mode and draws
+  // from p(z|c), each decoded and scored by its importance-sampled log p(x̂|c) (k = 20).
+  TensorF cvae_best;
+  if (a.candidates > 0) {
+    const int64_t K = a.candidates, D = a.task.chunk_dim();
+    TensorF zc = z0.reshape({1, N, Z});
+    if (K > 1) zc = concat(std::vector<TensorF>{zc, cvae.sample_prior(K - 1, rng, tc)}, 0);
+    const TensorF xc = cvae.mean_of_output(cvae.decode(VarF(zc), tc));  // [K, N, D]
+    const TensorF ctile = concat(std::vector<TensorF>(K, test.obs), 0);  // [K·N, C]
+    const BoundEstimates sc = estimate_bounds(cvae, xc.reshape({K * N, D}), 20, {1}, rng, 8192, VarF(ctile));
+    cvae_best = TensorF({1, N, D});
+    for (int64_t n = 0; n < N; ++n) {
+      int64_t best = 0;
+      for (int64_t i = 1; i < K; ++i)
+        if (sc.log_px[i * N + n] > sc.log_px[best * N + n]) best = i;
+      for (int64_t d = 0; d < D; ++d) cvae_best[n * D + d] = xc[(best * N + n) * D + d];
+    }
+  }
+  std::printf("\n%-9s %16s %10s %8s %8s %8s %8s %11s %9s %14s\n", "model", "test NLL (nats)", "collisions", "ADE",
+              "minADE", "FDE", "minFDE", "left share", "mode err", "det. collisions");
   for (const Row& r : rows) {
     const ChunkMetrics ms = chunk_metrics(a.task, test, r.samples), md = chunk_metrics(a.task, test, r.deterministic);
     const MeanEstimate nll = estimate_mean(r.nll);
-    std::printf("%-9s %8.2f +- %5.2f %10.3f %8.3f %8.3f %8.3f %8.3f %5.2f (%.2f) %14.3f\n", r.name.c_str(), nll.mean, nll.se,
-                ms.collision_rate, ms.ade, ms.min_ade, ms.fde, ms.min_fde, ms.left_share, ms.demo_left_share,
-                md.collision_rate);
+    const json modes = mode_shares(a.task, test, r.samples);
+    std::printf("%-9s %8.2f +- %5.2f %10.3f %8.3f %8.3f %8.3f %8.3f %5.2f (%.2f) %9.3f %14.3f\n", r.name.c_str(), nll.mean,
+                nll.se, ms.collision_rate, ms.ade, ms.min_ade, ms.fde, ms.min_fde, ms.left_share, ms.demo_left_share,
+                modes.at("max_abs_error").get<double>(), md.collision_rate);
     summary[r.name] = {{"test_nll", mean_se_json(r.nll)}, {"sampled", to_json(ms)}, {"deterministic", to_json(md)},
-                       {"mode_shares", mode_shares(a.task, test, r.samples)}};
+                       {"mode_shares", modes}};
+  }
+  if (a.candidates > 0) {
+    const ChunkMetrics mb = chunk_metrics(a.task, test, cvae_best);
+    summary["cvae"]["deterministic_best_of_candidates"] = to_json(mb);
+    summary["cvae"]["candidates"] = a.candidates;
+    std::printf("cvae best of %lld candidates scored by log p(x|c): collisions %.3f, left share %.2f\n",
+                static_cast<long long>(a.candidates), mb.collision_rate, mb.left_share);
   }
   std::printf("(%lld held-out observations, %lld samples each; left share: predicted (demonstrated); det.: the "
-              "unimodal mean, the mean of the MDN's most probable component, the CVAE at z = the prior's mean)\n",
+              "unimodal mean, the mean of the MDN's most probable component, the CVAE at z = a mode of its prior)\n",
               static_cast<long long>(N), static_cast<long long>(S));
   // The first held-out observation, every model's samples around its obstacles.
   if (run.writer())  // under MPI rank 0 draws
@@ -240,7 +293,10 @@ int run_actions(ChunkRun& a, Flags& flags) {
                            {{"unimodal Gaussian regression", rows[0].samples},
                             {"mixture-density network (M = " + std::to_string(a.components) + ")", rows[1].samples},
                             {"CVAE, z ~ p(z|c)", rows[2].samples},
-                            {"CVAE, z = prior mean (ACT's action)", rows[2].deterministic}},
+                            {a.cfg.mixture_prior() ? "CVAE, z = the top prior component's mean"
+                             : a.cfg.flow_prior() ? "CVAE, z = the flow prior's image of 0"
+                                                  : "CVAE, z = prior mean (ACT's action)",
+                             rows[2].deterministic}},
                            run.file("trajectories.png"), "sampled action chunks on a held-out observation");
   run.write_summary(summary);
   std::printf("%s\n", run.path().c_str());
@@ -249,8 +305,8 @@ int run_actions(ChunkRun& a, Flags& flags) {
 
 int run(int argc, char** argv) {
   std::string data = "digits", data_dir, condition = "label", arch = "256,256", prior_arch = "256", act = "tanh",
-              prior = "learned";
-  int64_t latent = 16, quadrants = 1, k = 1, batch = 100, warmup = 0, eval_k = 100, eval_n = 1000;
+              prior = "auto";
+  int64_t latent = 0, quadrants = 1, k = 1, batch = 100, warmup = 0, eval_k = 100, eval_n = 1000;
   double lr = 1e-3, beta = 1.0;
   TrainerOptions to{.label = "cvae", .epochs = 20, .batch = 100, .log_every = 100};
   Flags flags("cvae: a conditional VAE given a label, observed quadrants or an observation (action chunks)", "cvae");
@@ -280,10 +336,27 @@ int run(int argc, char** argv) {
   flags.add("--quadrants", quadrants, "observed quadrants (bottom-left, then bottom-right, then top-right)")
       .check(Range(1, 3));
   flags.add("--arch", arch, "hidden sizes of the encoder (the decoder mirrors them; the baseline uses them too)");
-  flags.add("--prior", prior, "learned: p(z|c) a network of c; standard: N(0, I)")
-      .check(OneOf({"learned", "standard"}));
+  flags.add("--prior", prior,
+            "learned: p(z|c) a Gaussian from a network of c; mixture: a mixture of --prior-components Gaussians "
+            "from a network of c; flow: a conditional RealNVP flow over N(0, I) (--prior-couplings); standard: "
+            "N(0, I); auto: mixture for --condition actions, else learned")
+      .check(OneOf({"auto", "learned", "mixture", "flow", "standard"}));
+  int64_t prior_couplings = 4;
+  flags.add("--prior-couplings", prior_couplings, "affine couplings of the flow prior (--prior flow)").check(Range(1, 100));
+  int64_t prior_components = 8;
+  flags.add("--prior-components", prior_components, "components of the mixture prior (--prior mixture)")
+      .check(Range(1, 1000));
+  flags.add("--val", ch.val,
+            "actions: hold out this many of the --n-train observations and score on them instead of the test set "
+            "(for choosing settings)")
+      .check(Range(0, 10000000));
+  flags.add("--candidates", ch.candidates,
+            "actions: also report the CVAE's best of this many decoded candidates (the prior's component means "
+            "and draws), scored by its importance-sampled log p(x|c) (0: not)")
+      .check(Range(0, 10000));
   flags.add("--prior-arch", prior_arch, "hidden sizes of the prior network");
-  flags.add("--latent", latent, "latent dimensions Z").check(Range(1, 4096));
+  flags.add("--latent", latent, "latent dimensions Z (0: the condition's default, 4 for actions, 16 otherwise)")
+      .check(Range(0, 4096));
   flags.add("--act", act, "activation").check(OneOf({"tanh", "relu"}));
   flags.add("--k", k, "importance samples per example in training (1 = ELBO, >1 = IWAE bound)").check(Range(1, 100000));
   flags.add("--epochs", to.epochs, "passes over the training set").check(Range(int64_t(1), int64_t(100000)));
@@ -303,6 +376,7 @@ int run(int argc, char** argv) {
   VaeConfig cfg;
   cfg.hidden = parse_size_list("--arch", arch, kMaxLayerSize);
   cfg.prior_hidden = parse_size_list("--prior-arch", prior_arch, kMaxLayerSize);
+  if (latent == 0) latent = condition == "actions" ? 4 : 16;
   {  // encoder, decoder and prior network, before anything is loaded (an overestimate for every condition: x and c 784 wide)
     NetworkSize nets = mlp_size(2 * 784, cfg.hidden, 2 * latent);
     nets += mlp_size(latent + 784, std::vector<int64_t>(cfg.hidden.rbegin(), cfg.hidden.rend()), 2 * 784);
@@ -311,7 +385,10 @@ int run(int argc, char** argv) {
   }
   cfg.z_dim = latent;
   cfg.activation = act;
+  if (prior == "auto") prior = condition == "actions" ? "mixture" : "learned";
   cfg.learned_prior = prior == "learned";
+  if (prior == "mixture") cfg.prior_components = prior_components;
+  if (prior == "flow") cfg.prior_flow_couplings = prior_couplings;
   if (condition == "actions") {
     cfg.likelihood = recon == "l1" ? VaeLikelihood::Laplace : VaeLikelihood::Gaussian;
     cfg.init_logvar = recon == "l1" ? std::log(0.05) : 2 * std::log(0.05);  // the waypoints' scale

@@ -221,6 +221,21 @@ Tensor<T> MixtureOfDiagGaussians<T>::mean() const {
 }
 
 template <typename T>
+Tensor<T> MixtureOfDiagGaussians<T>::top_component_mean() const {
+  const NoGrad no_graph;
+  const int64_t N = rows(), M = components(), D = dim();
+  const Tensor<T> l = logits.value(), mu = means.value();
+  Tensor<T> out = Tensor<T>::empty({N, D});
+  for (int64_t r = 0; r < N; ++r) {
+    int64_t best = 0;
+    for (int64_t m = 1; m < M; ++m)
+      if (l[r * M + m] > l[r * M + best]) best = m;
+    for (int64_t d = 0; d < D; ++d) out[r * D + d] = mu[(r * M + best) * D + d];
+  }
+  return out;
+}
+
+template <typename T>
 Tensor<T> MixtureOfDiagGaussians<T>::variance() const {
   const NoGrad no_graph;
   const int64_t N = rows(), M = components(), D = dim();

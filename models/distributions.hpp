@@ -139,6 +139,9 @@ struct MixtureOfDiagGaussians {
   Var<T> scale() const;                         // σ = min_scale + exp(log_scale), [N, M, D]
   Tensor<T> sample(int64_t n, Rng& rng) const;  // -> [n, N, D]
   Tensor<T> mean() const;                       // Σ_m π_m μ_m, [N, D]
+  // μ of each row's most probable component (argmax_m π_m; the first on a tie), [N, D]: a point
+  // at one mode, where mean() may fall between them (a deterministic prediction that picks a mode).
+  Tensor<T> top_component_mean() const;
   Tensor<T> variance() const;                   // Σ_m π_m (σ_m² + μ_m²) − mean², [N, D]
 };
 

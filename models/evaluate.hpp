@@ -32,7 +32,8 @@ struct BoundEstimates {
                                             // disjoint groups of ks[j] samples (an unbiased estimate of L_k)
   std::vector<double> log_px;               // L_k(x_n) with all k samples: the log p(x) estimate
   std::vector<double> reconstruction;       // E_q[log p(x|z)] averaged over the k samples
-  std::vector<double> kl;                   // analytic KL(q(z|x) || p(z))
+  std::vector<double> kl;                   // KL(q(z|x) || p(z)): analytic, or (a mixture prior) the
+                                            // mean of log q − log p over the k samples
   std::vector<double> elbo;                 // reconstruction − kl
 };
 

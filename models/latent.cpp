@@ -19,11 +19,19 @@ void LatentModel<T>::check_condition(const Var<T>& c, int64_t rows, const char* 
 }
 
 template <typename T>
+Var<T> LatentModel<T>::kl_estimate(const DiagGaussian<T>& q, const Var<T>& z, const Var<T>& c) {
+  if (analytic_kl()) return kl_to_prior(q, c);
+  const Var<T> d = q.log_prob(z) - prior_log_prob(z, c);  // [B] or [k, B]
+  return d.dim() == 2 ? mean(d, 0) : d;
+}
+
+template <typename T>
 ElboTerms<T> elbo(LatentModel<T>& model, const Var<T>& x, const Tensor<T>& eps, const Var<T>& c) {
   const DiagGaussian<T> q = model.encode(x, c);
-  Var<T> rec = model.log_likelihood(x, q.rsample(eps), c);  // log p(x|z, c), [B] or [k, B]
-  if (rec.dim() == 2) rec = mean(rec, 0);                   // k samples: average them
-  const Var<T> kl = model.kl_to_prior(q, c);                // closed form
+  const Var<T> z = q.rsample(eps);
+  Var<T> rec = model.log_likelihood(x, z, c);    // log p(x|z, c), [B] or [k, B]
+  if (rec.dim() == 2) rec = mean(rec, 0);        // k samples: average them
+  const Var<T> kl = model.kl_estimate(q, z, c);  // closed form, or Monte Carlo at the same z
   return {rec, kl, rec - kl};
 }
 

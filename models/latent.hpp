@@ -4,7 +4,8 @@
 // Var, the default) it is the VAE's p(z) p(x|z); the CVAE is the same model given c.
 //
 //   log w(z) = log p(x|z, c) + log p(z|c) − log q(z|x, c)       (one importance weight)
-//   ELBO     = E_q[log p(x|z, c)] − KL(q(z|x, c) || p(z|c))    (the KL in closed form)
+//   ELBO     = E_q[log p(x|z, c)] − KL(q(z|x, c) || p(z|c))    (the KL in closed form where the
+//              prior has one; otherwise by Monte Carlo at the same draws: log q(z|x, c) − log p(z|c))
 //   L_k      = log (1/k) Σ_i w(z_i),  z_i ~ q                  (IWAE bound; → log p(x|c) as k grows)
 //
 // The ELBO is below; the importance weights and the IWAE bound in models/iwae.hpp.
@@ -31,8 +32,14 @@ class LatentModel : public Module<T> {
   virtual Var<T> log_likelihood(const Var<T>& x, const Var<T>& z, const Var<T>& c = {}) = 0;
   // log p(z|c) -> z's shape without its last axis.
   virtual Var<T> prior_log_prob(const Var<T>& z, const Var<T>& c = {}) = 0;
-  // KL(q || p(z|c)) in closed form -> [B].
+  // KL(q || p(z|c)) in closed form -> [B] (a model whose prior has none throws: see analytic_kl).
   virtual Var<T> kl_to_prior(const DiagGaussian<T>& q, const Var<T>& c = {}) = 0;
+  // Whether kl_to_prior has a closed form (false for a mixture prior).
+  virtual bool analytic_kl() const { return true; }
+  // KL(q || p(z|c)) for the reparameterised draws z = q.rsample(ε), z:[B, Z] or [k, B, Z]: the
+  // closed form where there is one (z unused), else the Monte Carlo estimate, the mean over the k
+  // draws of log q(z|x, c) − log p(z|c) (unbiased; differentiable through z) -> [B].
+  Var<T> kl_estimate(const DiagGaussian<T>& q, const Var<T>& z, const Var<T>& c = {});
   // n draws of z ~ p(z|c), no graph: [n, Z] without a condition, [n, B, Z] for c:[B, C].
   virtual Tensor<T> sample_prior(int64_t n, Rng& rng, const Var<T>& c = {}) = 0;
   // log p(x_n | z_i) for every row of x:[N, D] and every z_i of z:[K, Z] -> [K, N], no graph, for a
@@ -47,11 +54,12 @@ class LatentModel : public Module<T> {
 template <typename T>
 struct ElboTerms {
   Var<T> reconstruction;  // E_q[log p(x|z, c)], single-sample (or k-sample average) estimate  [B]
-  Var<T> kl;              // KL(q(z|x, c) || p(z|c)), analytic                                  [B]
+  Var<T> kl;              // KL(q(z|x, c) || p(z|c)): analytic, or by Monte Carlo (kl_estimate) [B]
   Var<T> elbo;            // reconstruction − kl                                                [B]
 };
 
-// ELBO with the analytic KL; eps:[B, Z] (or [k, B, Z]: the reconstruction term averaged over k).
+// ELBO with the analytic KL (Monte Carlo at the same draws without one); eps:[B, Z] (or [k, B, Z]:
+// the reconstruction term, and a Monte Carlo KL, averaged over k).
 template <typename T>
 ElboTerms<T> elbo(LatentModel<T>& model, const Var<T>& x, const Tensor<T>& eps, const Var<T>& c = {});
 // The training loss: mean over the batch of −(E_q[log p(x|z, c)] − β·KL). β < 1 during KL warm-up.

@@ -6,7 +6,11 @@
 //
 // with the expectation estimated by the reparameterisation z = μ + σ ⊙ ε, ε ~ N(0, I), and the KL in
 // closed form (models/latent.hpp writes the objectives once). The prior is N(0, I), or with
-// `learned_prior` a network of c giving a diagonal Gaussian. The condition enters the encoder as
+// `learned_prior` a network of c giving a diagonal Gaussian, or with `prior_components` = M > 0 a
+// network of c giving a mixture of M diagonal Gaussians p(z|c) = Σ_m π_m(c) N(z; μ_m(c), σ_m²(c)),
+// which can leave a gap between the modes of a multimodal target (a Gaussian prior cannot: samples
+// from its middle decode to chunks between the modes). The mixture's KL has no closed form: it is
+// estimated by Monte Carlo at the reparameterised draws, log q(z|x, c) − log p(z|c) (latent.hpp). The condition enters the encoder as
 // [x, c] and the decoder as [z, c] (concatenated); c_dim = 0 is the plain VAE, with the same
 // parameters and names as before the condition existed. The IWAE (models/iwae.hpp) uses exactly
 // these networks; only the objective differs.
@@ -19,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "models/flow.hpp"
 #include "models/latent.hpp"
 #include "nn/module.hpp"
 
@@ -41,9 +46,17 @@ struct VaeConfig {
   int64_t c_dim = 0;           // size of the condition c; 0: no condition (the plain VAE)
   bool learned_prior = false;  // p(z|c) from a network of c (needs c_dim > 0); otherwise N(0, I)
   std::vector<int64_t> prior_hidden = {200};  // the prior network's hidden sizes
+  // > 0: p(z|c) a mixture of this many diagonal Gaussians from a network of c (needs c_dim > 0;
+  // learned_prior is then implied), the KL by Monte Carlo. 0: learned_prior decides.
+  int64_t prior_components = 0;
+  bool mixture_prior() const { return prior_components > 0; }
+  // > 0: p(z|c) a conditional flow over N(0, I) (models/flow.hpp: this many RealNVP affine
+  // couplings, each an MLP of [half of z, c] with prior_hidden), the KL by Monte Carlo.
+  int64_t prior_flow_couplings = 0;
+  bool flow_prior() const { return prior_flow_couplings > 0; }
 
   // Throws std::invalid_argument naming the field for a size < 1, an unknown activation, or a
-  // learned prior without a condition.
+  // learned (or mixture) prior without a condition.
   void validate() const;
 };
 
@@ -66,11 +79,24 @@ class VAE : public LatentModel<T> {
   // log p(x|z, c) from a decoder output already computed (out = decode(z, c)).
   Var<T> log_likelihood_of_output(const Var<T>& x, const Var<T>& out) const;
   Var<T> prior_log_prob(const Var<T>& z, const Var<T>& c = {}) override;
+  // Closed form for N(0, I) and the diagonal learned prior; throws std::logic_error for the mixture
+  // (no closed form: elbo and the evaluator use LatentModel::kl_estimate).
   Var<T> kl_to_prior(const DiagGaussian<T>& q, const Var<T>& c = {}) override;
+  bool analytic_kl() const override { return !cfg_.mixture_prior() && !cfg_.flow_prior(); }
   Tensor<T> sample_prior(int64_t n, Rng& rng, const Var<T>& c = {}) override;
   Tensor<T> log_likelihood_all_pairs(const Tensor<T>& x, const Tensor<T>& z) override;
-  // The learned prior p(z|c) for c:[B, C] (learned_prior only).
+  // The learned prior p(z|c) for c:[B, C] (learned_prior without prior_components only).
   DiagGaussian<T> prior(const Var<T>& c);
+  // The mixture prior p(z|c) for c:[B, C]: logits [B, M], means and log scales [B, M, Z]
+  // (prior_components > 0 only).
+  MixtureOfDiagGaussians<T> mixture_prior(const Var<T>& c);
+  // The conditional flow prior (prior_flow_couplings > 0 only).
+  Flow<T>& flow_prior() const;
+  // The z of the deterministic action, a mode of the prior rather than a point between modes:
+  // the mean of the most probable component (mixture), the prior's mean (learned), 0 (N(0, I)),
+  // the flow's image of the base's mode f⁻¹(0; c) (flow)
+  // -> [B, Z] (c:[B, C]; without a condition, one row [1, Z]). No graph.
+  Tensor<T> prior_mode(const Var<T>& c = {});
   // The decoder's log σ² row [D] (Gaussian; log b for Laplace; undefined for Bernoulli).
   const Var<T>& decoder_logvar() const { return dec_logvar_; }
 
@@ -80,6 +106,7 @@ class VAE : public LatentModel<T> {
  private:
   VaeConfig cfg_;
   std::shared_ptr<Layer<T>> encoder_, decoder_, prior_;
+  std::shared_ptr<Flow<T>> flow_;
   Var<T> dec_logvar_;
 };
 
