@@ -33,7 +33,10 @@ struct RunResult {
 
 // Runs build/bin/<driver> with `args` (and an environment prefix), capturing stderr.
 inline RunResult run_driver(const std::string& driver, const std::string& args, const std::string& env = "") {
-  const std::string log = std::string(LZ_BINARY_DIR) + "/tests-tmp/run-" + driver + ".err";
+  // One log per call (pid and a counter): tests running at once (ctest -j2) must not read each other's.
+  static int calls = 0;
+  const std::string log = std::string(LZ_BINARY_DIR) + "/tests-tmp/run-" + driver + "-" + std::to_string(::getpid()) +
+                          "-" + std::to_string(calls++) + ".err";
   std::filesystem::create_directories(std::string(LZ_BINARY_DIR) + "/tests-tmp");
   const std::string cmd =
       env + " " + std::string(LZ_BINARY_DIR) + "/bin/" + driver + " " + args + " >/dev/null 2>" + log;
@@ -41,6 +44,7 @@ inline RunResult run_driver(const std::string& driver, const std::string& args, 
   RunResult r;  // the shell reports a killed child as 128 + signal; so do we, if it exec'd the driver
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.err = read_text(log);
+  std::filesystem::remove(log);
   return r;
 }
 

@@ -52,12 +52,14 @@ struct RunResult {
 RunResult run(const std::string& driver, const std::string& args, const std::string& env = "") {
   const std::string dir = std::string(LZ_BINARY_DIR) + "/tests-tmp";
   fs::create_directories(dir);
-  const std::string err = dir + "/" + driver + ".err";
+  static int calls = 0;  // one log per call: the file's cases run at once as separate CTest tests
+  const std::string err = dir + "/" + driver + "-" + std::to_string(::getpid()) + "-" + std::to_string(calls++) + ".err";
   const std::string cmd = env + " " + std::string(LZ_BINARY_DIR) + "/bin/" + driver + " " + args + " >/dev/null 2>" + err;
   const int status = std::system(cmd.c_str());
   RunResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
   r.err = read_text(err);
+  fs::remove(err);
   return r;
 }
 RunResult classify(const std::string& args, const std::string& env = "") { return run("classify", args, env); }

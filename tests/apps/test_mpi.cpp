@@ -60,7 +60,7 @@ std::string mpi_env() {
 
 // Runs `cmd` (a shell command line) under a 60 s timeout; exit code 124 means it hung.
 RunResult run_shell(const std::string& cmd, const std::string& tag) {
-  const std::string log = std::string(LZ_BINARY_DIR) + "/tests-tmp/mpi-" + tag + ".err";
+  const std::string log = std::string(LZ_BINARY_DIR) + "/tests-tmp/mpi-" + tag + "-" + std::to_string(::getpid()) + ".err";
   fs::create_directories(std::string(LZ_BINARY_DIR) + "/tests-tmp");
   const int status = std::system(("timeout -k 5 60 env " + cmd + " >/dev/null 2>" + log).c_str());
   RunResult r;
