@@ -9,10 +9,11 @@ aside), and its folder checked for leftover temporary files.
     scripts/kill_stress.py [--build build] [--instants 20] [--drivers vae,cvae,flow,mdn,classify]
                            [--seed 1] [--work DIR]
 
-The instants are drawn uniformly over the uninterrupted run's wall time (measured first), from a
-generator seeded by --seed, so a failing instant can be replayed. A kill that lands before the run
-folder has its config is followed by the same command again (there is nothing to resume); one that
-lands after the run finished is counted as such. Exits 1 if any resumed run differs; prints one line
+A kill before the first checkpoint leaves nothing to resume (the driver says so, and to start again):
+then the folder is removed and the command run again, as a user would. The instants are drawn
+uniformly over the uninterrupted run's wall time (measured first; shortened
+to any quicker run's), from a generator seeded by --seed, so a failing instant can be replayed; a run that finished before its
+instant is counted as such. Exits 1 if any resumed run differs; prints one line
 per driver: instants tried, killed mid-run, resumed, bit-identical. Standard library only.
 """
 import argparse
@@ -132,24 +133,33 @@ def main():
         ref = os.path.join(work, d, "ref")
         t0 = time.monotonic()
         r = run([exe] + args + ["--out", ref])
-        wall = time.monotonic() - t0
+        wall = ref_wall = time.monotonic() - t0
         if r.returncode != 0:
             sys.exit("kill_stress: the uninterrupted %s run failed (%d): %s" % (d, r.returncode, r.stderr))
-        killed = resumed = identical = finished_first = 0
+        killed = resumed = identical = finished_first = restarted = 0
         for i in range(a.instants):
             at = rng.uniform(0.0, wall)
             folder = os.path.join(work, d, "k%02d" % i)
             p = subprocess.Popen([exe] + args + ["--out", folder], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            started = time.monotonic()
             time.sleep(at)
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
                 killed += 1
+                p.wait()
             else:
                 finished_first += 1
-            p.wait()
+                p.wait()
+                # the run was quicker than the uninterrupted one (a busy machine then): draw the
+                # next instants over the shorter time, so that they land inside runs
+                wall = min(wall, time.monotonic() - started)
+            r = None
             if os.path.exists(os.path.join(folder, "config.json")):
                 r = run([exe, "--resume", folder])
-            else:  # killed before the run folder existed: nothing to resume, start it again
+                if r.returncode == 2 and "stopped before its first checkpoint" in r.stderr:
+                    r = None  # the driver says there is nothing to resume, and to start again
+            if r is None:  # killed before the run folder or its first checkpoint existed: start again
+                restarted += 1
                 shutil.rmtree(folder, ignore_errors=True)
                 r = run([exe] + args + ["--out", folder])
             if r.returncode != 0:
@@ -165,8 +175,9 @@ def main():
                 failed = True
             else:
                 identical += 1
-        print("kill_stress: %-8s run %.2f s, %d instants: %d killed mid-run (%d had finished), %d resumed, %d bit-identical"
-              % (d, wall, a.instants, killed, finished_first, resumed, identical))
+        print("kill_stress: %-8s run %.2f s, %d instants: %d killed mid-run (%d had finished), %d resumed "
+              "(%d of them started again: killed before a first checkpoint), %d bit-identical"
+              % (d, ref_wall, a.instants, killed, finished_first, resumed, restarted, identical))
     sys.exit(1 if failed else 0)
 
 
