@@ -193,14 +193,7 @@ Tensor<T> MixtureOfDiagGaussians<T>::sample(int64_t n, Rng& rng) const {
   Tensor<T> out = Tensor<T>::empty({n, N, D});
   for (int64_t i = 0; i < n; ++i)
     for (int64_t r = 0; r < N; ++r) {
-      // Inverse CDF of the categorical; the last component takes any rounding remainder.
-      const double u = rng.uniform();
-      double c = 0;
-      int64_t m = 0;
-      for (; m < M - 1; ++m) {
-        c += static_cast<double>(w[r * M + m]);
-        if (u < c) break;
-      }
+      const int64_t m = categorical_inverse_cdf(w.data() + r * M, M, rng.uniform());
       const int64_t base = (r * M + m) * D;
       for (int64_t d = 0; d < D; ++d)
         out[(i * N + r) * D + d] = mu[base + d] + sd[base + d] * static_cast<T>(rng.normal());

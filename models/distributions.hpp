@@ -43,6 +43,19 @@ using Conditional = std::function<Dist(const Var<T>& c)>;
 template <typename T>
 Tensor<T> standard_normal(const Shape& shape, Rng& rng);
 
+// One draw of a categorical with probabilities w[0..M) given u ~ U[0, 1): the inverse CDF, the
+// last category taking any rounding remainder (the mixtures' sample() pick a component with it).
+template <typename T>
+int64_t categorical_inverse_cdf(const T* w, int64_t M, double u) {
+  double c = 0;
+  int64_t m = 0;
+  for (; m < M - 1; ++m) {
+    c += static_cast<double>(w[m]);
+    if (u < c) break;
+  }
+  return m;
+}
+
 // log N(z; 0, I) = Σ_j −½(z_j² + log 2π) -> z's shape without its last axis.
 template <typename T>
 Var<T> std_normal_log_prob(const Var<T>& z);

@@ -1,5 +1,7 @@
 #include "models/mdn.hpp"
 
+#include <lapacke.h>
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -67,12 +69,12 @@ void MDN<T>::init_means(const Tensor<T>& targets, T shrink) {
 namespace {
 
 // Least squares y ≈ [c, 1] B in double (normal equations with a ridge of 1e-8 · trace / P, by
-// Cholesky: P = C + 1 is small), returning the residuals y − [c, 1] B -> [N, D].
+// Cholesky through LAPACKE), returning the residuals y − [c, 1] B -> [N, D].
 template <typename T>
 TensorD linear_residuals(const Tensor<T>& c, const Tensor<T>& y) {
   const int64_t N = c.size(0), C = c.size(1), D = y.size(1), P = C + 1;
   auto x = [&](int64_t n, int64_t j) { return j < C ? static_cast<double>(c[n * C + j]) : 1.0; };
-  std::vector<double> G(static_cast<size_t>(P * P)), R(static_cast<size_t>(P * D)), B(static_cast<size_t>(P * D));
+  std::vector<double> G(static_cast<size_t>(P * P)), R(static_cast<size_t>(P * D));
   for (int64_t n = 0; n < N; ++n)
     for (int64_t i = 0; i < P; ++i) {
       const double xi = x(n, i);
@@ -82,30 +84,13 @@ TensorD linear_residuals(const Tensor<T>& c, const Tensor<T>& y) {
   double trace = 0;
   for (int64_t i = 0; i < P; ++i) trace += G[i * P + i];
   for (int64_t i = 0; i < P; ++i) G[i * P + i] += 1e-8 * trace / static_cast<double>(P) + 1e-12;
-  // G = L Lᵀ in place (lower), then L Lᵀ B = R.
-  for (int64_t j = 0; j < P; ++j) {
-    double s = G[j * P + j];
-    for (int64_t k = 0; k < j; ++k) s -= G[j * P + k] * G[j * P + k];
-    G[j * P + j] = std::sqrt(s);
-    for (int64_t i = j + 1; i < P; ++i) {
-      double t = G[i * P + j];
-      for (int64_t k = 0; k < j; ++k) t -= G[i * P + k] * G[j * P + k];
-      G[i * P + j] = t / G[j * P + j];
-    }
-  }
-  for (int64_t d = 0; d < D; ++d) {
-    std::vector<double> z(static_cast<size_t>(P));
-    for (int64_t i = 0; i < P; ++i) {
-      double t = R[i * D + d];
-      for (int64_t k = 0; k < i; ++k) t -= G[i * P + k] * z[k];
-      z[i] = t / G[i * P + i];
-    }
-    for (int64_t i = P - 1; i >= 0; --i) {
-      double t = z[i];
-      for (int64_t k = i + 1; k < P; ++k) t -= G[k * P + i] * B[k * D + d];
-      B[i * D + d] = t / G[i * P + i];
-    }
-  }
+  // G B = R by Cholesky (LAPACKE_dposv: G = L Lᵀ, then the two triangular solves); R becomes B.
+  const lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', static_cast<lapack_int>(P), static_cast<lapack_int>(D),
+                                        G.data(), static_cast<lapack_int>(P), R.data(), static_cast<lapack_int>(D));
+  if (info != 0)
+    throw std::runtime_error("MDN::mode_labels: the linear fit's normal equations are singular (LAPACKE_dposv info=" +
+                             std::to_string(info) + ")");
+  const std::vector<double>& B = R;
   TensorD res({N, D});
   for (int64_t n = 0; n < N; ++n)
     for (int64_t d = 0; d < D; ++d) {
@@ -305,13 +290,7 @@ Tensor<T> MDN<T>::sample(const Tensor<T>& c, int64_t n, Rng& rng) {
   std::vector<T> eta(static_cast<size_t>(R));
   for (int64_t i = 0; i < n; ++i)
     for (int64_t r = 0; r < N; ++r) {
-      const double u = rng.uniform();
-      double acc = 0;
-      int64_t m = 0;
-      for (; m < M - 1; ++m) {
-        acc += static_cast<double>(w[r * M + m]);
-        if (u < acc) break;
-      }
+      const int64_t m = categorical_inverse_cdf(w.data() + r * M, M, rng.uniform());
       for (int64_t k = 0; k < R; ++k) eta[k] = static_cast<T>(rng.normal());
       const int64_t base = (r * M + m) * D;
       for (int64_t d = 0; d < D; ++d) {
